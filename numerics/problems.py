@@ -1,0 +1,162 @@
+"""Problems as small frozen, validated objects (``../shared/DESIGN.md``, "Problems as objects").
+
+:class:`QuadraticProblem` is the quadratic of Wang, Yuan, Wu & Ge (2021), Section 3:
+
+.. math::  f(w) = \\tfrac12 w^\\top H w,\\qquad H = \\sum_i \\lambda_i u_i u_i^\\top,\\qquad
+           c_i = \\langle w_0, u_i\\rangle .
+
+It is stored in the eigenbasis (``eigenvalues`` lambda_i > 0 and ``coefficients`` c_i); the basis
+itself is kept only when the problem came from a dense matrix.
+
+Example::
+
+    >>> p = QuadraticProblem([1.0, 4.0], [0.6, 0.8])
+    >>> p.L, p.alpha, p.kappa, p.dim
+    (4.0, 1.0, 4.0, 2)
+    >>> round(p.c_min, 12)
+    0.6
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .validation import ValidationError, as_real_matrix, as_real_vector
+
+__all__ = ["QuadraticProblem"]
+
+#: Relative asymmetry tolerated in a dense Hessian: a few ulps of float64 per entry, as produced by
+#: forming H = X^T X or U diag(lambda) U^T in floating point.
+SYMMETRY_RTOL = 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class QuadraticProblem:
+    """f(w) = 1/2 w^T H w in the eigenbasis of H.
+
+    Parameters
+    ----------
+    eigenvalues:
+        lambda_i, finite and > 0 (H positive definite), any order.
+    coefficients:
+        c_i = <w0, u_i>, finite, same length, not all zero (else f(w_t) = 0 for every t).
+    eigenvectors:
+        Optional orthonormal columns u_i (d x d); ``None`` means the standard basis.
+    """
+
+    eigenvalues: np.ndarray
+    coefficients: np.ndarray
+    eigenvectors: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        lam = as_real_vector("eigenvalues", self.eigenvalues, positive=True)
+        c = as_real_vector("coefficients", self.coefficients)
+        if c.shape != lam.shape:
+            raise ValidationError(
+                "coefficients",
+                f"must have the same length as eigenvalues ({lam.size}), got {c.size}",
+            )
+        if not np.any(c != 0):
+            raise ValidationError("coefficients", "must not be all zero (then f(w_t) = 0 for all t)")
+        lam.setflags(write=False)
+        c.setflags(write=False)
+        object.__setattr__(self, "eigenvalues", lam)
+        object.__setattr__(self, "coefficients", c)
+        if self.eigenvectors is not None:
+            u = as_real_matrix("eigenvectors", self.eigenvectors, square=True)
+            if u.shape[0] != lam.size:
+                raise ValidationError("eigenvectors", f"must be {lam.size} x {lam.size}, got {u.shape}")
+            u.setflags(write=False)
+            object.__setattr__(self, "eigenvectors", u)
+
+    # -- constructors ------------------------------------------------------------------------
+    @classmethod
+    def from_matrix(cls, hessian: Any, w0: Any) -> "QuadraticProblem":
+        """Diagonalise a dense symmetric positive definite ``hessian`` with ``numpy.linalg.eigh``."""
+        h = as_real_matrix("hessian", hessian, square=True)
+        w = as_real_vector("w0", w0)
+        if w.size != h.shape[0]:
+            raise ValidationError("w0", f"must have length {h.shape[0]} to match hessian, got {w.size}")
+        scale = float(np.max(np.abs(h)))
+        asym = float(np.max(np.abs(h - h.T)))
+        if asym > SYMMETRY_RTOL * scale:
+            raise ValidationError(
+                "hessian", f"must be symmetric (max |H - H^T| = {asym:.3g} > {SYMMETRY_RTOL} x max |H|)"
+            )
+        lam, u = np.linalg.eigh(0.5 * (h + h.T))
+        if lam[0] <= 0:
+            raise ValidationError(
+                "hessian", f"must be positive definite (smallest eigenvalue is {lam[0]:.6g})"
+            )
+        if not np.any(w != 0):
+            raise ValidationError("w0", "must not be all zero (then f(w_t) = 0 for all t)")
+        return cls(lam, u.T @ w, u)
+
+    # -- derived quantities -------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return int(self.eigenvalues.size)
+
+    @property
+    def L(self) -> float:
+        """Largest eigenvalue."""
+        return float(self.eigenvalues.max())
+
+    @property
+    def alpha(self) -> float:
+        """Smallest eigenvalue."""
+        return float(self.eigenvalues.min())
+
+    @property
+    def kappa(self) -> float:
+        """Condition number L / alpha."""
+        return self.L / self.alpha
+
+    @property
+    def c_min(self) -> float:
+        """min(|c_1|, |c_d|) of Wang et al. (2021), on the extreme eigenspaces.
+
+        With a repeated extreme eigenvalue, the coefficient of that eigenspace is the norm of the
+        coefficients over it (the paper's c_1 and c_d are the components along the extreme
+        directions).
+        """
+        lam, c = self.eigenvalues, self.coefficients
+        top = float(np.sqrt(np.sum(c[lam == lam.max()] ** 2)))
+        bottom = float(np.sqrt(np.sum(c[lam == lam.min()] ** 2)))
+        return min(top, bottom)
+
+    def rho(self, eta: Any) -> np.ndarray:
+        """rho(eta) = max_i |1 - eta lambda_i| = max(|1 - eta L|, |1 - eta alpha|)."""
+        eta = np.asarray(eta, dtype=np.float64)
+        return np.maximum(np.abs(1 - eta * self.L), np.abs(1 - eta * self.alpha))
+
+    def dense(self) -> tuple[np.ndarray, np.ndarray]:
+        """(H, w0) in the stored basis (the standard basis when none was stored)."""
+        lam, c = self.eigenvalues, self.coefficients
+        if self.eigenvectors is None:
+            return np.diag(lam), c.copy()
+        u = self.eigenvectors
+        return (u * lam) @ u.T, u @ c
+
+    def rotated(self, rotation: Any) -> "QuadraticProblem":
+        """The same problem in another orthonormal basis: H = Q diag(lambda) Q^T, w0 = Q c."""
+        q = as_real_matrix("rotation", rotation, square=True)
+        if q.shape[0] != self.dim:
+            raise ValidationError("rotation", f"must be {self.dim} x {self.dim}, got {q.shape}")
+        return QuadraticProblem(self.eigenvalues, self.coefficients, q)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable form (used for counterexamples)."""
+        out = {"eigenvalues": self.eigenvalues.tolist(), "coefficients": self.coefficients.tolist()}
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"QuadraticProblem(dim={self.dim}, L={self.L:.6g}, alpha={self.alpha:.6g}, "
+            f"eigenvalues={self.eigenvalues.tolist()!r}, coefficients={self.coefficients.tolist()!r})"
+            if self.dim <= 8
+            else f"QuadraticProblem(dim={self.dim}, L={self.L:.6g}, alpha={self.alpha:.6g})"
+        )
