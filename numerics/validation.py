@@ -28,9 +28,9 @@ __all__ = [
     "MAX_HORIZON",
 ]
 
-#: Largest inner horizon ``t`` accepted anywhere: integers up to 10^15 are exact in float64, and the
-#: stable evaluators are specified (and tested) up to t = 10^9.
-MAX_HORIZON = 10**15
+#: Largest inner horizon ``t`` accepted anywhere. The stable evaluators are specified and tested up
+#: to t = 10^9; beyond that the unavoidable error eps * 2t * |ln|1 - eta lambda|| dominates.
+MAX_HORIZON = 10**12
 
 
 class ValidationError(ValueError):

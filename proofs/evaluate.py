@@ -1,0 +1,217 @@
+"""The ``l2l eval`` JSON contract (``../shared/DESIGN.md``, "l2l eval input and output").
+
+Input is one JSON object with a ``model`` key; ``eta`` and ``t`` may each be a number or a list, and
+the output holds one entry of ``results`` per (eta, t) pair, eta varying slowest. Every problem is
+validated here, at the boundary: unknown keys, wrong types, non-finite numbers, empty arrays or
+mismatched shapes raise :class:`numerics.ValidationError` naming the field, which the CLI turns into
+one line on stderr and exit code 2.
+
+Example::
+
+    >>> out = evaluate_request({"model": "quadratic_gd", "eigenvalues": [1.0, 3.0],
+    ...                         "coefficients": [0.6, 0.8], "eta": 0.5, "t": 1000000000})
+    >>> r = out["results"][0]
+    >>> round(r["log_objective"], 9), round(r["log_objective_grad"], 9), r["naive_grad_sign"]
+    (-1.386294361, 9.473684211, 1)
+
+Only numpy is imported on this path (no SymPy), so a 1000-dimensional request with 200 step sizes
+at t = 10^9 is answered in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from typing import Any, Callable
+
+import numpy as np
+
+from numerics.problems import QuadraticProblem
+from numerics.validation import ValidationError, as_horizons, as_nonnegative_reals
+
+__all__ = ["evaluate_request", "MODELS", "BACKPROP_MAX_COST", "BACKPROP_DTYPES"]
+
+#: Largest t x dim accepted for one (eta, t) pair of a ``backprop`` request. Reverse mode stores
+#: t iterates of length dim (8 bytes each in float64) and does about 2 t matrix-vector products, so
+#: 10^7 means at most 80 MB and a few seconds per step size; larger requests are refused.
+BACKPROP_MAX_COST = 10**7
+BACKPROP_DTYPES = ("float32", "float64")
+
+
+def _environment(precision: str) -> dict:
+    from importlib import metadata
+
+    try:
+        version = metadata.version("l2l-theory")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        version = "unknown"
+    return {
+        "l2l_theory": version,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "precision": precision,
+    }
+
+
+def _number_or_list(field: str, value: Any) -> list:
+    if isinstance(value, bool):
+        raise ValidationError(field, "must be a number or a list of numbers (got a boolean)")
+    if isinstance(value, (int, float)):
+        return [value]
+    if isinstance(value, list):
+        if not value:
+            raise ValidationError(field, "must not be an empty list")
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValidationError(field, f"must contain only numbers (got {type(v).__name__})")
+        return value
+    raise ValidationError(field, f"must be a number or a list of numbers (got {type(value).__name__})")
+
+
+def _numeric_array(field: str, value: Any, depth: int) -> Any:
+    """Check a JSON list nested ``depth`` deep holds only numbers (no booleans, strings, nulls)."""
+    if not isinstance(value, list):
+        raise ValidationError(field, f"must be a {'list' if depth == 1 else 'list of lists'} of numbers")
+    if not value:
+        raise ValidationError(field, "must not be empty")
+    for v in value:
+        if depth > 1:
+            _numeric_array(field, v, depth - 1)
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValidationError(field, f"must contain only numbers (got {type(v).__name__})")
+    return value
+
+
+def _check_keys(request: dict, allowed: set, required: set) -> None:
+    unknown = sorted(set(request) - allowed)
+    if unknown:
+        raise ValidationError(unknown[0], f"unknown key for model {request['model']!r} (allowed: {', '.join(sorted(allowed))})")
+    missing = sorted(required - set(request))
+    if missing:
+        raise ValidationError(missing[0], f"is required for model {request['model']!r}")
+
+
+def _finite(x: float) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _quadratic_gd(request: dict) -> dict:
+    from numerics.stable import evaluate
+
+    allowed = {"model", "eigenvalues", "coefficients", "hessian", "w0", "eta", "t", "backprop"}
+    _check_keys(request, allowed, {"eta", "t"})
+    eig_form = "eigenvalues" in request or "coefficients" in request
+    dense_form = "hessian" in request or "w0" in request
+    if eig_form and dense_form:
+        raise ValidationError("hessian", "give either eigenvalues + coefficients or hessian + w0, not both")
+    if eig_form:
+        for key in ("eigenvalues", "coefficients"):
+            if key not in request:
+                raise ValidationError(key, "is required with the eigenvalues + coefficients form")
+        problem = QuadraticProblem(
+            _numeric_array("eigenvalues", request["eigenvalues"], 1),
+            _numeric_array("coefficients", request["coefficients"], 1),
+        )
+    elif dense_form:
+        for key in ("hessian", "w0"):
+            if key not in request:
+                raise ValidationError(key, "is required with the hessian + w0 form")
+        problem = QuadraticProblem.from_matrix(
+            _numeric_array("hessian", request["hessian"], 2), _numeric_array("w0", request["w0"], 1)
+        )
+    else:
+        raise ValidationError("eigenvalues", "give eigenvalues + coefficients, or hessian + w0")
+
+    etas = as_nonnegative_reals("eta", _number_or_list("eta", request["eta"]))
+    ts = as_horizons("t", _number_or_list("t", request["t"]))
+
+    dtypes: list[str] = []
+    if "backprop" in request:
+        bp = request["backprop"]
+        if not isinstance(bp, list) or not all(isinstance(x, str) for x in bp):
+            raise ValidationError("backprop", f"must be a list of dtype names from {list(BACKPROP_DTYPES)}")
+        for x in bp:
+            if x not in BACKPROP_DTYPES:
+                raise ValidationError("backprop", f"unknown dtype {x!r} (allowed: {', '.join(BACKPROP_DTYPES)})")
+        dtypes = list(dict.fromkeys(bp))
+        if dtypes:
+            cost = int(ts.max()) * problem.dim
+            if cost > BACKPROP_MAX_COST:
+                raise ValidationError(
+                    "backprop",
+                    f"t x dim = {int(ts.max())} x {problem.dim} = {cost} exceeds the limit "
+                    f"{BACKPROP_MAX_COST} for unrolled backpropagation; drop 'backprop' or reduce t",
+                )
+
+    ev = evaluate(problem, etas[:, None], ts[None, :])
+    backprop = {}
+    if dtypes:
+        from numerics.unroll import backprop as run_backprop
+
+        h, w0 = request_h_w0(request, problem)
+        for dt in dtypes:
+            backprop[dt] = run_backprop(h, w0, etas, [int(x) for x in ts], dtype=dt)
+
+    results = []
+    for i, eta in enumerate(etas):
+        for j, t in enumerate(ts):
+            zero = bool(ev.loss_is_zero[i, j])
+            nla = float(ev.naive_grad_log_abs[i, j])
+            entry = {
+                "eta": float(eta),
+                "t": int(t),
+                "log_loss": None if zero else float(ev.log_loss[i, j]),
+                "log_objective": None if zero else float(ev.log_objective[i, j]),
+                "log_objective_grad": None if zero else float(ev.log_objective_grad[i, j]),
+                "naive_grad_sign": int(ev.naive_grad_sign[i, j]),
+                "naive_grad_log_abs": _finite(nla),
+            }
+            if dtypes:
+                entry["backprop"] = {}
+                for dt in dtypes:
+                    res = backprop[dt]
+                    status = str(res.status[i, j])
+                    value = float(res.log_objective_grad[i, j])
+                    entry["backprop"][dt] = {
+                        "log_objective_grad": value if status == "ok" and math.isfinite(value) else None,
+                        "status": status,
+                    }
+            results.append(entry)
+    return {
+        "model": "quadratic_gd",
+        "dim": problem.dim,
+        "results": results,
+        "environment": _environment("float64, log-space closed form (numerics.stable)"),
+    }
+
+
+def request_h_w0(request: dict, problem: QuadraticProblem) -> tuple[np.ndarray, np.ndarray]:
+    """The dense (H, w0) that backprop unrolls: the user's own matrix when one was given."""
+    if "hessian" in request:
+        return np.asarray(request["hessian"], dtype=np.float64), np.asarray(request["w0"], dtype=np.float64)
+    return problem.dense()
+
+
+MODELS: dict[str, Callable[[dict], dict] | None] = {
+    "quadratic_gd": _quadratic_gd,
+    "least_squares_gd": None,
+    "least_squares_sgd": None,
+    "nqm": None,
+}
+
+
+def evaluate_request(request: Any) -> dict:
+    """Evaluate one ``l2l eval`` request (an already-parsed JSON object) and return the output."""
+    if not isinstance(request, dict):
+        raise ValidationError("input", f"must be a JSON object (got {type(request).__name__})")
+    if "model" not in request:
+        raise ValidationError("model", f"is required (one of: {', '.join(MODELS)})")
+    model = request["model"]
+    if not isinstance(model, str) or model not in MODELS:
+        raise ValidationError("model", f"must be one of {', '.join(MODELS)} (got {model!r})")
+    handler = MODELS[model]
+    if handler is None:
+        available = ", ".join(k for k, v in MODELS.items() if v is not None)
+        raise ValidationError("model", f"{model!r} is not implemented yet in this version (available: {available})")
+    return handler(request)

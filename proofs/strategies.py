@@ -1,0 +1,140 @@
+"""Public Hypothesis strategies for learning-to-learn problems (reusable in your own claims).
+
+Like ``xarray.testing.strategies``, these are part of the API: every strategy is bounded (no
+unbounded floats), produces valid objects only, and shrinks towards simple instances (small
+dimension, mild conditioning, the first listed special step size).
+
+>>> from hypothesis import given, settings
+>>> from proofs import strategies as ps
+>>> @settings(max_examples=5, deadline=None)
+... @given(ps.quadratic_problems(max_dim=4, max_kappa=1e3))
+... def check(p):
+...     assert 1 <= p.dim <= 4 and p.kappa <= 1e3 * (1 + 1e-12)
+>>> check()
+
+Strategies
+----------
+``spectra``            positive eigenvalues with a controlled condition number; shapes
+                       ``log-uniform``, ``clustered``, ``two-level``, ``repeated``.
+``unit_coefficients``  unit vectors c (sum c_i^2 = 1), optionally skewed (one coordinate ~ 0).
+``quadratic_problems`` :class:`numerics.QuadraticProblem` built from the two above.
+``step_sizes``         eta >= 0 relative to 1/L, 2/(L+alpha) and 2/L, including those points.
+``horizons``           integers t, log-uniform in [1, max_t].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import strategies as st
+
+from numerics.problems import QuadraticProblem
+
+__all__ = ["spectra", "unit_coefficients", "quadratic_problems", "step_sizes", "horizons", "SPECTRUM_SHAPES"]
+
+SPECTRUM_SHAPES = ("log-uniform", "clustered", "two-level", "repeated")
+
+
+def _unit(x: float) -> st.SearchStrategy[float]:
+    return st.floats(0.0, x, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def spectra(
+    draw,
+    min_dim: int = 1,
+    max_dim: int = 8,
+    max_kappa: float = 1e6,
+    shapes: tuple[str, ...] = SPECTRUM_SHAPES,
+    scale: tuple[float, float] = (1e-2, 1e2),
+) -> np.ndarray:
+    """Eigenvalues lambda_i > 0 with kappa = max/min in [1, max_kappa] and L in ``scale``.
+
+    ``log-uniform``: ln lambda uniform between ln(L/kappa) and ln L (both ends included);
+    ``clustered``: all but the extremes within 10% of one interior value; ``two-level``: only the
+    values L and L/kappa; ``repeated``: log-uniform with some eigenvalues duplicated exactly.
+    """
+    if not 1 <= min_dim <= max_dim:
+        raise ValueError("spectra: need 1 <= min_dim <= max_dim")
+    if not max_kappa >= 1:
+        raise ValueError("spectra: max_kappa must be >= 1")
+    d = draw(st.integers(min_dim, max_dim))
+    shape = draw(st.sampled_from(shapes))
+    log_l = draw(st.floats(math.log(scale[0]), math.log(scale[1])))
+    log_k = draw(st.floats(0.0, math.log(max_kappa)))
+    top, bottom = math.exp(log_l), math.exp(log_l - log_k)
+    if d == 1:
+        return np.array([top])
+    if shape == "two-level":
+        n_top = draw(st.integers(1, d - 1))
+        lam = [top] * n_top + [bottom] * (d - n_top)
+    else:
+        inner = draw(st.lists(_unit(1.0), min_size=d - 2, max_size=d - 2))
+        if shape == "clustered":
+            centre = draw(_unit(1.0))
+            inner = [min(1.0, max(0.0, centre + 0.1 * (u - 0.5))) for u in inner]
+        lam = [top, bottom] + [math.exp(log_l - log_k * u) for u in inner]
+        if shape == "repeated" and d >= 3:
+            k = draw(st.integers(2, d))
+            lam[k - 1] = lam[draw(st.integers(0, k - 2))]
+    perm = draw(st.permutations(range(d)))
+    return np.array([lam[i] for i in perm], dtype=np.float64)
+
+
+@st.composite
+def unit_coefficients(draw, dim: int, skewed: bool | None = None, min_abs: float = 0.0) -> np.ndarray:
+    """A unit vector c in R^dim (sum c_i^2 = 1, entries of both signs).
+
+    With ``skewed`` (drawn when None) one coordinate is scaled down by up to 10^-6, so that c_min is
+    small; ``min_abs`` > 0 keeps every |c_i| at least that large before normalisation.
+    """
+    raw = draw(st.lists(st.floats(-1.0, 1.0), min_size=dim, max_size=dim))
+    v = np.array(raw, dtype=np.float64)
+    v = np.where(np.abs(v) < max(min_abs, 1e-3), np.copysign(max(min_abs, 1e-3), v + 0.0), v)
+    if skewed is None:
+        skewed = draw(st.booleans())
+    if skewed and dim > 1:
+        j = draw(st.integers(0, dim - 1))
+        v[j] *= 10.0 ** -draw(st.floats(0.0, 6.0))
+    return v / np.linalg.norm(v)
+
+
+@st.composite
+def quadratic_problems(
+    draw,
+    min_dim: int = 1,
+    max_dim: int = 8,
+    max_kappa: float = 1e6,
+    shapes: tuple[str, ...] = SPECTRUM_SHAPES,
+    skewed: bool | None = None,
+) -> QuadraticProblem:
+    """A :class:`numerics.QuadraticProblem` with a unit start vector (||w0|| = 1 as in the paper)."""
+    lam = draw(spectra(min_dim=min_dim, max_dim=max_dim, max_kappa=max_kappa, shapes=shapes))
+    c = draw(unit_coefficients(lam.size, skewed=skewed))
+    return QuadraticProblem(lam, c)
+
+
+SPECIAL_STEP_SIZES = ("0", "1/L", "2/(L+alpha)", "2/L", "1/alpha", "1/lambda_i")
+
+
+@st.composite
+def step_sizes(draw, problem: QuadraticProblem, max_factor: float = 3.0, special: bool = True) -> float:
+    """eta in [0, max_factor / L]: either a special point (0, 1/L, 2/(L+alpha), 2/L, 1/lambda_i
+    when inside the range) or a multiple of one of 1/L, 2/(L+alpha), 2/L."""
+    L, a = problem.L, problem.alpha
+    bound = max_factor / L
+    points = [0.0, 1.0 / L, 2.0 / (L + a), 2.0 / L] + [float(1.0 / x) for x in problem.eigenvalues]
+    points = [p for p in points if p <= bound]
+    if special and draw(st.booleans()):
+        return draw(st.sampled_from(points))
+    unit = draw(st.sampled_from([1.0 / L, 2.0 / (L + a), 2.0 / L]))
+    return min(bound, unit * draw(st.floats(0.0, bound / unit)))
+
+
+def horizons(max_t: int = 10**6, min_t: int = 1) -> st.SearchStrategy[int]:
+    """Integers t, log-uniform in [min_t, max_t] (shrinks towards min_t)."""
+    if not 1 <= min_t <= max_t:
+        raise ValueError("horizons: need 1 <= min_t <= max_t")
+    lo, hi = math.log(min_t), math.log(max_t)
+    return st.floats(0.0, 1.0).map(lambda u: max(min_t, min(max_t, int(round(math.exp(lo + u * (hi - lo)))))))
