@@ -1,0 +1,152 @@
+"""`l2l eval` for quadratic_gd, per DESIGN.md: fields, ordering, nulls, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from numerics.reference import quadratic_reference
+from proofs import strategies as ps
+from proofs.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(request, capsys) -> tuple[int, dict | None, str]:
+    import io
+
+    text = request if isinstance(request, str) else json.dumps(request)
+    old = sys.stdin
+    sys.stdin = io.StringIO(text)
+    try:
+        code = main(["eval", "-"])
+    finally:
+        sys.stdin = old
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 else None), err
+
+
+def test_eta_varies_slowest_and_fields(capsys):
+    req = {"model": "quadratic_gd", "eigenvalues": [1.0, 3.0], "coefficients": [0.6, 0.8], "eta": [0.1, 0.5], "t": [1, 10, 1000]}
+    code, out, err = run(req, capsys)
+    assert code == 0 and err == ""
+    pairs = [(r["eta"], r["t"]) for r in out["results"]]
+    assert pairs == [(0.1, 1), (0.1, 10), (0.1, 1000), (0.5, 1), (0.5, 10), (0.5, 1000)]
+    keys = {"eta", "t", "log_loss", "log_objective", "log_objective_grad", "naive_grad_sign", "naive_grad_log_abs"}
+    assert all(set(r) == keys for r in out["results"])
+    assert "backprop" not in out["results"][0]
+    env = out["environment"]
+    assert {"l2l_theory", "python", "numpy", "precision"} <= set(env)
+
+
+@given(problem=ps.quadratic_problems(max_dim=5, max_kappa=1e8), data=st.data(), t=ps.horizons(10**9))
+def test_eval_agrees_with_60_digit_reference(problem, data, t):
+    """The Done-when contract, through the JSON interface (tolerances as in test_stable)."""
+    import contextlib
+    import io
+
+    eta = data.draw(ps.step_sizes(problem), label="eta")
+    req = {"model": "quadratic_gd", "eigenvalues": problem.eigenvalues.tolist(), "coefficients": problem.coefficients.tolist(), "eta": eta, "t": t}
+    buf = io.StringIO()
+    old = sys.stdin
+    sys.stdin = io.StringIO(json.dumps(req))
+    try:
+        with contextlib.redirect_stdout(buf):
+            assert main(["eval", "-"]) == 0
+    finally:
+        sys.stdin = old
+    r = json.loads(buf.getvalue())["results"][0]
+    ref = quadratic_reference(problem.eigenvalues, problem.coefficients, eta, t, dps=60)
+    if ref.log_loss is None:
+        assert r["log_loss"] is None and r["log_objective_grad"] is None and r["naive_grad_sign"] == 0
+        return
+    ctx = ref.ctx
+    factors = [abs(1 - ctx.mpf(eta) * ctx.mpf(float(x))) for x in problem.eigenvalues]
+    growth = 1e-15 * t * max(float(abs(ctx.log(a))) for a in factors if a != 0)
+    assert abs(r["log_loss"] - float(ref.log_loss)) <= 1e-12 * abs(float(ref.log_loss)) + growth
+    assert abs(r["log_objective"] - float(ref.log_objective)) <= 1e-12 * abs(float(ref.log_objective)) + growth / t
+    terms = float(ref.grad_abs_terms)
+    gr = float(ref.log_objective_grad)
+    assert abs(r["log_objective_grad"] - gr) <= 1e-10 * (abs(gr) + terms) + growth * terms
+
+
+def test_zero_loss_gives_nulls(capsys):
+    req = {"model": "quadratic_gd", "eigenvalues": [2.0, 3.0], "coefficients": [1.0, 0.0], "eta": 0.5, "t": 3}
+    code, out, _ = run(req, capsys)
+    r = out["results"][0]
+    assert code == 0
+    assert r["log_loss"] is None and r["log_objective"] is None and r["log_objective_grad"] is None
+    assert r["naive_grad_sign"] == 0 and r["naive_grad_log_abs"] is None
+
+
+def test_hessian_form_matches_eigen_form(capsys):
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    lam, c = np.array([0.1, 0.5, 1.0, 2.0]), np.array([0.5, 0.5, -0.5, 0.5])
+    h = (q * lam) @ q.T
+    h = 0.5 * (h + h.T)
+    base = {"model": "quadratic_gd", "eta": [0.3, 0.9], "t": [5, 50]}
+    _, a, _ = run({**base, "eigenvalues": lam.tolist(), "coefficients": c.tolist()}, capsys)
+    _, b, _ = run({**base, "hessian": h.tolist(), "w0": (q @ c).tolist()}, capsys)
+    for ra, rb in zip(a["results"], b["results"]):
+        # eigh round trip: eigenvalues move by ~ d eps L, ln f by 2t eta that / min|a_i| (< 1e-11 here)
+        assert math.isclose(ra["log_loss"], rb["log_loss"], rel_tol=1e-11, abs_tol=1e-11)
+        assert math.isclose(ra["log_objective_grad"], rb["log_objective_grad"], rel_tol=1e-9, abs_tol=1e-11)
+
+
+BAD = [
+    ('{"model": "quadratic_gd"', "invalid JSON"),
+    ("[1, 2]", "input: must be a JSON object"),
+    ('{"eta": 1}', "model: is required"),
+    ('{"model": "cubic"}', "model: must be one of"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": 1}', "t: is required"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1, 2], "coefficients": [1], "eta": 1, "t": 1}', "coefficients: must have the same length"),
+    ('{"model": "quadratic_gd", "eigenvalues": [], "coefficients": [], "eta": 1, "t": 1}', "eigenvalues: must not be empty"),
+    ('{"model": "quadratic_gd", "eigenvalues": [0], "coefficients": [1], "eta": 1, "t": 1}', "eigenvalues: every entry must be > 0"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": -1, "t": 1}', "eta: must be >= 0"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": [], "t": 1}', "eta: must not be an empty list"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": "0.1", "t": 1}', "eta: must be a number or a list"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": true, "t": 1}', "eta: must be a number or a list of numbers (got a boolean)"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": 1, "t": 0}', "t: must be an integer in [1, "),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": 1, "t": 2.5}', "t: must be an integer"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": Infinity, "t": 1}', "non-finite number Infinity"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": 1, "t": 1, "T": 1}', "T: unknown key"),
+    ('{"model": "quadratic_gd", "hessian": [[1, 0], [0, 1]], "w0": [1], "eta": 1, "t": 1}', "w0: must have length 2"),
+    ('{"model": "quadratic_gd", "hessian": [[1, 2], [0, 1]], "w0": [1, 1], "eta": 1, "t": 1}', "hessian: must be symmetric"),
+    ('{"model": "quadratic_gd", "hessian": [[1, 0], [0, 1]], "w0": [1, 1], "eigenvalues": [1, 1], "eta": 1, "t": 1}', "give either"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": 1, "t": 1, "backprop": ["float16"]}', "backprop: unknown dtype"),
+    ('{"model": "quadratic_gd", "eigenvalues": [1, 2], "coefficients": [1, 1], "eta": 1, "t": 100000000, "backprop": ["float64"]}', "backprop: t x dim"),
+]
+
+
+@pytest.mark.parametrize("text,message", BAD)
+def test_bad_input_one_line_exit_2(text, message, capsys):
+    code, _, err = run(text, capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("l2l: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_subprocess_exit_code_and_no_sympy(tmp_path):
+    """The installed entry point: exit 2 with one line, and the eval path never imports SymPy."""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": -1, "t": 1}')
+    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == ["l2l: error: eta: must be >= 0 (got -1.0)"]
+    code = (
+        "import sys; from proofs.cli import main; "
+        f"rc = main(['eval', {str(ROOT / 'examples' / 'quadratic_gd.json')!r}]); "
+        "assert 'sympy' not in sys.modules, 'sympy imported'; sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["results"]) == 6  # 3 step sizes x 2 horizons

@@ -1,0 +1,100 @@
+"""The README's commands and examples, run so they never drift from the code."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _bash_blocks() -> list[str]:
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", README, flags=re.S)]
+
+
+def test_exactly_two_setup_commands_and_ci_runs_the_test_one():
+    section = README.split("## Set up and run", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.strip() for b in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
+    assert len(blocks) == 2 and all("\n" not in b for b in blocks)
+    main_cmd, test_cmd = blocks
+    assert main_cmd.startswith("pip install -e . && l2l ")
+    assert test_cmd.startswith('pip install -e ".[test]" && ')
+    ci = (ROOT / ".ci" / "run").read_text()
+    # .ci/run performs the same install and runs the same pytest invocation
+    assert 'pip install -e ".[test]"' in ci
+    env, _, pytest_part = test_cmd.split(" && ", 1)[1].partition(" ")
+    assert env == "L2L_PROFILE=ci" and f"export {env}" in ci
+    assert pytest_part.startswith("python -m pytest") and "-m pytest -q" in ci
+
+
+def test_main_job_command_runs():
+    main_cmd = _bash_blocks()[0]
+    args = shlex.split(main_cmd.split(" && ", 1)[1])
+    assert args[0] == "l2l"
+    proc = subprocess.run([sys.executable, "-m", "proofs.cli", *args[1:]], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    json.loads(proc.stdout)
+
+
+def _tables(marker: str):
+    for m in re.finditer(rf"<!-- {marker}: (\S+) -->\n((?:\|.*\n)+)", README):
+        rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in m.group(2).strip().splitlines()]
+        yield m.group(1), rows[0], rows[2:]
+
+
+def _eval(path: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", path], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_readme_eval_table_matches_l2l_eval():
+    tables = list(_tables("readme-eval"))
+    assert tables, "README lost its eval example"
+    for path, header, rows in tables:
+        results = _eval(path)["results"]
+        assert len(rows) == len(results)
+        for row, res in zip(rows, results):
+            for name, cell in zip(header, row):
+                want = res[name]
+                got = float(cell)
+                # printed with 14 significant digits: 1e-13 relative covers the rounding
+                assert got == pytest.approx(want, rel=1e-13, abs=1e-300), (path, name, cell, want)
+
+
+def test_readme_backprop_table_matches_l2l_eval():
+    tables = list(_tables("readme-backprop"))
+    assert tables, "README lost its backprop example"
+    for path, header, rows in tables:
+        results = _eval(path)["results"]
+        assert len(rows) == len(results)
+        for row, res in zip(rows, results):
+            cells = dict(zip(header, row))
+            assert float(cells["eta"]) == res["eta"] and int(cells["t"]) == res["t"]
+            assert float(cells["closed form G'"]) == pytest.approx(res["log_objective_grad"], rel=1e-13)
+            for dt in ("float32", "float64"):
+                b = res["backprop"][dt]
+                if b["status"] == "ok":
+                    value, status = cells[dt].split(" ", 1)
+                    assert status == "(ok)" and float(value) == pytest.approx(b["log_objective_grad"], rel=1e-6)
+                else:
+                    assert cells[dt] == b["status"]
+
+
+def test_readme_python_examples():
+    blocks = re.findall(r"```pycon\n(.*?)```", README, flags=re.S)
+    assert blocks
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for i, block in enumerate(blocks):
+        test = parser.get_doctest(block, {}, f"README[{i}]", "README.md", 0)
+        runner.run(test)
+    assert runner.failures == 0
