@@ -1,0 +1,1037 @@
+r"""A small derivation model whose every step SymPy checks.
+
+A :class:`Derivation` is a numbered list of :class:`Step` objects. Each step is an equation or a
+relation ``lhs rel rhs`` (``rel`` one of ``= <= >= < >``) between SymPy expressions, a human
+justification, and a machine *rule* that says how the step is checked:
+
+``Definition()``
+    Not checked. Introduces a symbol, or quotes a hypothesis. Status ``"definition"``.
+``Identity(given=())``
+    ``lhs - rhs == 0``, after replacing the left sides of the listed earlier equations by their
+    right sides.
+``FromPrevious(op, description)``
+    ``op`` (a callable, e.g. "differentiate in eta") is applied to both sides of the previous
+    equation (or of step ``source``); the results must equal this step's two sides.
+``Induction(base, recurrence)``
+    ``w[t, ...] = closed(t)`` solves the recursion of step ``recurrence`` (``w[tau+1, ...] = ...
+    w[tau, ...]``) from the initial value of step ``base`` (``w[0, ...] = ...``).
+``Bound(assumptions, sampler, ...)``
+    An inequality. First SymPy tries to prove it for all symbol values (see below); when it
+    cannot, the inequality is checked exactly, in rational arithmetic, at concrete instances drawn
+    by ``sampler`` from a seeded :class:`random.Random`, and the status says ``"sampled"``.
+
+Checking identities (``Identity``, ``FromPrevious``, ``Induction``). The difference of the two
+sides is tested for zero in three stages, and the status records the first that succeeds:
+
+1. ``"symbolic"``: for symbolic dimension ``d`` and symbolic horizon ``t``. Every power whose
+   exponent is linear in ``t`` is written through one generator ``P(b) = b**t`` per base ``b``
+   (``b**(2t-1) = P(b)**2 / b``; a base with a leading minus sign contributes ``(-1)**t``, which is
+   tried at both values), every ``Sum(f, (i, 1, d))`` is split into ``coefficient * Sum(part)``
+   with canonical i-dependent parts, equal sums are identified, and the result must ``cancel``
+   to 0 as a rational function.
+2. ``"symbolic-d<=3"``: the sums expanded for d = 1, 2, 3 (``Derivation.dims``) and the same zero
+   test with ``t`` symbolic.
+3. ``"concrete-t"``: the sums expanded for each of those d and ``t`` set to 1, 2, 3, 5, 8
+   (``Derivation.ts``); the difference must cancel to 0 at every pair.
+
+A difference that is not 0 at a concrete ``(d, t)`` is ``"failed"``, with the witness.
+
+Proving bounds. ``rhs - lhs`` (or ``lhs - rhs`` for ``>=``) is rewritten with the earlier steps
+listed in ``given`` (an equation replaces its left side by its right side; an inequality
+``A <= B`` replaces ``A`` by ``B - p`` with a fresh slack ``p >= 0``), with the symbol
+reparametrisation ``reparametrize`` (e.g. ``L -> alpha + delta`` with ``delta > 0`` for the
+assumption ``L > alpha``), and optionally split into intervals of one variable. A sign certificate
+is then searched with sound rules only: SymPy's assumptions (``is_nonnegative is True`` on the
+expression, its ``together``/``factor`` numerator and positive denominator), ``Abs(x)`` resolved
+when the sign of ``x`` is known, ``max(a, b) >= a``, ``|x| >= x`` and ``|x| >= -x`` where the
+bounded term enters with a nonnegative coefficient, ``min(a, b) <= a`` and the triangle
+inequality ``|sum_i a_i| <= sum_i |a_i|`` where it enters with a nonpositive coefficient.
+
+Source: the checking rules follow ``DESIGN.md`` ("theory: derivations whose every step SymPy
+checks") and the SymPy hygiene of ``STYLE.md``: exact Rationals, no Python truthiness on SymPy
+relationals (results are compared with ``is sympy.true`` or ``== 0`` on canonical forms).
+
+Example (a two-step derivation with a deliberately small horizon):
+
+>>> import sympy
+>>> x = sympy.Symbol("x", positive=True)
+>>> n = sympy.Symbol("n", integer=True, positive=True)
+>>> D = Derivation(
+...     "demo.power", "Derivative of a power",
+...     [Step(sympy.Function("g")(x), "=", x**(2*n), "definition", Definition()),
+...      Step(sympy.Derivative(sympy.Function("g")(x), x), "=", 2*n*x**(2*n - 1),
+...           "differentiate in $x$", FromPrevious.differentiate(x))],
+...     source="demo", horizon=n)
+>>> v = D.verify()
+>>> v.ok, v.statuses
+(True, ('definition', 'symbolic'))
+>>> print(D.to_text())
+demo.power: Derivative of a power
+source: demo
+  1. g(x) = x**(2*n)
+     why: definition
+     check: [definition] not checked: a definition or a quoted hypothesis
+  2. Derivative(g(x), x) = 2*n*x**(2*n - 1)
+     why: differentiate in $x$
+     check: [symbolic] differentiate in x, applied to both sides of step 1: the left side agrees structurally; the right side: the difference simplifies to 0 with n symbolic (powers with exponents linear in n written through P(b) = b**n)
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Sequence
+
+import sympy
+from sympy import (
+    Abs,
+    Add,
+    Basic,
+    Derivative,
+    Dummy,
+    Function,
+    Indexed,
+    Integer,
+    Max,
+    Min,
+    Pow,
+    Sum,
+    cancel,
+    default_sort_key,
+    expand,
+    expand_power_base,
+    factor,
+    fraction,
+    latex,
+    sstr,
+    together,
+)
+from sympy.core.function import AppliedUndef
+
+__all__ = [
+    "RELATIONS",
+    "STATUSES",
+    "Rule",
+    "Definition",
+    "Identity",
+    "FromPrevious",
+    "Induction",
+    "Bound",
+    "Instance",
+    "Step",
+    "StepResult",
+    "Verification",
+    "Derivation",
+]
+
+#: Allowed relations of a step.
+RELATIONS = ("=", "<=", ">=", "<", ">")
+
+#: Possible step statuses, strongest first. ``symbolic-d<=N`` stands for the concrete-dimension
+#: status, whose ``N`` is the largest checked dimension (``Derivation.dims``).
+STATUSES = ("definition", "symbolic", "symbolic-d<=N", "concrete-t", "sampled", "failed")
+
+_LATEX_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
+_TEXT_REL = {"=": "=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
+
+# P(b) stands for b**t inside the zero test (never leaves this module).
+_TPOW = Function("P")
+
+
+# --------------------------------------------------------------------------------------------
+# rules
+
+
+class Rule:
+    """Base class of the machine rules that say how a step is checked."""
+
+    kind = "rule"
+
+
+@dataclass(frozen=True)
+class Definition(Rule):
+    """Not checked: a definition, a hypothesis, or a result quoted from elsewhere."""
+
+    kind = "definition"
+
+
+@dataclass(frozen=True)
+class Identity(Rule):
+    """``lhs == rhs`` for all symbol values, after substituting the equations ``given``.
+
+    ``given`` lists earlier step numbers (1-based) whose relation is ``=``; each replaces its left
+    side by its right side (in order) in both sides of this step.
+    """
+
+    given: tuple[int, ...] = ()
+    kind = "identity"
+
+
+@dataclass(frozen=True)
+class FromPrevious(Rule):
+    """``op`` applied to both sides of an earlier equation gives this step's two sides.
+
+    ``source`` is the 1-based number of that equation (default: the previous step). Only
+    equations may be transformed this way: an operation such as differentiation does not
+    preserve inequalities, so a ``FromPrevious`` step with an inequality on either end fails.
+    Use the constructors :meth:`differentiate`, :meth:`substitute` and :meth:`multiply`.
+    """
+
+    op: Callable[[Basic], Basic]
+    description: str
+    source: int | None = None
+    kind = "from-previous"
+
+    @classmethod
+    def differentiate(cls, var: sympy.Symbol, times: int = 1, source: int | None = None) -> "FromPrevious":
+        """Differentiate both sides ``times`` times in ``var``."""
+        if not isinstance(times, int) or times < 1:
+            raise ValueError(f"FromPrevious.differentiate: times must be an integer >= 1, got {times!r}")
+        what = f"differentiate in {var}" + (f" ({times} times)" if times > 1 else "")
+        return cls(lambda e: sympy.diff(e, var, times), what, source)
+
+    @classmethod
+    def substitute(cls, mapping: Mapping[Basic, Basic], source: int | None = None) -> "FromPrevious":
+        """Replace each key of ``mapping`` by its value (structural ``xreplace``)."""
+        items = tuple(mapping.items())
+        for old, new in items:
+            if not isinstance(old, Basic) or not isinstance(new, Basic):
+                raise TypeError("FromPrevious.substitute: keys and values must be SymPy expressions")
+        what = "substitute " + ", ".join(f"{sstr(o)} -> {sstr(n)}" for o, n in items)
+        return cls(lambda e: e.xreplace(dict(items)), what, source)
+
+    @classmethod
+    def multiply(cls, factor_: Basic, source: int | None = None) -> "FromPrevious":
+        """Multiply both sides by ``factor_``."""
+        if not isinstance(factor_, Basic):
+            raise TypeError("FromPrevious.multiply: factor must be a SymPy expression")
+        return cls(lambda e: factor_ * e, f"multiply by {sstr(factor_)}", source)
+
+
+@dataclass(frozen=True)
+class Induction(Rule):
+    """This step ``w[t, ...] = closed(t)`` solves a recursion, by induction on ``t``.
+
+    ``base`` is the step ``w[0, ...] = initial``; ``recurrence`` is the step
+    ``w[tau + 1, ...] = R(w[tau, ...])``. The check: ``closed(0) - initial == 0`` and
+    ``closed(tau + 1) - R(closed(tau)) == 0`` with ``tau`` symbolic.
+    """
+
+    base: int
+    recurrence: int
+    kind = "induction"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One concrete point at which a bound is checked exactly.
+
+    ``values`` maps symbols and ``Indexed`` objects (``lam[1]``, ``c[2]``, ...) to exact SymPy
+    numbers (Rationals); ``dimension`` is the value of the derivation's dimension symbol (or
+    ``None``); ``label`` is the human description listed in the verification detail.
+    """
+
+    values: Mapping[Basic, Basic]
+    dimension: int | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Bound(Rule):
+    """An inequality step; proved symbolically when possible, otherwise checked at samples.
+
+    Parameters
+    ----------
+    assumptions:
+        SymPy relationals (``Eq``, ``<=``, ...) the inequality assumes. They are displayed and,
+        for every sampled instance, evaluated exactly; each must be ``sympy.true`` (an assumption
+        with the derivation's free index symbol, e.g. ``lam[i] <= L``, is evaluated for every
+        i = 1..d). An instance that violates one fails the step: the sampler is wrong.
+    sampler:
+        ``sampler(rng) -> Instance``; ``None`` means no sampling fallback.
+    samples, seed:
+        number of instances and the seed of the ``random.Random`` that draws them.
+    given:
+        earlier step numbers used by the symbolic proof (see the module docstring); equations
+        are also substituted before sampling.
+    reparametrize:
+        pairs ``(symbol, expression)`` encoding assumptions for the symbolic proof, e.g.
+        ``((L, alpha + delta),)`` with ``delta`` a positive symbol for ``L > alpha``. The author
+        asserts that the expression covers exactly the assumed range; it is listed in the detail.
+    split:
+        ``(var, (p0, p1, ..., pn))``: prove separately on ``[p0, p1), ..., [pn, oo)``. The prover
+        checks that ``p0`` is the lower end of ``var``'s domain (0 for a nonnegative symbol) and
+        that the points increase, so the cases cover the domain.
+    """
+
+    assumptions: tuple[Basic, ...] = ()
+    sampler: Callable[[random.Random], Instance] | None = None
+    samples: int = 8
+    seed: int = 0
+    given: tuple[int, ...] = ()
+    reparametrize: tuple[tuple[Basic, Basic], ...] = ()
+    split: tuple[Basic, tuple[Basic, ...]] | None = None
+    kind = "bound"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.samples, int) or self.samples < 0:
+            raise ValueError(f"Bound.samples must be an integer >= 0, got {self.samples!r}")
+        for a in self.assumptions:
+            if not isinstance(a, Basic):
+                raise TypeError("Bound.assumptions must be SymPy relationals")
+
+
+# --------------------------------------------------------------------------------------------
+# steps and results
+
+
+def _as_expr(x: object, where: str) -> Basic:
+    if isinstance(x, Basic):
+        return x
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise TypeError(f"{where} must be a SymPy expression (or an int), got {type(x).__name__}")
+    return Integer(x)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a derivation: ``lhs rel rhs``, why it holds, and how it is checked."""
+
+    lhs: Basic
+    rel: str
+    rhs: Basic
+    justification: str
+    rule: Rule = field(default_factory=Definition)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lhs", _as_expr(self.lhs, "Step.lhs"))
+        object.__setattr__(self, "rhs", _as_expr(self.rhs, "Step.rhs"))
+        if self.rel not in RELATIONS:
+            raise ValueError(f"Step.rel must be one of {RELATIONS}, got {self.rel!r}")
+        if not isinstance(self.justification, str):
+            raise TypeError("Step.justification must be a string")
+        if not isinstance(self.rule, Rule):
+            raise TypeError("Step.rule must be a Rule (Definition, Identity, FromPrevious, Induction, Bound)")
+
+    def latex(self) -> str:
+        """``lhs`` and ``rhs`` in LaTeX joined by the relation."""
+        return f"{latex(self.lhs)} {_LATEX_REL[self.rel]} {latex(self.rhs)}"
+
+    def text(self) -> str:
+        """``lhs rel rhs`` in SymPy's string form."""
+        return f"{sstr(self.lhs)} {_TEXT_REL[self.rel]} {sstr(self.rhs)}"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The outcome of checking one step: its status, what was done, and any instances used."""
+
+    number: int
+    status: str
+    detail: str
+    instances: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Per-step results of :meth:`Derivation.verify`; ``ok`` when no step failed."""
+
+    name: str
+    results: tuple[StepResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status != "failed" for r in self.results)
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        return tuple(r.status for r in self.results)
+
+    def to_text(self) -> str:
+        lines = [f"{self.name}: {'ok' if self.ok else 'FAILED'}"]
+        for r in self.results:
+            lines.append(f"  {r.number}. [{r.status}] {r.detail}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# expression utilities
+
+
+def _expand_sums(expr: Basic) -> Basic:
+    """Replace every ``Sum`` with integer limits by the explicit sum of its terms."""
+
+    def one(s: Sum) -> Basic:
+        f = s.function
+        for var, lo, hi in reversed(s.limits):
+            if not (lo.is_Integer and hi.is_Integer):
+                return s
+            f = Add(*[f.xreplace({var: Integer(k)}) for k in range(int(lo), int(hi) + 1)])
+        return f
+
+    return expr.replace(lambda e: isinstance(e, Sum), one)
+
+
+def _rebuild(expr: Basic) -> Basic:
+    """Rebuild ``expr`` bottom-up with evaluation.
+
+    Some constructors (``Abs`` of a product) leave unevaluated ``Mul(-1, Add)`` inside their
+    argument; rebuilding restores the canonical form, so that later structural substitutions of
+    earlier steps' left sides find their targets.
+    """
+    if not expr.args:
+        return expr
+    return expr.func(*[_rebuild(a) for a in expr.args])
+
+
+def _eval_derivatives(expr: Basic) -> Basic:
+    """Evaluate ``Derivative`` objects whose argument is not an undefined function."""
+    return expr.replace(
+        lambda e: isinstance(e, Derivative) and not isinstance(e.expr, AppliedUndef),
+        lambda e: sympy.diff(e.expr, *e.variable_count),
+    )
+
+
+def _generalise_powers(expr: Basic, t: Basic | None, z: Basic) -> Basic:
+    """Write ``b**(k t + m)`` as ``P(b)**k * b**m`` (``P(b)`` = ``b**t``), ``(-1)**t`` as ``z``.
+
+    Exact for integer ``t`` and integer ``k``, ``m``; the zero test then treats ``P(b)`` as an
+    independent generator, which can only miss identities, never invent them.
+    """
+    expr = expand_power_base(expr)
+    if t is None:
+        return expr
+
+    def rebuild(e: Basic) -> Basic:
+        if not e.args:
+            return e
+        args = [rebuild(a) for a in e.args]
+        if isinstance(e, Pow):
+            b, x = args
+            if x.has(t):
+                k = sympy.diff(x, t)
+                m = expand(x - k * t)
+                if k.is_Integer and not m.has(t) and m.is_integer is True:
+                    sign: Basic = Integer(1)
+                    if b.could_extract_minus_sign():
+                        b = -b
+                        sign = z ** (int(k) % 2) * Pow(-1, m)
+                    return sign * _TPOW(b) ** k * Pow(b, m)
+            if x.is_integer is True and b.could_extract_minus_sign():
+                return Pow(-1, x) * Pow(-b, x)
+            return Pow(b, x)
+        return e.func(*args)
+
+    return rebuild(expr)
+
+
+def _canonical_sums(expr: Basic) -> Basic:
+    """Split each single-limit ``Sum`` into ``sum_k coeff_k * Sum(part_k)`` with i-free coeffs."""
+
+    def canon(s: Sum) -> Basic:
+        if len(s.limits) != 1:
+            return s
+        var, lo, hi = s.limits[0]
+        out = []
+        num, den = fraction(s.function)  # expand the numerator only: keep denominators factored
+        for term in Add.make_args(expand(num)):
+            coeff, part = (term / den).as_independent(var, as_Add=False)
+            out.append(coeff * Sum(part, (var, lo, hi)))
+        return Add(*out)
+
+    return expr.replace(lambda e: isinstance(e, Sum), canon)
+
+
+def _zero_test(expr: Basic, z: Basic) -> bool:
+    """True when ``expr`` cancels to 0 as a rational function (for ``z`` = 1 and ``z`` = -1)."""
+    if expr == 0:
+        return True
+    values = (Integer(1), Integer(-1)) if expr.has(z) else (None,)
+    for zv in values:
+        e = expr if zv is None else expr.xreplace({z: zv})
+        if cancel(together(e)) != 0:
+            return False
+    return True
+
+
+def _replace_sums_by_symbols(expr: Basic) -> Basic:
+    sums = sorted(expr.atoms(Sum), key=default_sort_key)
+    return expr.xreplace({s: Dummy(f"S{k}") for k, s in enumerate(sums)})
+
+
+def _short(expr: Basic, limit: int = 160) -> str:
+    text = sstr(expr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fmt_number(x: Basic) -> str:
+    text = sstr(x)
+    if len(text) <= 40:
+        return text
+    return f"{float(x):.6g} (exact rational, {len(text)} characters)"
+
+
+def _has_sign(e: Basic, strict: bool) -> bool:
+    """Sound sign test: SymPy's assumptions on ``e`` or on its numerator and denominator."""
+    attr = "is_positive" if strict else "is_nonnegative"
+    if getattr(e, attr) is True:
+        return True
+    try:
+        num, den = fraction(together(e))
+        if den.is_positive is not True:
+            den_f = factor(den)
+            if den_f.is_positive is not True:
+                return False
+        for cand in (num, expand(num), factor(num)):
+            if getattr(cand, attr) is True:
+                return True
+    except (sympy.PolynomialError, sympy.polys.polyerrors.PolificationFailed, TypeError, ValueError):
+        return False
+    return False
+
+
+def _resolve_abs(e: Basic) -> Basic:
+    def one(a: Abs) -> Basic:
+        x = a.args[0]
+        if _has_sign(x, False):
+            return x
+        if _has_sign(-x, False):
+            return -x
+        return a
+
+    return e.replace(lambda y: isinstance(y, Abs), one)
+
+
+def _lower_bounds(a: Basic) -> list[tuple[Basic, str]]:
+    if isinstance(a, Max):
+        return [(arg, f"{sstr(a)} >= {sstr(arg)}") for arg in a.args]
+    if isinstance(a, Abs):
+        x = a.args[0]
+        return [(x, f"|x| >= x for x = {_short(x, 60)}"), (-x, f"|x| >= -x for x = {_short(x, 60)}")]
+    return []
+
+
+def _upper_bounds(a: Basic) -> list[tuple[Basic, str]]:
+    if isinstance(a, Min):
+        return [(arg, f"{sstr(a)} <= {sstr(arg)}") for arg in a.args]
+    if isinstance(a, Abs) and isinstance(a.args[0], Sum):
+        s = a.args[0]
+        return [(Sum(Abs(s.function), *s.limits), "triangle inequality |sum_i a_i| <= sum_i |a_i|")]
+    return []
+
+
+def _prove_sign(e: Basic, strict: bool, depth: int = 0) -> list[str] | None:
+    """A list of the rules used to show ``e >= 0`` (``> 0`` if strict), or ``None``."""
+    e = _resolve_abs(e)
+    if _has_sign(e, strict):
+        return [f"{'positive' if strict else 'nonnegative'} by SymPy's assumptions: {_short(_factor_safe(e), 120)}"]
+    if depth >= 4:
+        return None
+    free = e.free_symbols
+    bound = {lim[0] for sm in e.atoms(Sum) for lim in sm.limits}
+    seen: set[Basic] = set()
+    for a in sympy.preorder_traversal(e):
+        if not isinstance(a, (Max, Min, Abs)) or a in seen:
+            continue
+        if not a.free_symbols <= free or a.free_symbols & bound:
+            continue  # the atom lives inside a sum (or shares its index): bounding it here is unsound
+        seen.add(a)
+        X = Dummy("X")
+        eX = e.xreplace({a: X})
+        k = cancel(sympy.diff(eX, X))
+        if k.has(X):
+            continue
+        if _has_sign(k, False):
+            cands = _lower_bounds(a)
+        elif _has_sign(-k, False):
+            cands = _upper_bounds(a)
+        else:
+            continue
+        for cand, why in cands:
+            rest = _prove_sign(eX.xreplace({X: cand}), strict, depth + 1)
+            if rest is not None:
+                return [why] + rest
+    return None
+
+
+def _factor_safe(e: Basic) -> Basic:
+    """``factor(together(e))``, or ``e`` itself when factoring is not possible."""
+    try:
+        return factor(together(e))
+    except (sympy.PolynomialError, TypeError, ValueError):
+        return e
+
+
+# --------------------------------------------------------------------------------------------
+# the derivation
+
+
+_STRENGTH = {"symbolic": 3, "concrete-t": 1, "failed": 0}
+
+
+def _strength(status: str) -> int:
+    if status.startswith("symbolic-d"):
+        return 2
+    return _STRENGTH.get(status, 0)
+
+
+class Derivation:
+    """A named, sourced sequence of checked steps.
+
+    Parameters
+    ----------
+    name, title, source:
+        registry name (``"quadratic.loss"``), a one-line title, and the source (paper + theorem
+        or spec section).
+    steps:
+        the :class:`Step` list, numbered from 1 in every rendering and in ``given`` references.
+    assumptions:
+        human-readable (LaTeX) assumptions of the whole derivation.
+    dimension, index, horizon:
+        the dimension symbol ``d`` (upper limit of the sums), the summation index ``i`` (free in
+        per-coordinate statements and assumptions) and the horizon ``t``; any may be ``None``.
+    dims, ts:
+        the concrete dimensions and horizons of the fallback identity checks.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        title: str,
+        steps: Sequence[Step],
+        source: str,
+        assumptions: Sequence[str] = (),
+        *,
+        dimension: Basic | None = None,
+        index: Basic | None = None,
+        horizon: Basic | None = None,
+        dims: Sequence[int] = (1, 2, 3),
+        ts: Sequence[int] = (1, 2, 3, 5, 8),
+    ) -> None:
+        if not steps:
+            raise ValueError("Derivation.steps must not be empty")
+        for s in steps:
+            if not isinstance(s, Step):
+                raise TypeError("Derivation.steps must be Step objects")
+        if not dims or any(not isinstance(x, int) or x < 1 for x in dims):
+            raise ValueError("Derivation.dims must be positive integers")
+        if not ts or any(not isinstance(x, int) or x < 1 for x in ts):
+            raise ValueError("Derivation.ts must be positive integers")
+        self.name = name
+        self.title = title
+        self.steps = tuple(steps)
+        self.source = source
+        self.assumptions = tuple(assumptions)
+        self.dimension = dimension
+        self.index = index
+        self.horizon = horizon
+        self.dims = tuple(dims)
+        self.ts = tuple(ts)
+        self.verification: Verification | None = None
+
+    def __repr__(self) -> str:
+        return f"Derivation({self.name!r}, {len(self.steps)} steps)"
+
+    # ---------------------------------------------------------------- verification
+
+    def verify(self) -> Verification:
+        """Check every step; the result is also kept in ``self.verification``."""
+        results = []
+        for n, step in enumerate(self.steps, start=1):
+            try:
+                status, detail, instances = self._check(n, step)
+            except Exception as exc:  # a checker crash is a failed check, reported with its cause
+                status, detail, instances = "failed", f"error while checking: {type(exc).__name__}: {exc}", ()
+            results.append(StepResult(n, status, detail, tuple(instances)))
+        self.verification = Verification(self.name, tuple(results))
+        return self.verification
+
+    def _step(self, k: int, n: int) -> Step:
+        if not isinstance(k, int) or not 1 <= k < n:
+            raise ValueError(f"step {n} refers to step {k!r}, which is not an earlier step")
+        return self.steps[k - 1]
+
+    def _check(self, n: int, step: Step) -> tuple[str, str, Sequence[str]]:
+        rule = step.rule
+        if isinstance(rule, Definition):
+            return "definition", "not checked: a definition or a quoted hypothesis", ()
+        if isinstance(rule, Identity):
+            if step.rel != "=":
+                return "failed", f"an Identity needs the relation '=', got {step.rel!r}", ()
+            lhs, rhs, notes = self._substitute_equations(n, rule.given, step.lhs, step.rhs)
+            status, detail = self._check_zero(lhs - rhs)
+            return status, notes + detail, ()
+        if isinstance(rule, FromPrevious):
+            return self._check_from_previous(n, step, rule) + ((),)
+        if isinstance(rule, Induction):
+            return self._check_induction(n, step, rule) + ((),)
+        if isinstance(rule, Bound):
+            return self._check_bound(n, step, rule)
+        return "failed", f"unknown rule {type(rule).__name__}", ()
+
+    def _substitute_equations(self, n: int, given: Iterable[int], lhs: Basic, rhs: Basic) -> tuple[Basic, Basic, str]:
+        used = []
+        for k in given:
+            g = self._step(k, n)
+            if g.rel != "=":
+                raise ValueError(f"step {n}: given step {k} is not an equation")
+            lhs, rhs = _rebuild(lhs.xreplace({g.lhs: g.rhs})), _rebuild(rhs.xreplace({g.lhs: g.rhs}))
+            used.append(str(k))
+        if not used:
+            return lhs, rhs, ""
+        lhs, rhs = _eval_derivatives(lhs), _eval_derivatives(rhs)
+        return lhs, rhs, f"using step{'s' if len(used) > 1 else ''} {', '.join(used)}; "
+
+    # -- identities
+
+    def _zero_symbolic(self, expr: Basic) -> bool:
+        z = Dummy("z")
+        e = _generalise_powers(_eval_derivatives(expr), self.horizon, z)
+        e = _replace_sums_by_symbols(_canonical_sums(e))
+        return _zero_test(e, z)
+
+    def _zero_concrete_d(self, expr: Basic, dv: int) -> bool:
+        z = Dummy("z")
+        e = _expand_sums(_eval_derivatives(expr).xreplace({self.dimension: Integer(dv)}))
+        return _zero_test(_generalise_powers(e, self.horizon, z), z)
+
+    def _concrete(self, expr: Basic, dv: int | None, tv: int | None) -> Basic:
+        rep = {}
+        if dv is not None:
+            rep[self.dimension] = Integer(dv)
+        if tv is not None:
+            rep[self.horizon] = Integer(tv)
+        return cancel(together(_expand_sums(_eval_derivatives(expr).xreplace(rep))))
+
+    def _check_zero(self, expr: Basic) -> tuple[str, str]:
+        """Status and detail of the zero test of ``expr`` (see the module docstring)."""
+        if expr == 0:
+            return "symbolic", "the difference is identically 0 (structurally equal sides)"
+        has_d = self.dimension is not None and expr.has(self.dimension)
+        has_t = self.horizon is not None and expr.has(self.horizon)
+        has_sum = expr.has(Sum)
+        dn, tn = sstr(self.dimension), sstr(self.horizon)
+        if self._zero_symbolic(expr):
+            what = []
+            if has_sum:
+                what.append("each sum split into constant x canonical sum and equal sums identified")
+            if has_t:
+                what.append(f"powers with exponents linear in {tn} written through P(b) = b**{tn}")
+            free = " and ".join(x for x, flag in ((dn, has_d), (tn, has_t)) if flag)
+            tail = f" ({'; '.join(what)})" if what else ""
+            return "symbolic", f"the difference simplifies to 0 with {free or 'all symbols'} symbolic{tail}"
+        dims_txt = ", ".join(map(str, self.dims))
+        ts_txt = ", ".join(map(str, self.ts))
+        if has_d and all(self._zero_concrete_d(expr, dv) for dv in self.dims):
+            return (
+                self._status_concrete_d(),
+                f"not settled for symbolic {dn}; expanded the sums for {dn} = {dims_txt} and the difference "
+                f"simplifies to 0 with {tn + ' symbolic' if has_t else 'all other symbols symbolic'}",
+            )
+        dvs: Sequence[int | None] = self.dims if has_d else (None,)
+        tvs: Sequence[int | None] = self.ts if has_t else (None,)
+        for dv in dvs:
+            for tv in tvs:
+                value = self._concrete(expr, dv, tv)
+                if value != 0:
+                    where = ", ".join(f"{k} = {v}" for k, v in ((dn, dv), (tn, tv)) if v is not None)
+                    return "failed", f"the difference is not 0{' at ' + where if where else ''}: {_short(value)}"
+        if not has_t:
+            return "failed", "the difference does not simplify to 0"
+        return (
+            "concrete-t",
+            f"not settled for symbolic {tn}; "
+            + (f"expanded the sums for {dn} = {dims_txt} and " if has_d else "")
+            + f"checked that the difference is 0 at {tn} = {ts_txt}",
+        )
+
+    def _status_concrete_d(self) -> str:
+        if self.dims == tuple(range(1, max(self.dims) + 1)):
+            return f"symbolic-d<={max(self.dims)}"
+        return "symbolic-d in {" + ",".join(map(str, self.dims)) + "}"
+
+    def _check_from_previous(self, n: int, step: Step, rule: FromPrevious) -> tuple[str, str]:
+        k = rule.source if rule.source is not None else n - 1
+        src = self._step(k, n)
+        if src.rel != "=" or step.rel != "=":
+            return "failed", (
+                f"FromPrevious transforms equations only; step {k} has {src.rel!r} and step {n} has {step.rel!r}"
+            )
+        parts = []
+        worst = "symbolic"
+        for side, before, after in (("left", src.lhs, step.lhs), ("right", src.rhs, step.rhs)):
+            diff = rule.op(before) - after
+            if diff == 0:
+                parts.append(f"the {side} side agrees structurally")
+                continue
+            status, detail = self._check_zero(diff)
+            parts.append(f"the {side} side: {detail}")
+            if _strength(status) < _strength(worst):
+                worst = status
+        return worst, f"{rule.description}, applied to both sides of step {k}: " + "; ".join(parts)
+
+    def _check_induction(self, n: int, step: Step, rule: Induction) -> tuple[str, str]:
+        base, rec = self._step(rule.base, n), self._step(rule.recurrence, n)
+        t = self.horizon
+        seq = step.lhs
+        if not (isinstance(seq, Indexed) and seq.indices[0] == t):
+            return "failed", "Induction needs a left side w[t, ...] with the horizon t as first index"
+        if not (isinstance(base.lhs, Indexed) and base.lhs.base == seq.base and base.lhs.indices[0] == 0):
+            return "failed", f"step {rule.base} must define w[0, ...]"
+        if not (isinstance(rec.lhs, Indexed) and rec.lhs.base == seq.base):
+            return "failed", f"step {rule.recurrence} must define w[tau + 1, ...]"
+        tau = rec.lhs.indices[0] - 1
+        rest = seq.indices[1:]
+        if base.lhs.indices[1:] != rest or rec.lhs.indices[1:] != rest:
+            return "failed", "the other indices of the sequence must agree in all three steps"
+
+        def closed(k: Basic) -> Basic:
+            return step.rhs.xreplace({t: k})
+
+        rec_rhs = rec.rhs.replace(
+            lambda e: isinstance(e, Indexed) and e.base == seq.base,
+            lambda e: closed(e.indices[0]) if e.indices[1:] == rest else e,
+        )
+        if rec_rhs.has(seq.base):
+            return "failed", f"step {rule.recurrence} refers to the sequence at other indices"
+        s0, d0 = self._check_zero(closed(Integer(0)) - base.rhs)
+        s1, d1 = self._check_zero(closed(tau + 1) - rec_rhs)
+        worst = s0 if _strength(s0) <= _strength(s1) else s1
+        return worst, (
+            f"induction on {t}: base case (closed form at {t} = 0 minus step {rule.base}): {d0}; "
+            f"step (closed form at {sstr(tau + 1)} minus the recursion of step {rule.recurrence} applied to "
+            f"the closed form at {sstr(tau)}): {d1}"
+        )
+
+    # -- bounds
+
+    def _check_bound(self, n: int, step: Step, rule: Bound) -> tuple[str, str, Sequence[str]]:
+        if step.rel == "=":
+            return "failed", "a Bound needs an inequality, got '='", ()
+        ok, why = self._prove_bound(n, step, rule)
+        if ok:
+            return "symbolic", why, ()
+        if rule.sampler is None or rule.samples == 0:
+            return "failed", f"SymPy could not prove it ({why}) and no sampler was given", ()
+        return self._sample_bound(n, step, rule, why)
+
+    def _prove_bound(self, n: int, step: Step, rule: Bound) -> tuple[bool, str]:
+        lhs, rhs = step.lhs, step.rhs
+        notes = []
+        for k in rule.given:
+            g = self._step(k, n)
+            if g.rel == "=":
+                rep, note = g.rhs, f"step {k} (equation)"
+            else:
+                slack = Dummy(f"p{k}", nonnegative=True)
+                rep = g.rhs - slack if g.rel in ("<=", "<") else g.rhs + slack
+                note = (
+                    f"step {k} ({_short(g.lhs, 80)} = its bound {'-' if g.rel in ('<=', '<') else '+'} "
+                    f"{sstr(slack)}, {sstr(slack)} >= 0)"
+                )
+            new_lhs, new_rhs = _rebuild(lhs.xreplace({g.lhs: rep})), _rebuild(rhs.xreplace({g.lhs: rep}))
+            if new_lhs == lhs and new_rhs == rhs:
+                note = f"step {k} (not used: its left side does not occur)"
+            lhs, rhs = new_lhs, new_rhs
+            notes.append(note)
+        lhs, rhs = _eval_derivatives(lhs), _eval_derivatives(rhs)
+        strict = step.rel in ("<", ">")
+        expr = rhs - lhs if step.rel in ("<=", "<") else lhs - rhs
+        reps = dict(rule.reparametrize)
+        if reps:
+            expr = expr.xreplace(reps)
+            notes.append("reparametrised " + ", ".join(f"{sstr(a)} = {sstr(b)}" for a, b in rule.reparametrize))
+        prefix = ("given " + "; ".join(notes) + ": ") if notes else ""
+        cases: list[tuple[str, Basic]] = [("", expr)]
+        if rule.split is not None:
+            var, points = rule.split
+            points = tuple(points)
+            lower_ok = points and points[0] == 0 and (var.is_nonnegative is True)
+            if not lower_ok:
+                return False, prefix + f"the split of {var} does not start at the lower end of its domain"
+            pts = [_as_expr(p, "Bound.split point").xreplace(reps) for p in points]
+            for a, b in zip(pts, pts[1:]):
+                if not _has_sign(b - a, True):
+                    return False, prefix + f"cannot show the split points increase ({sstr(a)} < {sstr(b)})"
+            cases = []
+            zc = Dummy("z", nonnegative=True)
+            for j, a in enumerate(pts):
+                if j + 1 < len(pts):
+                    b = pts[j + 1]
+                    val, label = a + (b - a) * zc / (1 + zc), f"{var} in [{sstr(a)}, {sstr(b)})"
+                else:
+                    val, label = a + zc, f"{var} >= {sstr(a)}"
+                cases.append((label, expr.xreplace({var: val})))
+        proofs = []
+        for label, e in cases:
+            rules = _prove_sign(e, strict)
+            if rules is None:
+                return False, prefix + (f"case {label}: " if label else "") + "no sign certificate found for " + (
+                    "rhs - lhs" if step.rel in ("<=", "<") else "lhs - rhs"
+                )
+            proofs.append((f"case {label}: " if label else "") + "; ".join(rules))
+        side = "rhs - lhs" if step.rel in ("<=", "<") else "lhs - rhs"
+        return True, prefix + f"{side} {'> 0' if strict else '>= 0'} for all symbol values: " + " | ".join(proofs)
+
+    def _evaluate(self, expr: Basic, inst: Instance, k: int | None) -> Basic:
+        e = expr
+        if self.dimension is not None and inst.dimension is not None:
+            e = e.xreplace({self.dimension: Integer(inst.dimension)})
+        e = _expand_sums(e)
+        if k is not None and self.index is not None:
+            e = e.xreplace({self.index: Integer(k)})
+        return e.xreplace(dict(inst.values))
+
+    def _index_values(self, exprs: Iterable[Basic], inst: Instance) -> Sequence[int | None]:
+        if self.index is None or not any(self.index in e.free_symbols for e in exprs):
+            return (None,)
+        if inst.dimension is None:
+            raise ValueError("a statement with the free index needs an instance with a dimension")
+        return tuple(range(1, inst.dimension + 1))
+
+    def _unfold_equations(self, n: int, given: Sequence[int], lhs: Basic, rhs: Basic) -> tuple[Basic, Basic, list[str]]:
+        """Substitute earlier equations into both sides so that they can be evaluated.
+
+        The equations listed in ``given`` go first, then every earlier equation (latest first)
+        whose left side still occurs, until nothing changes.
+        """
+        order = [k for k in given if self._step(k, n).rel == "="]
+        order += [k for k in range(n - 1, 0, -1) if k not in order and self.steps[k - 1].rel == "="]
+        used: list[str] = []
+        for _ in range(len(order) + 1):
+            changed = False
+            for k in order:
+                g = self.steps[k - 1]
+                if g.lhs.is_number:
+                    continue
+                new_lhs, new_rhs = lhs.xreplace({g.lhs: g.rhs}), rhs.xreplace({g.lhs: g.rhs})
+                if new_lhs != lhs or new_rhs != rhs:
+                    lhs, rhs, changed = _rebuild(new_lhs), _rebuild(new_rhs), True
+                    if str(k) not in used:
+                        used.append(str(k))
+            if not changed:
+                break
+        return _eval_derivatives(lhs), _eval_derivatives(rhs), used
+
+    def _sample_bound(self, n: int, step: Step, rule: Bound, why: str) -> tuple[str, str, Sequence[str]]:
+        lhs, rhs, notes = self._unfold_equations(n, rule.given, step.lhs, step.rhs)
+        rng = random.Random(rule.seed)
+        labels = []
+        strict = step.rel in ("<", ">")
+        for _ in range(rule.samples):
+            inst = rule.sampler(rng)
+            labels.append(inst.label)
+            for a in rule.assumptions:
+                for k in self._index_values([a], inst):
+                    value = self._evaluate(a, inst, k)
+                    if value is not sympy.true:
+                        at = f" (i = {k})" if k is not None else ""
+                        why_failed = f"sampled instance violates the assumption {sstr(a)}{at}: {inst.label}"
+                        return "failed", why_failed, tuple(labels)
+            for k in self._index_values([lhs, rhs], inst):
+                try:
+                    lv, rv = self._evaluate(lhs, inst, k), self._evaluate(rhs, inst, k)
+                    gap = rv - lv if step.rel in ("<=", "<") else lv - rv
+                except (ValueError, TypeError, ZeroDivisionError) as exc:
+                    return "failed", f"could not evaluate at {inst.label}: {type(exc).__name__}: {exc}", tuple(labels)
+                if not gap.is_Rational:
+                    return "failed", f"could not evaluate exactly at {inst.label}: {_short(gap)}", tuple(labels)
+                holds = (gap > 0) if strict else (gap >= 0)
+                if holds is not sympy.true:
+                    at = f" (i = {k})" if k is not None else ""
+                    return (
+                        "failed",
+                        f"counterexample at {inst.label}{at}: lhs = {_fmt_number(lv)}, rhs = {_fmt_number(rv)}",
+                        tuple(labels),
+                    )
+        plural = "s" if len(notes) > 1 else ""
+        using = f" (after substituting the equation{plural} of step{plural} {', '.join(notes)})" if notes else ""
+        detail = (
+            f"not proved symbolically ({why}); checked exactly in rational arithmetic{using} at "
+            f"{rule.samples} instances from random.Random({rule.seed}), each satisfying the "
+            f"{len(rule.assumptions)} listed assumptions: " + "; ".join(labels)
+        )
+        return "sampled", detail, tuple(labels)
+
+    # ---------------------------------------------------------------- rendering
+
+    def _results(self, verification: Verification | None) -> tuple[StepResult, ...] | None:
+        v = verification if verification is not None else self.verification
+        return v.results if v is not None else None
+
+    def to_latex(self) -> str:
+        r"""An ``align*`` block: ``lhs & rel rhs && \text{(n) justification}`` per step."""
+        lines = [r"\begin{align*}"]
+        for n, s in enumerate(self.steps, start=1):
+            end = r" \\" if n < len(self.steps) else ""
+            lines.append(
+                f"{latex(s.lhs)} &{_LATEX_REL[s.rel]} {latex(s.rhs)} && "
+                f"\\text{{({n}) {_latex_text(s.justification)}}}{end}"
+            )
+        lines.append(r"\end{align*}")
+        return "\n".join(lines)
+
+    def _repr_latex_(self) -> str:
+        return self.to_latex()
+
+    def to_markdown(self, verification: Verification | None = None) -> str:
+        """Numbered steps with ``$...$`` math, the justification and (after verify) the status."""
+        results = self._results(verification)
+        out = [f"### {self.name}: {self.title}", "", f"*Source:* {self.source}", ""]
+        if self.assumptions:
+            out += ["*Assumptions:* " + "; ".join(self.assumptions), ""]
+        for n, s in enumerate(self.steps, start=1):
+            out.append(f"{n}. ${s.latex()}$")
+            out.append(f"   - *Why:* {s.justification}")
+            if isinstance(s.rule, Bound) and s.rule.assumptions:
+                out.append("   - *Assumes:* " + ", ".join(f"${latex(a)}$" for a in s.rule.assumptions))
+            if results is not None:
+                r = results[n - 1]
+                out.append(f"   - *Check:* **{r.status}**: {r.detail}")
+        if results is not None:
+            ok = all(r.status != "failed" for r in results)
+            out += ["", f"*Verified:* {'all steps pass' if ok else 'SOME STEPS FAILED'}"]
+        return "\n".join(out) + "\n"
+
+    def to_text(self, verification: Verification | None = None) -> str:
+        """Plain text: one block per step with the justification and (after verify) the check."""
+        results = self._results(verification)
+        out = [f"{self.name}: {self.title}", f"source: {self.source}"]
+        if self.assumptions:
+            out.append("assumptions: " + "; ".join(self.assumptions))
+        for n, s in enumerate(self.steps, start=1):
+            out.append(f"{n:3d}. {s.text()}")
+            out.append(f"     why: {s.justification}")
+            if isinstance(s.rule, Bound) and s.rule.assumptions:
+                out.append("     assumes: " + ", ".join(sstr(a) for a in s.rule.assumptions))
+            if results is not None:
+                r = results[n - 1]
+                out.append(f"     check: [{r.status}] {r.detail}")
+        return "\n".join(out)
+
+
+_TEXT_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def _latex_text(text: str) -> str:
+    """Escape ``text`` for ``\\text{...}``, leaving ``$...$`` segments as math."""
+    parts = text.split("$")
+    out = []
+    for j, part in enumerate(parts):
+        if j % 2 == 1 and j < len(parts) - 1:
+            out.append(f"${part}$")
+        elif j % 2 == 1:  # an unmatched dollar sign: keep it as text
+            out.append(r"\$" + "".join(_TEXT_ESCAPES.get(ch, ch) for ch in part))
+        else:
+            out.append("".join(_TEXT_ESCAPES.get(ch, ch) for ch in part))
+    return "".join(out)
