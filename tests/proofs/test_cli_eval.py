@@ -150,3 +150,36 @@ def test_subprocess_exit_code_and_no_sympy(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["results"]) == 6  # 3 step sizes x 2 horizons
+
+
+def test_backprop_statuses_and_values_through_eval(capsys):
+    """Done-when of issue 2: float64 overflows at eta = 3/L, t = 3000; f(w_t) underflows for a
+    small step size at t = 2 x 10^5 on an ill-conditioned H; where the status is ok, the value
+    matches the 60-digit reference (float64: (t + 1)(d + 2) eps-type forward error, here < 1e-10
+    relative at t <= 3000 with kappa = 100; float32 likewise with eps = 1.2e-7, < 1e-2)."""
+    lam = [0.01, 0.3, 1.0]
+    c = [0.6, 0.0, 0.8]
+    req = {"model": "quadratic_gd", "eigenvalues": lam, "coefficients": c, "eta": [0.5, 3.0], "t": [100, 3000], "backprop": ["float64", "float32"]}
+    code, out, err = run(req, capsys)
+    assert code == 0, err
+    res = {(r["eta"], r["t"]): r for r in out["results"]}
+    assert res[(3.0, 3000)]["backprop"]["float64"] == {"log_objective_grad": None, "status": "overflow"}
+    assert res[(3.0, 100)]["backprop"]["float32"]["status"] == "overflow"
+    for (eta, t), r in res.items():
+        ref = float(quadratic_reference(lam, c, eta, t, dps=60).log_objective_grad)
+        for dt, rtol in (("float64", 1e-10), ("float32", 1e-2)):
+            b = r["backprop"][dt]
+            if b["status"] == "ok":
+                assert b["log_objective_grad"] == pytest.approx(ref, rel=rtol, abs=rtol)
+            else:
+                assert b["log_objective_grad"] is None
+    # kappa = 100 and a small step eta = 0.25/L: the slowest direction decays like
+    # (1 - 0.0025)^(2t) = e^(-1000) = 1e-435 at t = 2e5, below float64's range: f(w_t) = 0.
+    req = {"model": "quadratic_gd", "eigenvalues": [0.01, 1.0], "coefficients": [0.6, 0.8], "eta": 0.25, "t": 200000, "backprop": ["float64"]}
+    code, out, err = run(req, capsys)
+    r = out["results"][0]
+    assert r["backprop"]["float64"] == {"log_objective_grad": None, "status": "underflow"}
+    # ... while the closed form is finite and right
+    ref = quadratic_reference([0.01, 1.0], [0.6, 0.8], 0.25, 200000, dps=60)
+    assert r["log_objective_grad"] == pytest.approx(float(ref.log_objective_grad), rel=1e-12)
+    assert r["log_loss"] == pytest.approx(float(ref.log_loss), rel=1e-12)
