@@ -1,4 +1,20 @@
 """proofs: claims, the runner, public Hypothesis strategies, catalogues, reports and the CLI.
 
-Submodules are imported lazily so that ``l2l eval`` does not pay for SymPy or Hypothesis.
+``from proofs import claim, strategies`` is the user-facing API (DESIGN.md, "Claims"). Heavy
+submodules (Hypothesis strategies, catalogues) load lazily so that ``l2l eval`` stays fast.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .claim import claim, evidence, refute
+
+__all__ = ["claim", "evidence", "refute", "strategies"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("strategies", "catalogue", "wang2021"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'proofs' has no attribute {name!r}")

@@ -53,6 +53,96 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .catalogue import load_all
+
+    claims = load_all()
+    if args.json:
+        json.dump({"claims": [c.describe() for c in claims]}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    width = max(len(c.id) for c in claims)
+    for c in claims:
+        print(f"{c.id:<{width}}  {c.kind:<10}  expect {c.expect:<7}  [{c.tag}]  {c.source}")
+    print(f"{len(claims)} claims ({sum(c.expect == 'refuted' for c in claims)} negative controls)")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .catalogue import CatalogueError, select
+    from .claim import run_claim
+    from .environment import environment
+
+    try:
+        claims = select(args.targets)
+    except CatalogueError as exc:
+        raise UsageError(str(exc)) from None
+    results = []
+    width = max(len(c.id) for c in claims)
+    for n, c in enumerate(claims, 1):
+        if args.progress:
+            print(f"[{n}/{len(claims)}] {c.id} ...", file=sys.stderr, flush=True)
+        r = run_claim(c, profile=args.profile, seed=args.seed)
+        results.append(r)
+        if not args.json:
+            mark = "ok  " if r.matches else "MISS"
+            print(f"{mark} {r.verdict:<8} {c.id:<{width}}  {r.examples:>5} ex  {r.seconds:7.2f} s")
+            if r.verdict in ("refuted", "error") or not r.matches:
+                print(f"       expect {r.expect}: {r.message}")
+                if r.counterexample is not None:
+                    print("       counterexample: " + json.dumps(r.counterexample)[:2000])
+    missed = [r for r in results if not r.matches]
+    if args.json:
+        out = {
+            "claims": [r.to_json() for r in results],
+            "environment": environment(
+                precision="float64 evaluators; mpmath references at 50-60 digits", profile=args.profile, seed=args.seed
+            ),
+        }
+        json.dump(out, sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        total = sum(r.seconds for r in results)
+        print(
+            f"{len(results)} claims, {len(results) - len(missed)} as expected, {len(missed)} not "
+            f"(profile {args.profile}, seed {args.seed}, {total:.1f} s)"
+        )
+    return 1 if missed else 0
+
+
+def _cmd_derive(args: argparse.Namespace) -> int:
+    from theory import quadratic
+
+    try:
+        derivation = quadratic.get(args.name)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0]) if exc.args else f"unknown derivation {args.name!r}") from None
+    verification = derivation.verify()
+    if args.format == "latex":
+        print(derivation.to_latex())
+    elif args.format == "markdown":
+        print(derivation.to_markdown(verification))
+    else:
+        print(derivation.to_text(verification))
+    return 0 if verification.ok else 1
+
+
+def _profile(value: str) -> str:
+    if value not in ("ci", "dev", "thorough"):
+        raise UsageError(f"--profile: must be one of ci, dev, thorough (got {value!r})")
+    return value
+
+
+def _seed(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise UsageError(f"--seed: must be an integer in [0, 2^32) (got {value!r})") from None
+    if not 0 <= n < 2**32:
+        raise UsageError(f"--seed: must be an integer in [0, 2^32) (got {n})")
+    return n
+
+
 def _build_parser() -> _Parser:
     parser = _Parser(prog="l2l", description="Verify the theory of learning-to-learn.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -60,6 +150,23 @@ def _build_parser() -> _Parser:
     p_eval.add_argument("file", metavar="FILE.json", help="input JSON file, or - for standard input")
     p_eval.add_argument("--compact", action="store_true", help="print the JSON on one line")
     p_eval.set_defaults(func=_cmd_eval)
+
+    p_list = sub.add_parser("list", help="list every catalogued claim")
+    p_list.add_argument("--json", action="store_true", help="machine-readable output")
+    p_list.set_defaults(func=_cmd_list)
+
+    p_check = sub.add_parser("check", help="check claims: catalogue ids, id prefixes or claim files")
+    p_check.add_argument("targets", nargs="*", metavar="ID-or-prefix | FILE.py")
+    p_check.add_argument("--profile", type=_profile, default="dev", help="ci | dev | thorough (default dev)")
+    p_check.add_argument("--seed", type=_seed, default=None, help="Hypothesis seed for a reproducible run")
+    p_check.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    p_check.add_argument("--progress", action="store_true", help="report each claim on stderr as it starts")
+    p_check.set_defaults(func=_cmd_check)
+
+    p_derive = sub.add_parser("derive", help="print one derivation with its machine-check status")
+    p_derive.add_argument("name", help="e.g. quadratic.log-gradient (see the error message for all names)")
+    p_derive.add_argument("--format", choices=("latex", "markdown", "text"), default="text")
+    p_derive.set_defaults(func=_cmd_derive)
     return parser
 
 

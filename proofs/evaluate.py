@@ -21,7 +21,6 @@ at t = 10^9 is answered in a fraction of a second.
 from __future__ import annotations
 
 import math
-import platform
 from typing import Any, Callable
 
 import numpy as np
@@ -39,18 +38,9 @@ BACKPROP_DTYPES = ("float32", "float64")
 
 
 def _environment(precision: str) -> dict:
-    from importlib import metadata
+    from .environment import environment
 
-    try:
-        version = metadata.version("l2l-theory")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        version = "unknown"
-    return {
-        "l2l_theory": version,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "precision": precision,
-    }
+    return environment(precision=precision, packages=("l2l-theory", "numpy"))
 
 
 def _number_or_list(field: str, value: Any) -> list:

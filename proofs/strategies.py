@@ -18,6 +18,7 @@ Strategies
                        ``log-uniform``, ``clustered``, ``two-level``, ``repeated``.
 ``unit_coefficients``  unit vectors c (sum c_i^2 = 1), optionally skewed (one coordinate ~ 0).
 ``quadratic_problems`` :class:`numerics.QuadraticProblem` built from the two above.
+``gaussian_quadratics`` the paper's instances: H = X X^T with Gaussian X (d x ratio*d).
 ``step_sizes``         eta >= 0 relative to 1/L, 2/(L+alpha) and 2/L, including those points.
 ``horizons``           integers t, log-uniform in [1, max_t].
 """
@@ -31,7 +32,15 @@ from hypothesis import strategies as st
 
 from numerics.problems import QuadraticProblem
 
-__all__ = ["spectra", "unit_coefficients", "quadratic_problems", "step_sizes", "horizons", "SPECTRUM_SHAPES"]
+__all__ = [
+    "spectra",
+    "unit_coefficients",
+    "quadratic_problems",
+    "gaussian_quadratics",
+    "step_sizes",
+    "horizons",
+    "SPECTRUM_SHAPES",
+]
 
 SPECTRUM_SHAPES = ("log-uniform", "clustered", "two-level", "repeated")
 
@@ -113,6 +122,26 @@ def quadratic_problems(
     lam = draw(spectra(min_dim=min_dim, max_dim=max_dim, max_kappa=max_kappa, shapes=shapes))
     c = draw(unit_coefficients(lam.size, skewed=skewed))
     return QuadraticProblem(lam, c)
+
+
+def make_gaussian_quadratic(seed: int, dim: int, ratio: int = 2, normalise_w0: bool = True) -> QuadraticProblem:
+    """H = X X^T with X in R^{dim x (ratio dim)} standard Gaussian (numpy Generator(seed)); w0
+    uniform on the unit sphere, or N(0, I) unnormalised with ``normalise_w0=False`` (the released
+    code's instance uses ratio = 1 and an unnormalised w0: papers/wang2021.md §6.1)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(dim, ratio * dim))
+    w0 = rng.normal(size=dim)
+    if normalise_w0:
+        w0 /= np.linalg.norm(w0)
+    return QuadraticProblem.from_matrix(x @ x.T, w0)
+
+
+def gaussian_quadratics(dims: tuple[int, ...] = (5, 20), ratio: int = 2, normalise_w0: bool = True):
+    """The suggested instances of papers/wang2021.md §7: H = X X^T, X in R^{d x 2d} Gaussian
+    (moderate kappa), w0 uniform on the sphere; drawn through a seed so they shrink to seed 0."""
+    return st.tuples(st.integers(0, 2**32 - 1), st.sampled_from(dims)).map(
+        lambda sd: make_gaussian_quadratic(sd[0], sd[1], ratio, normalise_w0)
+    )
 
 
 SPECIAL_STEP_SIZES = ("0", "1/L", "2/(L+alpha)", "2/L", "1/alpha", "1/lambda_i")

@@ -43,7 +43,7 @@ def test_eta_varies_slowest_and_fields(capsys):
     assert all(set(r) == keys for r in out["results"])
     assert "backprop" not in out["results"][0]
     env = out["environment"]
-    assert {"l2l_theory", "python", "numpy", "precision"} <= set(env)
+    assert {"python", "l2l-theory", "numpy"} <= set(env["versions"]) and env["precision"].startswith("float64")
 
 
 @given(problem=ps.quadratic_problems(max_dim=5, max_kappa=1e8), data=st.data(), t=ps.horizons(10**9))

@@ -1,0 +1,80 @@
+"""The catalogue: one claims module per paper in ``../shared/papers/``.
+
+>>> [c.id for c in load("wang2021")][:1]
+['wang2021.thm3.closed-form']
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from .claim import REGISTRY, Claim
+
+__all__ = ["PAPERS", "load", "load_all", "load_file", "select", "CatalogueError"]
+
+#: Catalogue modules, in report order (``proofs.<name>``).
+PAPERS = ("wang2021",)
+
+
+class CatalogueError(Exception):
+    """A claim file or selector that cannot be loaded (the CLI reports it in one line, exit 2)."""
+
+
+def load(paper: str) -> list[Claim]:
+    """The claims of one catalogue module, in definition order."""
+    module = importlib.import_module(f"proofs.{paper}")
+    return [c for c in REGISTRY.values() if c.module == module.__name__]
+
+
+def load_all() -> list[Claim]:
+    out: list[Claim] = []
+    for paper in PAPERS:
+        out.extend(load(paper))
+    return out
+
+
+def load_file(path: str) -> list[Claim]:
+    """Import a user's claim file and return the claims it defines."""
+    p = Path(path)
+    if not p.is_file():
+        raise CatalogueError(f"{path}: no such file")
+    name = f"l2l_user_claims_{abs(hash(str(p.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, p)
+    if spec is None or spec.loader is None:
+        raise CatalogueError(f"{path}: cannot be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - any import failure is a load error
+        sys.modules.pop(name, None)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise CatalogueError(f"cannot load {path}: {type(exc).__name__}: {first}") from None
+    claims = [v for v in vars(module).values() if isinstance(v, Claim)]
+    if not claims:
+        raise CatalogueError(f"{path}: defines no claim (decorate a check with proofs.claim)")
+    return claims
+
+
+def select(selectors: list[str]) -> list[Claim]:
+    """Claims named by ids, id prefixes (``wang2021``, ``wang2021.thm4``) or ``.py`` files; all
+    catalogued claims when ``selectors`` is empty."""
+    if not selectors:
+        return load_all()
+    out: list[Claim] = []
+    catalogue: list[Claim] | None = None
+    for sel in selectors:
+        if sel.endswith(".py"):
+            out.extend(load_file(sel))
+            continue
+        if catalogue is None:
+            catalogue = load_all()
+        hit = [c for c in catalogue if c.id == sel or c.id.startswith(sel + ".") or c.id.startswith(sel + "-")]
+        if not hit:
+            raise CatalogueError(f"no claim id or prefix matches {sel!r} (see `l2l list`)")
+        out.extend(hit)
+    seen: set[str] = set()
+    return [c for c in out if not (c.id in seen or seen.add(c.id))]

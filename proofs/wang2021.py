@@ -1,0 +1,657 @@
+r"""Wang, Yuan, Wu & Ge (ICML 2021), Section 3, as checkable claims.
+
+*Guarantees for Tuning the Step Size using a Learning-to-Learn Approach*, spec
+``../shared/papers/wang2021.md`` (§3 theorem statements, §5 derivations, §7 checkable claims
+1-10). Setting: GD with step size :math:`\eta` on :math:`f(w)=\tfrac12 w^\top Hw`,
+:math:`H=\sum_i\lambda_iu_iu_i^\top`, :math:`c_i=\langle w_0,u_i\rangle`, :math:`\|w_0\|=1`,
+:math:`L=\lambda_1>\alpha=\lambda_d`, :math:`\rho(\eta)=\max_i|1-\eta\lambda_i|`; naive
+meta-objective :math:`F(\eta)=f(w_t)`, log meta-objective :math:`G(\eta)=\tfrac1t\ln f(w_t)`.
+
+Every claim below states the statement, assumptions, source, kind and the tolerance with its
+reason; asymptotic claims are checked as growth rates over grids and reported as "consistent
+with", never as proofs. Claims ``wang2021.neg.*`` are negative controls: plausible but false
+variants that the checker must refute.
+
+Instances: unless a claim says otherwise, ``gaussian_quadratics`` of ``proofs.strategies``
+(H = X X^T, X in R^{d x 2d} Gaussian, d in {5, 20}, w0 uniform on the sphere), the spec's
+suggested defaults; kappa is then about 10-50.
+
+Run them with ``l2l check wang2021 --profile ci``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import assume, given, strategies as st
+
+from numerics import QuadraticProblem
+from numerics.stable import evaluate
+
+from . import strategies as ps
+from .claim import claim, evidence, refute
+
+SOURCE = "Wang, Yuan, Wu & Ge (ICML 2021)"
+EPS = float(np.finfo(np.float64).eps)
+
+paper_instances = ps.gaussian_quadratics(dims=(5, 20))
+small_instances = ps.gaussian_quadratics(dims=(2, 3, 5))
+
+
+def _top_coefficient(p: QuadraticProblem) -> float:
+    """|c_1|: the coefficient of the top eigenspace (its norm when L is repeated)."""
+    return float(np.sqrt(np.sum(p.coefficients[p.eigenvalues == p.L] ** 2)))
+
+
+def _growth_allowance(ev, t) -> np.ndarray:
+    """The unavoidable float64 error of ln f(w_t) at horizon t (tests/numerics/test_stable.py)."""
+    return 1e-12 + 1e-15 * np.asarray(t) * ev.max_abs_log_factor
+
+
+# =============================================================================================
+# Closed forms (§5 items 1-6): symbolic proofs
+
+
+@claim(
+    id="wang2021.thm3.closed-form",
+    statement=r"F'(\eta) = -t\sum_i c_i^2\lambda_i^2(1-\eta\lambda_i)^{2t-1},\quad "
+    r"F''(\eta) = t(2t-1)\sum_i c_i^2\lambda_i^3(1-\eta\lambda_i)^{2t-2}",
+    source=f"{SOURCE}, Theorem 3 (proof); papers/wang2021.md §5 items 2-4",
+    kind="identity",
+    tag="derived",
+)
+def closed_form():
+    """The naive meta-gradient and its derivative, derived by SymPy from f(w_t) for symbolic t and
+    dimension (``theory.quadratic``, derivation ``quadratic.naive-gradient``)."""
+    from theory.quadratic import get
+
+    return get("quadratic.naive-gradient")
+
+
+@claim(
+    id="wang2021.thm4.log-gradient-closed-form",
+    statement=r"G'(\eta) = -2\,\frac{\sum_i c_i^2\lambda_i^2(1-\eta\lambda_i)^{2t-1}}{\sum_i c_i^2\lambda_i(1-\eta\lambda_i)^{2t}}",
+    source=f"{SOURCE}, Theorem 4 (proof); papers/wang2021.md §5 item 5",
+    kind="identity",
+    tag="derived",
+)
+def log_gradient_closed_form():
+    """The log meta-gradient (the factor t cancels against 1/t) and its second derivative in the
+    variance form, derived by SymPy (derivation ``quadratic.log-gradient``)."""
+    from theory.quadratic import get
+
+    return get("quadratic.log-gradient")
+
+
+@claim(
+    id="wang2021.thm4.rho-normalised-form",
+    statement=r"G'(\eta) = -\frac{2}{\rho}\,\frac{\sum_i c_i^2\lambda_i^2 s_i^{2t-1}}{\sum_i c_i^2\lambda_i s_i^{2t}},"
+    r"\quad s_i = \frac{1-\eta\lambda_i}{\rho(\eta)}\in[-1,1]",
+    source=f"{SOURCE}, released code; papers/wang2021.md §5 item 6",
+    kind="identity",
+    tag="code",
+)
+def rho_normalised_form():
+    """The normalised (stable) form of the released code. The identity is proved symbolically; the
+    range |s_i| <= 1 is checked in exact rationals at sampled instances, so the verdict is
+    ``holds`` rather than ``proved``."""
+    from theory.quadratic import get
+
+    return get("quadratic.rho-normalised")
+
+
+@claim(
+    id="wang2021.thm3.closed-form-matches-process",
+    statement=r"\frac{d}{d\eta} f(w_{t,\eta}) \text{ by forward-mode through the unrolled GD} = "
+    r"-t\sum_i c_i^2\lambda_i^2(1-\eta\lambda_i)^{2t-1}",
+    source=f"{SOURCE}, Theorem 3; papers/wang2021.md §7 item 1",
+    kind="identity",
+    tag="derived",
+    tolerance="ln|F'| to 1e-9 absolute plus the eigen round trip 2t eta d eps L/min|a_i|",
+    examples={"ci": 10, "dev": 40, "thorough": 300},
+)
+@given(problem=small_instances, t=st.integers(1, 60), frac=st.floats(0.0, 1.0))
+def closed_form_matches_process(problem, t, frac):
+    """dF/deta of the process (forward mode through the unrolled loop, mpmath, dense H) against
+    the closed form as evaluated by numerics.stable: ln|F'| and its sign."""
+    from numerics.unroll import forward_tangent
+
+    h, w0 = problem.dense()
+    eta = frac * 3.0 / problem.L
+    run = forward_tangent(h, w0, eta, t, dtype="mpmath", dps=40)
+    ev = evaluate(problem, eta, t)
+    if run.status[0, 0] != "ok":
+        assert bool(ev.loss_is_zero)
+        return
+    naive = run.mp_naive_grad[0, 0]
+    sign = int(np.sign(float(naive)))
+    # The unroll is exact to ~1e-35 on the float64 matrix H = U diag(lambda) U^T, which differs from
+    # the eigen-data by ~ d eps L: ln|F'| may move by 2t eta d eps L / min|a_i| (plus the stable
+    # evaluator's own 1e-12); the sign is compared where |F'| exceeds that perturbation.
+    a_min = float(np.min(np.abs(1 - eta * problem.eigenvalues)))
+    tol = 1e-12 * abs(float(ev.naive_grad_log_abs)) + 2 * t * eta * 10 * problem.dim * EPS * problem.L / max(a_min, 1e-300) + 1e-12
+    if naive != 0:
+        assert abs(math.log(abs(float(naive))) - float(ev.naive_grad_log_abs)) <= tol + 1e-9
+        assert sign == int(ev.naive_grad_sign)
+
+
+# =============================================================================================
+# Theorem 3: the naive objective
+
+
+@claim(
+    id="wang2021.thm3.strict-convexity",
+    statement=r"F(\eta) = f(w_{t,\eta}) \text{ is strictly convex on } [0, 5/L]",
+    source=f"{SOURCE}, Theorem 3 (i); papers/wang2021.md §7 item 2",
+    kind="inequality",
+    tolerance="second differences of F on a 401-point grid, relative to F: > -1e-9 (float64 rounding of "
+    "exp of differences of ln F, each exact to ~1e-15 t |ln|a||)",
+    examples={"ci": 10, "dev": 50, "thorough": 300},
+)
+@given(problem=paper_instances, t=st.integers(1, 200))
+def strict_convexity(problem, t):
+    """Checked on the function itself, not on the formula for F'': the second difference
+    F(eta - h) - 2F(eta) + F(eta + h) > 0 on a 401-point grid of [0, 5/L], with F from the stable
+    log-space evaluator (F itself overflows float64 for eta near 5/L at t = 200)."""
+    etas = np.linspace(0.0, 5.0 / problem.L, 401)
+    ev = evaluate(problem, etas, t)
+    lf = ev.log_loss
+    second = np.exp(lf[:-2] - lf[1:-1]) + np.exp(lf[2:] - lf[1:-1]) - 2.0
+    worst = int(np.argmin(second))
+    evidence("min second difference / F", float(second[worst]), expected="> 0")
+    assert second[worst] > -1e-9, f"F not convex near eta = {etas[worst + 1]:.6g} (second difference {second[worst]:.3g})"
+
+
+@claim(
+    id="wang2021.thm3.upper-bound",
+    statement=r"\eta<2/L:\quad |F'(\eta)| \le t\sum_i c_i^2\lambda_i^2|1-\eta\lambda_i|^{2t-1}",
+    source=f"{SOURCE}, Theorem 3 (ii); papers/wang2021.md §7 item 3",
+    kind="inequality",
+    tolerance="in log space, 1e-12 relative plus 1e-15 t max|ln|a_i|| (float64 exponents)",
+    examples={"ci": 20, "dev": 100, "thorough": 1000},
+)
+@given(problem=paper_instances, t=st.integers(1, 200), frac=st.floats(0.0, 1.0, exclude_max=True))
+def upper_bound(problem, t, frac):
+    eta = frac * 2.0 / problem.L
+    ev = evaluate(problem, eta, t)
+    lam, c = problem.eigenvalues, problem.coefficients
+    a = np.abs(1 - eta * lam)
+    keep = (a > 0) & (c != 0)
+    x = np.log(c[keep] ** 2 * lam[keep] ** 2) + (2 * t - 1) * np.log(a[keep])
+    log_bound = math.log(t) + float(np.max(x) + np.log(np.sum(np.exp(x - np.max(x))))) if keep.any() else -math.inf
+    lhs = float(ev.naive_grad_log_abs)
+    assert lhs <= log_bound + 1e-12 * abs(log_bound) + float(_growth_allowance(ev, t)), (lhs, log_bound)
+
+
+@claim(
+    id="wang2021.thm3.lower-bound",
+    statement=r"\eta>2/L:\quad |F'(\eta)| \ge c_1^2L^2t(\eta L-1)^{2t-1} - L^2t",
+    source=f"{SOURCE}, Theorem 3 (iii); papers/wang2021.md §7 item 3",
+    kind="inequality",
+    tolerance="in log space, 1e-12 relative plus 1e-15 t max|ln|a_i|| (float64 exponents)",
+    examples={"ci": 20, "dev": 100, "thorough": 1000},
+)
+@given(problem=paper_instances, t=st.integers(1, 200), mult=st.floats(1.0, 3.0, exclude_min=True))
+def lower_bound(problem, t, mult):
+    eta = mult * 2.0 / problem.L
+    L = problem.L
+    ev = evaluate(problem, eta, t)
+    x = math.log(_top_coefficient(problem) ** 2) + (2 * t - 1) * math.log(eta * L - 1)
+    if x <= 0:
+        return  # the right side is <= 0: nothing to check
+    log_rhs = math.log(L * L * t) + x + math.log1p(-math.exp(-x))
+    lhs = float(ev.naive_grad_log_abs)
+    assert lhs >= log_rhs - 1e-12 * abs(log_rhs) - float(_growth_allowance(ev, t)), (lhs, log_rhs)
+
+
+@claim(
+    id="wang2021.thm3.rate",
+    statement=r"\tfrac1t\ln|F'(\eta)| \to 2\ln\rho(\eta):\ \text{vanishing for }\eta<2/L,\ \text{exploding for }\eta>2/L",
+    source=f"{SOURCE}, Theorem 3 and remark (c); papers/wang2021.md §7 item 8",
+    kind="asymptotic",
+    tolerance="fitted slope of ln|F'| - ln t against t within 5% of 2 ln rho (the issue's criterion)",
+    examples={"ci": 8, "dev": 40, "thorough": 300},
+)
+@given(problem=paper_instances, mult=st.sampled_from([0.5, 1.0, 1.1, 1.3]))
+def rate(problem, mult):
+    """Consistent-with check over a grid of horizons (numerics.growth); the sign of the fitted
+    slope must be negative below 2/L and positive above."""
+    from numerics.growth import compare_slope, naive_gradient_growth, predicted_rate
+
+    eta = mult * 2.0 / (problem.L + problem.alpha)
+    ts = np.unique(np.geomspace(100, 10_000, 25).astype(int))
+    cls = naive_gradient_growth(problem, eta, ts)
+    cmp = compare_slope(cls.exponential, predicted_rate(problem, eta), rel_tol=0.05)
+    evidence(f"slope at eta = {mult} x 2/(L+alpha)", cmp.fitted, expected=cmp.predicted, tolerance="5% relative")
+    assert cmp.ok, cmp.sentence
+    assert (cmp.fitted < 0) == (eta < 2.0 / problem.L)
+
+
+@claim(
+    id="wang2021.thm3.exceptional-points",
+    statement=r"\eta\in\{0, 2/L\}:\ |F'(\eta)| \text{ grows only linearly in } t",
+    source=f"{SOURCE}, Theorem 3 remark (c); papers/wang2021.md §3.2 (c), §7 item 8",
+    kind="asymptotic",
+    tag="derived",
+    tolerance="fitted degree of |F'| against t (log-log, t in [10^3, 10^8]) within 0.02 of 1",
+    examples={"ci": 8, "dev": 40, "thorough": 300},
+)
+@given(problem=paper_instances)
+def exceptional_points(problem):
+    from numerics.growth import fit_polynomial
+
+    ts = np.unique(np.geomspace(1_000, 10**8, 30).astype(np.int64))
+    for eta in (0.0, 2.0 / problem.L):
+        ev = evaluate(problem, eta, ts)
+        fit = fit_polynomial(ts, ev.naive_grad_log_abs)
+        evidence(f"degree at eta = {eta:.6g}", fit.slope, expected=1.0, tolerance=0.02)
+        # at 2/L the other components decay like (rho_2)^(2t), negligible from t = 10^3 on for
+        # kappa <= 100; what remains is t c_1^2 L^2: degree exactly 1.
+        assert abs(fit.slope - 1.0) <= 0.02, f"degree {fit.slope:.4f} at eta = {eta}"
+
+
+# =============================================================================================
+# Theorem 4: the log objective
+
+
+@claim(
+    id="wang2021.thm4.sign-agreement",
+    statement=r"\operatorname{sign} G'(\eta) = \operatorname{sign} F'(\eta)",
+    source=f"{SOURCE}, Theorem 4 (i) (proof); papers/wang2021.md §7 item 4",
+    kind="identity",
+    tag="derived",
+    tolerance="exact signs; compared where |F'| exceeds the mpmath unroll's rounding by far",
+    examples={"ci": 10, "dev": 50, "thorough": 300},
+)
+@given(problem=small_instances, t=st.integers(1, 80), frac=st.floats(0.0, 1.0))
+def sign_agreement(problem, t, frac):
+    """G' from the stable closed form against the sign of dF/deta from the process (forward mode
+    in mpmath through the unrolled loop on the dense H)."""
+    from numerics.unroll import forward_tangent
+
+    eta = frac * 3.0 / problem.L
+    h, w0 = problem.dense()
+    run = forward_tangent(h, w0, eta, t, dtype="mpmath", dps=40)
+    g = float(evaluate(problem, eta, t).log_objective_grad)
+    naive = run.mp_naive_grad[0, 0]
+    if naive is None or run.status[0, 0] != "ok":
+        return
+    # near the root eta*(t) the sign is decided by rounding of the eigen round trip: skip |G'|
+    # below 1e-8 of its scale (the evaluators agree to ~1e-13 there).
+    assume(abs(g) > 1e-8 * problem.L)
+    assert np.sign(g) == np.sign(float(naive)), (g, float(naive))
+
+
+@claim(
+    id="wang2021.thm4.unique-minimiser",
+    statement=r"G \text{ has a unique minimiser } \eta^*(t) \text{ on } [0,\infty),\ G'<0 \text{ before it},\ G'>0 \text{ after}",
+    source=f"{SOURCE}, Theorem 4 (i); papers/wang2021.md §7 item 4",
+    kind="identity",
+    tolerance="sign changes of G' on a 2000-point grid of [0, 4/L] plus [4/L, 100/L]; the root by bracketing",
+    examples={"ci": 10, "dev": 50, "thorough": 300},
+)
+@given(problem=paper_instances, t=ps.horizons(max_t=10**4))
+def unique_minimiser(problem, t):
+    from numerics.metaopt import eta_star
+
+    etas = np.concatenate([np.linspace(0.0, 4.0 / problem.L, 2000), np.geomspace(4.0 / problem.L, 100.0 / problem.L, 200)])
+    g = evaluate(problem, etas, t).log_objective_grad
+    s = np.sign(g)
+    changes = np.flatnonzero(s[:-1] * s[1:] < 0)
+    assert g[0] < 0, "G'(0) must be negative"
+    assert changes.size == 1, f"G' changes sign {changes.size} times on the grid"
+    root = eta_star(problem, t)
+    assert etas[changes[0]] <= root <= etas[changes[0] + 1]
+    evidence("eta*(t) x (L+alpha)/2", root * (problem.L + problem.alpha) / 2)
+
+
+@claim(
+    id="wang2021.thm4.log-gradient-bounded",
+    statement=r"\sup_{\eta\ge0}|G'(\eta)| \le \frac{2L^2(L+\alpha)}{c_{\min}^2\,\alpha\,(L-\alpha)} \le \frac{4L^3}{c_{\min}^2\alpha(L-\alpha)}",
+    source=f"{SOURCE}, Theorem 4 (ii) (explicit constant derived); papers/wang2021.md §5 item 7, §7 item 5",
+    kind="inequality",
+    tolerance="the bound exceeds the observed supremum by orders of magnitude; 1e-10 relative for rounding",
+    examples={"ci": 10, "dev": 50, "thorough": 500},
+)
+@given(problem=paper_instances, t=ps.horizons(max_t=10**6))
+def log_gradient_bounded(problem, t):
+    p = problem
+    etas = np.concatenate([np.linspace(0, 4 / p.L, 1500), np.geomspace(4 / p.L, 1e3 / p.L, 200), 1 / p.eigenvalues, [2 / (p.L + p.alpha)]])
+    g = np.abs(evaluate(p, etas, t).log_objective_grad)
+    bound = 2 * p.L**2 * (p.L + p.alpha) / (p.c_min**2 * p.alpha * (p.L - p.alpha))
+    sup = float(np.max(g))
+    evidence("sup |G'| / bound", sup / bound, expected="<= 1")
+    assert sup <= bound * (1 + 1e-10), (sup, bound)
+    assert bound <= 4 * p.L**3 / (p.c_min**2 * p.alpha * (p.L - p.alpha)) * (1 + 1e-12)
+
+
+@claim(
+    id="wang2021.thm4.bound-derivation",
+    statement=r"|G'| \le \frac{2L^2}{c_{\min}^2\alpha\rho} \le \frac{2L^2(L+\alpha)}{c_{\min}^2\alpha(L-\alpha)}",
+    source=f"{SOURCE}, Theorem 4 (ii); papers/wang2021.md §5 item 7",
+    kind="inequality",
+    tag="derived",
+)
+def bound_derivation():
+    """The chain of inequalities behind the bound (derivation ``quadratic.theorem4-bound``): the
+    algebra is proved by SymPy; the two termwise bounds are checked in exact rationals at sampled
+    instances, so the verdict is ``holds``."""
+    from theory.quadratic import get
+
+    return get("quadratic.theorem4-bound")
+
+
+@claim(
+    id="wang2021.thm4.bound-t-independent",
+    statement=r"\sup_{\eta\ge 0}|G'(\eta)| \text{ does not grow with } t\in\{1,10,10^2,10^3,10^4\}",
+    source=f"{SOURCE}, Theorem 4 (ii); papers/wang2021.md §7 item 5",
+    kind="trend",
+    tolerance="sup at t = 10^4 at most 5% above the largest sup at t <= 10^3 (saturation)",
+    examples={"ci": 8, "dev": 40, "thorough": 300},
+)
+@given(problem=paper_instances)
+def bound_t_independent(problem):
+    p = problem
+    etas = np.concatenate([np.linspace(0, 4 / p.L, 2000), np.geomspace(4 / p.L, 1e3 / p.L, 200)])
+    ts = np.array([1, 10, 100, 1000, 10_000])
+    sups = np.max(np.abs(evaluate(p, etas[:, None], ts[None, :]).log_objective_grad), axis=0)
+    evidence("sup |G'| at t = 1, 10, ..., 10^4", sups.tolist(), expected="flat", tolerance="5%")
+    assert sups[-1] <= 1.05 * np.max(sups[:-1]), sups.tolist()
+
+
+@claim(
+    id="wang2021.thm4.meta-gd-converges",
+    statement=r"\eta_{k+1}=\max(0,\eta_k-\mu_k G'(\eta_k)),\ \mu_k=\frac{c}{\sqrt k}\ \Rightarrow\ \eta_k\to\eta^*",
+    source=f"{SOURCE}, Theorem 4 (iii) and Section 5.1; papers/wang2021.md §7 item 9",
+    kind="asymptotic",
+    tolerance="within 0.1% of eta* (bracketed root) after at most 5000 meta-steps and for every later step up to 6000",
+    examples={"ci": 4, "dev": 20, "thorough": 100},
+    budget={"ci": 90},
+)
+@given(problem=ps.gaussian_quadratics(dims=(20,)), t=st.sampled_from([10, 80, 300]))
+def meta_gd_converges(problem, t):
+    """From eta_0 in {1e-4, 0.1, 1, 10} x 2/L, with the paper's experimental meta step
+    c = 1/(100 L^2) in units where the problem is scaled to L = 1 (the theorem's constants are not
+    optimised, Section 5.1 uses 1/(100 sqrt k) on its instance)."""
+    from numerics.metaopt import eta_star, first_hit, meta_gd
+
+    star = eta_star(problem, t)
+    c = 1.0 / (100.0 * problem.L**2)
+    for m in (1e-4, 0.1, 1.0, 10.0):
+        traj = meta_gd(problem, m * 2.0 / problem.L, t, steps=6000, c=c)
+        k = first_hit(traj, star, 1e-3 * star)
+        evidence(f"meta-steps to 0.1% from {m} x 2/L (t = {t})", k)
+        assert k is not None and k <= 5000, f"no convergence to 0.1% of eta* from {m} x 2/L in 5000 steps (t = {t})"
+
+
+# =============================================================================================
+# eta*(t) and the log objective's shape
+
+
+@claim(
+    id="wang2021.eta-star.t1-line-search",
+    statement=r"\eta^*(1) = \frac{\sum_i c_i^2\lambda_i^2}{\sum_i c_i^2\lambda_i^3}",
+    source=f"{SOURCE}; papers/wang2021.md §3.3 remarks, §7 item 7",
+    kind="identity",
+    tag="derived",
+    tolerance="1e-12 relative (brentq to 4 eps)",
+    examples={"ci": 20, "dev": 100, "thorough": 1000},
+)
+@given(problem=ps.quadratic_problems(max_dim=8, max_kappa=1e6))
+def eta_star_t1(problem):
+    from numerics.metaopt import eta_star
+
+    lam, c = problem.eigenvalues, problem.coefficients
+    want = float(np.sum(c**2 * lam**2) / np.sum(c**2 * lam**3))
+    got = eta_star(problem, 1)
+    assert abs(got - want) <= 1e-12 * want, (got, want)
+
+
+@claim(
+    id="wang2021.eta-star.limit",
+    statement=r"\eta^*(t) \to \frac{2}{L+\alpha} \quad (t\to\infty)",
+    source=f"{SOURCE}, Figure 2 discussion; papers/wang2021.md §3.3 remarks, §6.1, §7 item 7",
+    kind="asymptotic",
+    tag="derived",
+    tolerance="|eta*(t)(L+alpha)/2 - 1| below 1e-2 at t = 10^5 and shrinking by 3x from t = 10^2",
+    examples={"ci": 10, "dev": 50, "thorough": 300},
+)
+@given(problem=paper_instances)
+def eta_star_limit(problem):
+    from numerics.metaopt import eta_star
+
+    target = 2.0 / (problem.L + problem.alpha)
+    ts = [1, 10, 100, 1000, 10_000, 100_000]
+    dev = [abs(eta_star(problem, t) / target - 1.0) for t in ts]
+    evidence("|eta*(t)(L+alpha)/2 - 1| at t = 1..1e5", dev, expected="-> 0")
+    assert dev[-1] < 1e-2 and dev[-1] < dev[2] / 3, dev
+
+
+@claim(
+    id="wang2021.eta-star.rate-1-over-t",
+    statement=r"t\,\big|\eta^*(t) - \tfrac{2}{L+\alpha}\big| \text{ stays bounded}",
+    source="conjecture listed in papers/wang2021.md §7 item 7 (not a claim of the paper)",
+    kind="trend",
+    tag="unconfirmed",
+    tolerance="t |eta*(t) - 2/(L+alpha)| (L+alpha)/2 at t = 10^5 at most 2x its value at t = 10^3",
+    examples={"ci": 10, "dev": 50, "thorough": 300},
+)
+@given(problem=paper_instances)
+def eta_star_rate(problem):
+    from numerics.metaopt import eta_star
+
+    target = 2.0 / (problem.L + problem.alpha)
+    ts = [1000, 10_000, 100_000]
+    scaled = [t * abs(eta_star(problem, t) / target - 1.0) for t in ts]
+    evidence("t |eta*(t)(L+alpha)/2 - 1|", scaled, expected="bounded")
+    assert scaled[-1] <= 2 * scaled[0] + 1e-9, scaled
+
+
+@claim(
+    id="wang2021.thm4.log-objective-nonconvex",
+    statement=r"\exists\,\eta:\ G''(\eta) < 0 \quad(\text{e.g. } \eta \gg 2/L,\ G'\approx 2L/(\eta L-1))",
+    source=f"{SOURCE}, Theorem 4 comments; papers/wang2021.md §3.3 remarks, §7 item 6",
+    kind="inequality",
+    tolerance="G'' < -1e-6 L^2 at some eta in [3/L, 30/L] (far from rounding)",
+    examples={"ci": 10, "dev": 50, "thorough": 300},
+)
+@given(problem=paper_instances, t=ps.horizons(max_t=10**4))
+def log_objective_nonconvex(problem, t):
+    etas = np.geomspace(3.0 / problem.L, 30.0 / problem.L, 200)
+    hess = evaluate(problem, etas, t).log_objective_hess
+    i = int(np.argmin(hess))
+    evidence("min G'' on [3/L, 30/L] / L^2", float(hess[i]) / problem.L**2, expected="< 0")
+    assert hess[i] < -1e-6 * problem.L**2, f"no negative curvature found (min G'' = {hess[i]:.3g})"
+
+
+@claim(
+    id="wang2021.thm4.log-objective-limit",
+    statement=r"\Big|G(\eta) - 2\ln\rho(\eta)\Big| \le \frac1t\max\Big(\big|\ln\tfrac{c_{\min}^2\alpha}{2}\big|,\ \big|\ln\tfrac L2\big|\Big)",
+    source=f"{SOURCE}; papers/wang2021.md §3.3 remarks (G -> 2 ln rho)",
+    kind="inequality",
+    tag="derived",
+    tolerance="1e-12 relative plus 1e-15 t max|ln|a_i|| absolute",
+    examples={"ci": 20, "dev": 100, "thorough": 1000},
+)
+@given(problem=paper_instances, data=st.data(), t=ps.horizons(max_t=10**9))
+def log_objective_limit(problem, data, t):
+    """f(w_t) / rho^(2t) = 1/2 sum c_i^2 lambda_i (a_i/rho)^(2t) lies between 1/2 c_min^2 alpha
+    (the extreme direction attaining rho) and L/2 (sum c_i^2 = 1), for every t."""
+    eta = data.draw(ps.step_sizes(problem, max_factor=3.0), label="eta")
+    rho = float(problem.rho(eta))
+    assume(rho > 0)
+    ev = evaluate(problem, eta, t)
+    gap = abs(float(ev.log_objective) - 2 * math.log(rho))
+    bound = max(abs(math.log(problem.c_min**2 * problem.alpha / 2)), abs(math.log(problem.L / 2))) / t
+    assert gap <= bound * (1 + 1e-12) + float(_growth_allowance(ev, t)) / t, (gap, bound)
+
+
+# =============================================================================================
+# Corollary 1: backpropagation
+
+
+@claim(
+    id="wang2021.cor1.intermediates-exponential",
+    statement=r"\text{backprop's intermediates: } \|w_\tau\|\sim\rho^{\tau},\ \|\bar w_\tau\|\sim\rho^{2t-\tau},\ f(w_\tau)\sim\rho^{2\tau}",
+    source=f"{SOURCE}, Corollary 1; papers/wang2021.md §5 item 9, §7 item 10",
+    kind="asymptotic",
+    tolerance="per-step slopes of log10 magnitudes over the second half of t = 300 steps within 5% of "
+    "+log10 rho (iterates), -log10 rho (adjoints), 2 log10 rho (running loss)",
+    examples={"ci": 8, "dev": 40, "thorough": 300},
+)
+@given(problem=paper_instances, mult=st.sampled_from([0.5, 1.0, 1.23, 1.5]))
+def intermediates_exponential(problem, mult):
+    """Measured in float64 where it stays in range (t = 300 keeps 2t|log10 rho| < 308 for these
+    step sizes on kappa <= ~60 instances; otherwise the horizon is shortened to stay in range)."""
+    from numerics.unroll import backprop
+
+    eta = mult * 2.0 / (problem.L + problem.alpha)
+    rho = float(problem.rho(eta))
+    t = int(min(300, 250 / (2 * abs(math.log10(rho)))))
+    assume(t >= 40)
+    h, w0 = problem.dense()
+    run = backprop(h, w0, eta, t, dtype="float64", record=True)
+    trace = run.traces[0, 0]
+    half = t // 2
+    r = math.log10(rho)
+    for name, want in (("w_log10_max", r), ("adjoint_log10_max", -r), ("loss_log10_abs", 2 * r)):
+        got = trace.slope(name, start=half, stop=t)
+        evidence(f"{name} slope / log10 rho (eta = {mult} x 2/(L+alpha))", got / r, expected=want / r, tolerance="5%")
+        assert abs(got - want) <= 0.05 * abs(want), (name, got, want)
+
+
+def _first_failure(h, w0, eta, dtype, t_max):
+    """Smallest t <= t_max whose backprop status is not ok (bisection), or None."""
+    from numerics.unroll import backprop
+
+    if backprop(h, w0, eta, t_max, dtype=dtype).status[0, 0] == "ok":
+        return None
+    lo, hi = 1, t_max
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if backprop(h, w0, eta, mid, dtype=dtype).status[0, 0] == "ok":
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@claim(
+    id="wang2021.cor1.backprop-fails-at-predicted-horizon",
+    statement=r"\text{float32/float64 backprop fails once } 2t|\log_{10}\rho(\eta)| \gtrsim 38 / 308;\ "
+    r"\text{the stable closed form stays accurate}",
+    source=f"{SOURCE}, Corollary 1; papers/wang2021.md §5 item 9, §7 item 10",
+    kind="asymptotic",
+    tag="derived",
+    tolerance="first failing t within a factor 1.5 of log10(max)/(2|log10 rho|); the closed form at that t "
+    "within 1e-10 of the 60-digit reference (backward-stable scale)",
+    examples={"ci": 4, "dev": 20, "thorough": 100},
+    budget={"ci": 90},
+)
+@given(problem=ps.gaussian_quadratics(dims=(20,)), mult=st.sampled_from([0.5, 1.0, 1.23, 1.5]))
+def backprop_fails(problem, mult):
+    from numerics.reference import quadratic_reference
+
+    eta = mult * 2.0 / (problem.L + problem.alpha)
+    rho = float(problem.rho(eta))
+    h, w0 = problem.dense()
+    for dtype, top in (("float32", float(np.log10(np.finfo(np.float32).max))), ("float64", float(np.log10(np.finfo(np.float64).max)))):
+        predicted = top / (2 * abs(math.log10(rho)))
+        first = _first_failure(h, w0, eta, dtype, int(3 * predicted) + 10)
+        evidence(f"{dtype} first failing t / predicted (eta = {mult} x 2/(L+alpha))", None if first is None else first / predicted)
+        assert first is not None and predicted / 1.5 <= first <= 1.5 * predicted, (dtype, first, predicted)
+        ref = quadratic_reference(problem.eigenvalues, problem.coefficients, eta, first, dps=60)
+        g = float(evaluate(problem, eta, first).log_objective_grad)
+        gr = float(ref.log_objective_grad)
+        assert abs(g - gr) <= 1e-10 * (abs(gr) + float(ref.grad_abs_terms)), (g, gr)
+
+
+# =============================================================================================
+# Negative controls: false variants the checker must refute
+
+
+@claim(
+    id="wang2021.neg.naive-gradient-below-tL2",
+    statement=r"\text{(false) } |F'(\eta)| \le t L^2 \text{ for every } \eta \le 3/L",
+    source="negative control: Theorem 3 (iii) says |F'| explodes above 2/L",
+    kind="inequality",
+    expect="refuted",
+    tag="derived",
+    examples={"ci": 30, "dev": 100, "thorough": 500},
+)
+@given(problem=paper_instances, t=st.integers(1, 200), frac=st.floats(0.0, 1.0))
+def neg_naive_below(problem, t, frac):
+    eta = frac * 3.0 / problem.L
+    ev = evaluate(problem, eta, t)
+    assert float(ev.naive_grad_log_abs) <= math.log(t * problem.L**2), "|F'| exceeds t L^2"
+
+
+@claim(
+    id="wang2021.neg.log-objective-convex",
+    statement=r"\text{(false) } G''(\eta) \ge 0 \text{ for every } \eta\ge 0",
+    source="negative control: the log objective is not convex (Theorem 4 comments)",
+    kind="inequality",
+    expect="refuted",
+    tag="derived",
+    examples={"ci": 30, "dev": 100, "thorough": 500},
+)
+@given(problem=paper_instances, t=st.integers(1, 1000), mult=st.floats(0.0, 30.0))
+def neg_log_convex(problem, t, mult):
+    eta = mult / problem.L
+    assert float(evaluate(problem, eta, t).log_objective_hess) >= 0, "G'' < 0"
+
+
+@claim(
+    id="wang2021.neg.eta-star-horizon-free",
+    statement=r"\text{(false) } \eta^*(t) = \eta^*(1) \text{ for every } t",
+    source="negative control: the optimal step size depends on the horizon (Figure 2)",
+    kind="identity",
+    expect="refuted",
+    tag="derived",
+    examples={"ci": 20, "dev": 100, "thorough": 500},
+)
+@given(problem=paper_instances, t=st.integers(2, 1000))
+def neg_eta_star_horizon_free(problem, t):
+    from numerics.metaopt import eta_star
+
+    a, b = eta_star(problem, 1), eta_star(problem, t)
+    assert abs(a - b) <= 1e-6 * a, f"eta*(1) = {a:.8g} but eta*({t}) = {b:.8g}"
+
+
+@claim(
+    id="wang2021.neg.rate-is-ln-rho",
+    statement=r"\text{(false) } \tfrac1t\ln|F'(\eta)| \to \ln\rho(\eta) \text{ (missing the factor 2)}",
+    source="negative control for wang2021.thm3.rate",
+    kind="asymptotic",
+    expect="refuted",
+    tag="derived",
+    examples={"ci": 8, "dev": 40, "thorough": 300},
+)
+@given(problem=paper_instances, mult=st.sampled_from([0.5, 1.0, 1.3]))
+def neg_rate(problem, mult):
+    from numerics.growth import compare_slope, naive_gradient_growth, predicted_rate
+
+    eta = mult * 2.0 / (problem.L + problem.alpha)
+    ts = np.unique(np.geomspace(100, 10_000, 25).astype(int))
+    cls = naive_gradient_growth(problem, eta, ts)
+    cmp = compare_slope(cls.exponential, predicted_rate(problem, eta) / 2, rel_tol=0.05)
+    assert cmp.ok, cmp.sentence
+
+
+@claim(
+    id="wang2021.neg.float64-backprop-safe",
+    statement=r"\text{(false) float64 backprop returns a finite } G' \text{ at } \eta=3/L \text{ for all } t\le 3000",
+    source="negative control for Corollary 1",
+    kind="inequality",
+    expect="refuted",
+    tag="derived",
+    examples={"ci": 10, "dev": 40, "thorough": 200},
+)
+@given(problem=small_instances, t=st.integers(1, 3000))
+def neg_backprop_safe(problem, t):
+    from numerics.unroll import backprop
+
+    h, w0 = problem.dense()
+    status = backprop(h, w0, 3.0 / problem.L, t, dtype="float64").status[0, 0]
+    assert status == "ok", f"float64 backprop status {status} at t = {t}"
