@@ -210,20 +210,28 @@ def lower_bound(problem, t, mult):
     statement=r"\tfrac1t\ln|F'(\eta)| \to 2\ln\rho(\eta):\ \text{vanishing for }\eta<2/L,\ \text{exploding for }\eta>2/L",
     source=f"{SOURCE}, Theorem 3 and remark (c); papers/wang2021.md §7 item 8",
     kind="asymptotic",
-    tolerance="fitted slope of ln|F'| - ln t against t within 5% of 2 ln rho (the issue's criterion)",
+    tolerance="fitted slope of ln|F'| - ln t against t within 5% of 2 ln rho (the issue's criterion), "
+    "over two decades of t from the horizon where the sub-dominant components have settled",
     examples={"ci": 8, "dev": 40, "thorough": 300},
 )
 @given(problem=paper_instances, mult=st.sampled_from([0.5, 1.0, 1.1, 1.3]))
 def rate(problem, mult):
-    """Consistent-with check over a grid of horizons (numerics.growth); the sign of the fitted
-    slope must be negative below 2/L and positive above."""
-    from numerics.growth import compare_slope, naive_gradient_growth, predicted_rate
+    """Consistent-with check over a grid of horizons (``numerics.growth``). The grid starts at
+    ``settling_horizon`` (sub-dominant eigencomponents below 1e-6 of the dominant ones), which the
+    stable evaluator makes affordable. Finding: the spec's suggested grid t in [50, 800] misses the
+    5% criterion on about 0.7% of these instances (up to 18%), because the second component has
+    not died out; the fit on that grid is recorded as evidence."""
+    from numerics.growth import compare_slope, naive_gradient_growth, predicted_rate, settling_horizon
 
     eta = mult * 2.0 / (problem.L + problem.alpha)
-    ts = np.unique(np.geomspace(100, 10_000, 25).astype(int))
+    t0 = max(50, settling_horizon(problem, eta))
+    ts = np.unique(np.geomspace(t0, 100 * t0, 25).astype(np.int64))
     cls = naive_gradient_growth(problem, eta, ts)
-    cmp = compare_slope(cls.exponential, predicted_rate(problem, eta), rel_tol=0.05)
+    cmp = compare_slope(cls.exponential_over_t, predicted_rate(problem, eta), rel_tol=0.05)
+    paper = naive_gradient_growth(problem, eta, np.arange(50, 801, 25))
+    paper_cmp = compare_slope(paper.exponential_over_t, predicted_rate(problem, eta), rel_tol=0.05)
     evidence(f"slope at eta = {mult} x 2/(L+alpha)", cmp.fitted, expected=cmp.predicted, tolerance="5% relative")
+    evidence(f"slope on the spec's grid [50, 800] at eta = {mult} x 2/(L+alpha)", paper_cmp.fitted, expected=paper_cmp.predicted)
     assert cmp.ok, cmp.sentence
     assert (cmp.fitted < 0) == (eta < 2.0 / problem.L)
 
@@ -362,27 +370,74 @@ def bound_t_independent(problem):
 
 @claim(
     id="wang2021.thm4.meta-gd-converges",
-    statement=r"\eta_{k+1}=\max(0,\eta_k-\mu_k G'(\eta_k)),\ \mu_k=\frac{c}{\sqrt k}\ \Rightarrow\ \eta_k\to\eta^*",
-    source=f"{SOURCE}, Theorem 4 (iii) and Section 5.1; papers/wang2021.md §7 item 9",
+    statement=r"\eta_{k+1}=\max(0,\eta_k-\tfrac{1}{\sqrt k} G'(\eta_k))\ \Rightarrow\ |\eta_k-\eta^*|\le\varepsilon \text{ for all large } k",
+    source=f"{SOURCE}, Theorem 4 (iii); papers/wang2021.md §7 item 9",
     kind="asymptotic",
-    tolerance="within 0.1% of eta* (bracketed root) after at most 5000 meta-steps and for every later step up to 6000",
-    examples={"ci": 4, "dev": 20, "thorough": 100},
-    budget={"ci": 90},
+    tolerance="from eta_0 in {1e-4, 0.1, 1, 10} x 2/L: within 0.1% of eta* (bracketed root) and staying "
+    "there, within 1.5 k_c + 1500 + 2 k_travel meta-steps: k_c = (G''(eta*)/2)^2 is the step after "
+    "which eta* is a stable fixed point of the 1/sqrt(k) iteration, k_travel = (eta_0 L - 1)^4/64 the "
+    "steps needed to come down from eta_0 where G' ~ 2L/(eta L - 1) is small",
+    examples={"ci": 6, "dev": 30, "thorough": 200},
 )
-@given(problem=ps.gaussian_quadratics(dims=(20,)), t=st.sampled_from([10, 80, 300]))
+@given(problem=paper_instances, t=st.sampled_from([10, 80]))
 def meta_gd_converges(problem, t):
-    """From eta_0 in {1e-4, 0.1, 1, 10} x 2/L, with the paper's experimental meta step
-    c = 1/(100 L^2) in units where the problem is scaled to L = 1 (the theorem's constants are not
-    optimised, Section 5.1 uses 1/(100 sqrt k) on its instance)."""
-    from numerics.metaopt import eta_star, first_hit, meta_gd
+    """The theorem's own meta step 1/sqrt(k), on instances rescaled to L = 1 (the meta step has
+    units of 1/lambda^2; on the raw instances, L ~ 100, 1/sqrt(k) would need 10^6-10^8 steps before
+    eta* becomes stable). Instances whose k_c exceeds 3000 are set aside to bound the run time;
+    the theorem's count M^6/eps^2 poly(...) is an upper bound and is not tested for tightness.
 
-    star = eta_star(problem, t)
-    c = 1.0 / (100.0 * problem.L**2)
-    for m in (1e-4, 0.1, 1.0, 10.0):
-        traj = meta_gd(problem, m * 2.0 / problem.L, t, steps=6000, c=c)
-        k = first_hit(traj, star, 1e-3 * star)
-        evidence(f"meta-steps to 0.1% from {m} x 2/L (t = {t})", k)
-        assert k is not None and k <= 5000, f"no convergence to 0.1% of eta* from {m} x 2/L in 5000 steps (t = {t})"
+    k_travel: far above eta*, G'(eta) ~ 2/(eta - 1) (L = 1, the top component dominates), so the
+    iteration follows d eta/dk = -2/((eta - 1) sqrt k), i.e. (eta - 1)^2 = (eta_0 - 1)^2 - 8 sqrt k,
+    and reaches eta* after about (eta_0 - 1)^4/64 steps: the M^4 of the theorem's M^6."""
+    from numerics.metaopt import eta_star, first_hit, meta_gd_many, stability_step
+
+    p = QuadraticProblem(problem.eigenvalues / problem.L, problem.coefficients)
+    star = eta_star(p, t)
+    k_c = stability_step(p, t, c=1.0)
+    assume(k_c <= 3000)
+    starts = [m * 2.0 / p.L for m in (1e-4, 0.1, 1.0, 10.0)]
+    budgets = [int(math.ceil(1.5 * k_c)) + 1500 + int(2 * max(e * p.L - 1, 0) ** 4 / 64) for e in starts]
+    runs = meta_gd_many(p, starts, [t], steps=max(budgets) + 500, c=1.0)
+    for m, run, budget in zip((1e-4, 0.1, 1.0, 10.0), runs, budgets):
+        k = first_hit(run, star, 1e-3 * star)
+        evidence(f"meta-steps to stay within 0.1% from {m} x 2/L (t = {t}, k_c = {k_c:.0f})", k)
+        assert k is not None and k <= budget, f"not within 0.1% of eta* to stay from {m} x 2/L after {budget} steps"
+
+
+@claim(
+    id="wang2021.fig1.meta-gd-paper-setting",
+    statement=r"\text{meta-GD with } \mu_k = \tfrac{1}{100\sqrt k} \text{ on the released code's 20-d instance converges from } \eta_0\in\{0.1, 1\}",
+    source=f"{SOURCE}, Section 5.1 / Figure 1; papers/wang2021.md §6.1, §7 item 9 (reference counts [derived])",
+    kind="trend",
+    tag="derived",
+    tolerance="first step within 0.1% of eta*: 68 (t = 80, eta_0 = 0.1), 195 (t = 300, eta_0 = 0.1), "
+    "1244 (t = 1000, eta_0 = 1.0), within 5%; then staying within 0.1% after 1.5 k_c + 1500 steps",
+)
+def meta_gd_paper_setting():
+    """H = X^T X with X 20 x 20 Gaussian and w0 ~ N(0, I) unnormalised, drawn from
+    numpy.random.default_rng(1) (X first): the instance on which the spec's reference counts were
+    derived. Finding: the counts are *first* hits; at t = 80 and 300 the iterate leaves the 0.1%
+    band again and settles only after the stability step k_c (224 and 646 steps)."""
+    from numerics.metaopt import eta_star, first_hit, meta_gd, stability_step
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(20, 20))
+    w0 = rng.normal(size=20)
+    p = QuadraticProblem.from_matrix(x.T @ x, w0)
+    for t, eta0, reference in ((80, 0.1, 68), (300, 0.1, 195), (1000, 1.0, 1244)):
+        star = eta_star(p, t)
+        k_c = stability_step(p, t, c=0.01)
+        budget = int(math.ceil(1.5 * k_c)) + 1500
+        run = meta_gd(p, eta0, t, steps=budget + 500, c=0.01)
+        inside = np.abs(run.etas - star) <= 1e-3 * star
+        first = int(np.argmax(inside)) if inside.any() else None
+        settled = first_hit(run, star, 1e-3 * star)
+        evidence(f"t = {t}, eta0 = {eta0}: first within 0.1%", first, expected=reference, tolerance="5%")
+        evidence(f"t = {t}, eta0 = {eta0}: stays within 0.1% from", settled, expected=f"<= {budget}")
+        if first is None or abs(first - reference) > 0.05 * reference:
+            refute(f"first hit {first} differs from the reference {reference} (t = {t})", t=t, eta0=eta0, first=first)
+        if settled is None or settled > budget:
+            refute(f"no settling within {budget} steps (t = {t})", t=t, eta0=eta0, settled=settled)
 
 
 # =============================================================================================
@@ -630,12 +685,13 @@ def neg_eta_star_horizon_free(problem, t):
 )
 @given(problem=paper_instances, mult=st.sampled_from([0.5, 1.0, 1.3]))
 def neg_rate(problem, mult):
-    from numerics.growth import compare_slope, naive_gradient_growth, predicted_rate
+    from numerics.growth import compare_slope, naive_gradient_growth, predicted_rate, settling_horizon
 
     eta = mult * 2.0 / (problem.L + problem.alpha)
-    ts = np.unique(np.geomspace(100, 10_000, 25).astype(int))
+    t0 = max(50, settling_horizon(problem, eta))
+    ts = np.unique(np.geomspace(t0, 100 * t0, 25).astype(np.int64))
     cls = naive_gradient_growth(problem, eta, ts)
-    cmp = compare_slope(cls.exponential, predicted_rate(problem, eta) / 2, rel_tol=0.05)
+    cmp = compare_slope(cls.exponential_over_t, predicted_rate(problem, eta) / 2, rel_tol=0.05)
     assert cmp.ok, cmp.sentence
 
 
