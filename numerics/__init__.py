@@ -3,7 +3,7 @@
 Imports here are light (numpy only): ``l2l eval`` must start fast and never load SymPy.
 """
 
-from .problems import QuadraticProblem
+from .problems import LeastSquaresProblem, QuadraticProblem
 from .validation import ValidationError
 
-__all__ = ["QuadraticProblem", "ValidationError"]
+__all__ = ["QuadraticProblem", "LeastSquaresProblem", "ValidationError"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from .validation import ValidationError, as_real_matrix, as_real_vector
 
-__all__ = ["QuadraticProblem"]
+__all__ = ["QuadraticProblem", "LeastSquaresProblem"]
 
 #: Relative asymmetry tolerated in a dense Hessian: a few ulps of float64 per entry, as produced by
 #: forming H = X^T X or U diag(lambda) U^T in floating point.
@@ -160,3 +160,85 @@ class QuadraticProblem:
             if self.dim <= 8
             else f"QuadraticProblem(dim={self.dim}, L={self.L:.6g}, alpha={self.alpha:.6g})"
         )
+
+
+@dataclass(frozen=True, eq=False)
+class LeastSquaresProblem:
+    """Least squares (1/2n)||y - X w||^2 with an optional validation set (Wang et al. 2021, §4).
+
+    Parameters
+    ----------
+    X, y:
+        training design (n x d, finite) and targets (length n).
+    X_valid, y_valid:
+        optional validation design (n_valid x d) and targets; give both or neither.
+
+    The training Hessian is H = X^T X / n and b = X^T y / n; full-batch GD from w0 is
+    w_{t+1} = w_t - eta (H w_t - b).
+
+    >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 2.0]], [1.0, 2.0])
+    >>> p.n, p.d, p.hessian.tolist(), p.has_validation
+    (2, 2, [[0.5, 0.0], [0.0, 2.0]], False)
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    X_valid: np.ndarray | None = None
+    y_valid: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        x = as_real_matrix("X", self.X)
+        y = as_real_vector("y", self.y)
+        if y.size != x.shape[0]:
+            raise ValidationError("y", f"must have one entry per row of X ({x.shape[0]}), got {y.size}")
+        for arr in (x, y):
+            arr.setflags(write=False)
+        object.__setattr__(self, "X", x)
+        object.__setattr__(self, "y", y)
+        if (self.X_valid is None) != (self.y_valid is None):
+            missing = "y_valid" if self.y_valid is None else "X_valid"
+            raise ValidationError(missing, "give X_valid and y_valid together, or neither")
+        if self.X_valid is not None:
+            xv = as_real_matrix("X_valid", self.X_valid)
+            yv = as_real_vector("y_valid", self.y_valid)
+            if xv.shape[1] != x.shape[1]:
+                raise ValidationError("X_valid", f"must have {x.shape[1]} columns like X, got {xv.shape[1]}")
+            if yv.size != xv.shape[0]:
+                raise ValidationError("y_valid", f"must have one entry per row of X_valid ({xv.shape[0]}), got {yv.size}")
+            for arr in (xv, yv):
+                arr.setflags(write=False)
+            object.__setattr__(self, "X_valid", xv)
+            object.__setattr__(self, "y_valid", yv)
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_valid(self) -> int:
+        return 0 if self.X_valid is None else int(self.X_valid.shape[0])
+
+    @property
+    def has_validation(self) -> bool:
+        return self.X_valid is not None
+
+    @property
+    def hessian(self) -> np.ndarray:
+        """H = X^T X / n."""
+        return self.X.T @ self.X / self.n
+
+    @property
+    def b(self) -> np.ndarray:
+        """X^T y / n (so the training gradient is H w - b)."""
+        return self.X.T @ self.y / self.n
+
+    def to_dict(self) -> dict:
+        out = {"X": self.X.tolist(), "y": self.y.tolist()}
+        if self.has_validation:
+            out["X_valid"] = self.X_valid.tolist()
+            out["y_valid"] = self.y_valid.tolist()
+        return out

@@ -315,6 +315,33 @@ def unique_minimiser(problem, t):
 
 
 @claim(
+    id="wang2021.thm4.log-gradient-not-exponential",
+    statement=r"G'(\eta) \text{ is polynomially bounded in } t \text{ (no exponential growth or decay), unlike } F'(\eta)",
+    source=f"{SOURCE}, Theorem 4 (ii) against Theorem 3; papers/wang2021.md §7 items 5 and 8",
+    kind="asymptotic",
+    tolerance="numerics.growth.classify over t in [1, 10^6]: 'bounded' for G', exponential for F' "
+    "(t-statistic >= 10 and >= 3 nats of change over the grid)",
+    examples={"ci": 8, "dev": 40, "thorough": 300},
+)
+@given(problem=paper_instances, mult=st.sampled_from([0.5, 1.3, 2.0]))
+def log_gradient_not_exponential(problem, mult):
+    """The contrast of the two theorems on the same grid of horizons: ln|F'| is classified
+    exponential (decay below 2/L, growth above), ln|G'| bounded."""
+    from numerics.growth import log_gradient_growth, naive_gradient_growth, settling_horizon
+
+    eta = mult * 2.0 / (problem.L + problem.alpha)
+    ts = np.unique(np.geomspace(1, 10**6, 40).astype(np.int64))
+    log_cls = log_gradient_growth(problem, eta, ts)
+    t0 = max(50, settling_horizon(problem, eta))
+    naive_cls = naive_gradient_growth(problem, eta, np.unique(np.geomspace(t0, 100 * t0, 25).astype(np.int64)))
+    evidence(f"G' at eta = {mult} x 2/(L+alpha)", log_cls.kind, expected="bounded", why=log_cls.reason)
+    evidence(f"F' at eta = {mult} x 2/(L+alpha)", naive_cls.kind, expected="exponential", why=naive_cls.reason)
+    assert log_cls.kind == "bounded", log_cls.reason
+    want = "exponential-decay" if eta < 2.0 / problem.L else "exponential-growth"
+    assert naive_cls.kind == want, naive_cls.reason
+
+
+@claim(
     id="wang2021.thm4.log-gradient-bounded",
     statement=r"\sup_{\eta\ge0}|G'(\eta)| \le \frac{2L^2(L+\alpha)}{c_{\min}^2\,\alpha\,(L-\alpha)} \le \frac{4L^3}{c_{\min}^2\alpha(L-\alpha)}",
     source=f"{SOURCE}, Theorem 4 (ii) (explicit constant derived); papers/wang2021.md §5 item 7, §7 item 5",

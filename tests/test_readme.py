@@ -98,3 +98,10 @@ def test_readme_python_examples():
         test = parser.get_doctest(block, {}, f"README[{i}]", "README.md", 0)
         runner.run(test)
     assert runner.failures == 0
+
+
+def test_readme_claim_files_are_the_example_files():
+    blocks = re.findall(r"<!-- readme-file: (\S+) -->\n```python\n(.*?)```", README, flags=re.S)
+    assert len(blocks) == 2
+    for path, text in blocks:
+        assert (ROOT / path).read_text(encoding="utf-8") == text, path
