@@ -560,13 +560,20 @@ def log_objective_nonconvex(problem, t):
 def log_objective_limit(problem, data, t):
     """f(w_t) / rho^(2t) = 1/2 sum c_i^2 lambda_i (a_i/rho)^(2t) lies between 1/2 c_min^2 alpha
     (the extreme direction attaining rho) and L/2 (sum c_i^2 = 1), for every t."""
+    from numerics.stable import log_abs_one_minus
+
     eta = data.draw(ps.step_sizes(problem, max_factor=3.0), label="eta")
-    rho = float(problem.rho(eta))
-    assume(rho > 0)
+    # ln rho from the exact products eta L and eta alpha: forming rho = 1 - eta alpha in float64
+    # first would cost 1e-16 absolute, which at t = 10^9 is 10^-7 of the bound itself.
+    ln_abs, _ = log_abs_one_minus(np.array([eta, eta]), np.array([problem.L, problem.alpha]))
+    ln_rho = float(np.max(ln_abs))
+    assume(np.isfinite(ln_rho))
     ev = evaluate(problem, eta, t)
-    gap = abs(float(ev.log_objective) - 2 * math.log(rho))
+    gap = abs(float(ev.log_objective) - 2 * ln_rho)
     bound = max(abs(math.log(problem.c_min**2 * problem.alpha / 2)), abs(math.log(problem.L / 2))) / t
-    assert gap <= bound * (1 + 1e-12) + float(_growth_allowance(ev, t)) / t, (gap, bound)
+    # rounding: G and 2 ln rho are each accurate to a few ulps (plus the exponent error of G)
+    rounding = 8 * EPS * (abs(float(ev.log_objective)) + 2 * abs(ln_rho)) + float(_growth_allowance(ev, t)) / t
+    assert gap <= bound * (1 + 1e-12) + rounding, (gap, bound)
 
 
 # =============================================================================================
@@ -578,27 +585,34 @@ def log_objective_limit(problem, data, t):
     statement=r"\text{backprop's intermediates: } \|w_\tau\|\sim\rho^{\tau},\ \|\bar w_\tau\|\sim\rho^{2t-\tau},\ f(w_\tau)\sim\rho^{2\tau}",
     source=f"{SOURCE}, Corollary 1; papers/wang2021.md §5 item 9, §7 item 10",
     kind="asymptotic",
-    tolerance="per-step slopes of log10 magnitudes over the second half of t = 300 steps within 5% of "
+    tolerance="per-step slopes of log10 magnitudes, fitted from the horizon where the sub-dominant "
+    "eigencomponents have settled (numerics.growth.settling_horizon, 1e-4) to the end, within 5% of "
     "+log10 rho (iterates), -log10 rho (adjoints), 2 log10 rho (running loss)",
     examples={"ci": 8, "dev": 40, "thorough": 300},
 )
 @given(problem=paper_instances, mult=st.sampled_from([0.5, 1.0, 1.23, 1.5]))
 def intermediates_exponential(problem, mult):
-    """Measured in float64 where it stays in range (t = 300 keeps 2t|log10 rho| < 308 for these
-    step sizes on kappa <= ~60 instances; otherwise the horizon is shortened to stay in range)."""
+    """Measured in float64 on the dense H. The rates are asymptotic: before the slowest
+    eigencomponent dominates, the iterate's largest entry mixes several rates (the thorough profile
+    found an 8% deviation over steps 150-300 on a 20-d instance with c_d = -0.04). So the fit starts
+    at the settling horizon and runs to 2x that horizon (at least 100 more steps), kept inside
+    float64's range (2t|log10 rho| <= 250); instances whose settled regime does not fit in the
+    range are set aside."""
+    from numerics.growth import settling_horizon
     from numerics.unroll import backprop
 
     eta = mult * 2.0 / (problem.L + problem.alpha)
     rho = float(problem.rho(eta))
-    t = int(min(300, 250 / (2 * abs(math.log10(rho)))))
-    assume(t >= 40)
+    start = settling_horizon(problem, eta, rel_tol=1e-4)
+    limit = int(250 / (2 * abs(math.log10(rho))))
+    t = min(max(2 * start, start + 100), limit)
+    assume(t - start >= 40)
     h, w0 = problem.dense()
     run = backprop(h, w0, eta, t, dtype="float64", record=True)
     trace = run.traces[0, 0]
-    half = t // 2
     r = math.log10(rho)
     for name, want in (("w_log10_max", r), ("adjoint_log10_max", -r), ("loss_log10_abs", 2 * r)):
-        got = trace.slope(name, start=half, stop=t)
+        got = trace.slope(name, start=start, stop=t)
         evidence(f"{name} slope / log10 rho (eta = {mult} x 2/(L+alpha))", got / r, expected=want / r, tolerance="5%")
         assert abs(got - want) <= 0.05 * abs(want), (name, got, want)
 
