@@ -1,0 +1,943 @@
+r"""Exact expected dynamics of SGD: first and second moments as linear recursions.
+
+Source of the process: Wang, Yuan, Wu & Ge (2021) §2.1 defines SGD as
+:math:`u_\eta(w) = w - \eta\nabla_w\ell(w, x, y)` with a random training sample; the paper's SGD
+theorems (its Appendix D) are not available to this package (``papers/wang2021.md`` §4.4), so
+what follows is the package's *own* exact analogue: instead of estimating the expected
+meta-objective by Monte Carlo, the mean :math:`m_\tau = \mathbb E[w_\tau]` and the second moment
+:math:`M_\tau = \mathbb E[w_\tau w_\tau^\top]` obey closed linear recursions, so the expected
+loss after ``t`` steps and its derivative in ``eta`` are computed exactly (up to float64 rounding)
+in ``t`` steps of matrix algebra. :mod:`numerics.montecarlo` simulates the same processes path by
+path; the tests compare the two, and both against exact enumeration of every sample path.
+
+Three processes
+---------------
+
+**(a) finite training set** (:func:`finite_set_expectation`). A :class:`LeastSquaresProblem`
+(``X`` n x d, ``y``), minibatches of ``B`` indices drawn uniformly *with replacement* at every
+step, :math:`w' = w - \eta g_B`, :math:`g_B = \frac1B\sum_{k=1}^B x_{j_k}(x_{j_k}^\top w - y_{j_k})`.
+With :math:`H = X^\top X/n`, :math:`b = X^\top y/n`, :math:`\bar g = Hw - b` and
+:math:`S(w) = \frac1n\sum_j x_jx_j^\top (x_j^\top w - y_j)^2`,
+
+.. math::
+
+    \mathbb E[g_B\mid w] = \bar g,\qquad
+    \mathbb E[g_Bg_B^\top\mid w] = \tfrac1B S(w) + (1-\tfrac1B)\,\bar g\bar g^\top,
+
+hence, with :math:`A = I - \eta H` and the covariance :math:`P = M - mm^\top`,
+
+.. math::
+
+    m' = A m + \eta b,\qquad
+    P' = A P A + \frac{\eta^2}{B}\,D,\qquad
+    D = \mathbb E[S(w)] - H P H - (Hm - b)(Hm - b)^\top ,
+
+where :math:`\mathbb E[S(w)] = \frac1n\sum_j x_jx_j^\top\,(x_j^\top P x_j + (x_j^\top m - y_j)^2)`
+(:math:`D` is the expected conditional covariance of a one-sample gradient). The expected losses
+are :math:`\frac1{2n}(\mathrm{tr}(X^\top X M) - 2y^\top Xm + y^\top y)` (training) and the same
+with ``(X_valid, y_valid)`` (validation).
+
+*Reduction.* Every gradient lies in the row space of ``X``, so :math:`w_\tau - w_0` stays in it.
+With the thin SVD :math:`X = U\,\mathrm{diag}(s)\,V^\top` (rank ``r``) the code works with
+:math:`a = V^\top w` in :math:`\mathbb R^r` -- the part of :math:`w_0` orthogonal to the span is
+constant -- where :math:`Z = XV = U\mathrm{diag}(s)` and :math:`H = \mathrm{diag}(s^2/n)` is
+*diagonal*, and tracks the offset :math:`\delta = m - a^*` from the minimum-norm least-squares
+solution :math:`a^* = \mathrm{diag}(s)^{-1}U^\top y` instead of :math:`m`. Then
+:math:`\delta' = A\delta` (no source term), the mean residual is
+:math:`\rho = Z\delta - y_\perp` with :math:`y_\perp = (I - UU^\top)y`, and
+
+.. math::
+
+    \mathbb E[\text{train loss}] = \tfrac1{2n}\Big(\|Z\delta\|^2 + \|y_\perp\|^2
+        + \textstyle\sum_j q_j\Big),\qquad q_j = z_j^\top P z_j ,
+
+a sum of non-negative terms (no cancellation, so small losses near an interpolating solution are
+resolved), and :math:`\mathbb E[S] = \frac1n Z^\top\mathrm{diag}(q + \rho^2)Z`. One step costs
+:math:`O(n r^2)` (two products of ``Z`` with ``r x r`` matrices, for the moments and their
+tangents); :math:`AP A` and :math:`HPH` are elementwise products because ``H`` is diagonal.
+Singular values below the rank tolerance ``s_max * max(n, d) * eps`` (numpy's ``matrix_rank``
+rule) are treated as zero; the neglected gradient components are of order ``eps`` relative.
+
+**(b) fresh Gaussian samples** (:func:`gaussian_expectation`). :math:`x\sim\mathcal N(0,\Sigma)`,
+:math:`y = \langle w^*, x\rangle + \xi`, :math:`\xi\sim\mathcal N(0,\sigma^2)`, a fresh batch of
+``B`` pairs each step (the population version of §2.3 of the paper digest). With
+:math:`e = w - w^*` and the Gaussian fourth-moment identity
+:math:`\mathbb E[xx^\top Axx^\top] = 2\Sigma A\Sigma + \mathrm{tr}(\Sigma A)\Sigma` (A symmetric),
+:math:`\mathbb E[gg^\top\mid e] = \Sigma ee^\top\Sigma + \frac1B(\Sigma ee^\top\Sigma
++ (e^\top\Sigma e)\Sigma + \sigma^2\Sigma)`, so for :math:`M_e = \mathbb E[ee^\top]`
+
+.. math::
+
+    \mathbb E[e'] = (I - \eta\Sigma)\mathbb E[e],\qquad
+    M_e' = (I-\eta\Sigma)M_e(I-\eta\Sigma) + \frac{\eta^2}{B}\big(\Sigma M_e\Sigma
+          + \mathrm{tr}(\Sigma M_e)\Sigma + \sigma^2\Sigma\big),
+
+and the population loss is :math:`\mathbb E\,\tfrac12(y - \langle w_t,x\rangle)^2 =
+\tfrac12(\mathrm{tr}(\Sigma M_e) + \sigma^2)`. In the eigenbasis of :math:`\Sigma` the diagonal
+of :math:`M_e` evolves on its own (``O(d)`` per step), which is all the loss and its tangent need;
+the off-diagonal entries are only multiplied elementwise (``O(d^2)`` per step, for the returned
+second moment).
+
+**(c) additive noise** (:func:`additive_noise_expectation`). :math:`g = Hw - b + \epsilon` with
+:math:`\epsilon` independent of everything else, mean 0 and covariance ``S``; heavy-ball
+:math:`v' = \mu_\tau v - \eta_\tau g`, :math:`w' = w + v'`, :math:`v_0 = 0` (plain SGD when
+:math:`\mu = 0`), per-step schedules :math:`\eta_\tau, \mu_\tau` allowed. Per eigen-coordinate of
+``H`` the pair :math:`z = (w, v)` moves by :math:`T_\tau = \begin{pmatrix}1-\eta_\tau h &
+\mu_\tau\\ -\eta_\tau h & \mu_\tau\end{pmatrix}`, so :math:`\mathbb E[z'] = T\,\mathbb E[z] +
+\eta_\tau (b, b)` and :math:`\mathrm{Cov}(z') = T\,\mathrm{Cov}(z)\,T^\top + \eta_\tau^2
+\begin{pmatrix}S & S\\ S & S\end{pmatrix}`; for :math:`\mu = 0` this is
+:math:`M' = (I-\eta H)M(I-\eta H) + \eta^2 S` plus the mean terms. The expected objective is
+:math:`\mathbb E[\tfrac12 w^\top Hw - b^\top w] + \text{loss\_offset}`. Only the mean and
+covariance of :math:`\epsilon` enter (the simulator draws it Gaussian). The noisy quadratic model
+of Wu et al. (2018) is the case ``H = diag(h)``, ``b = 0``, ``S = diag(h^2 sigma2)``,
+``loss_offset = 1/2 sum h sigma2``; diagonal ``H``, ``S`` and ``cov0`` (1-D arrays) cost
+``O(d)`` per step.
+
+Derivatives
+-----------
+Every recursion is run together with its forward tangent :math:`(\dot m, \dot P) =
+\partial(m, P)/\partial\eta` (the derivative of the recursion map, applied by hand), so
+``*_grad`` fields are the exact derivatives of the exact expectations -- the derivative of a
+polynomial of degree ``2t`` in ``eta``. For a schedule (case c) the derivative is along a common
+shift of every step size, :math:`\frac{d}{d\delta}\,\mathbb E[\text{loss}]\big|_{\eta_\tau
+\to \eta_\tau + \delta}`, which for a constant schedule is the ordinary d/d eta.
+
+Range: no overflow, no NaN
+--------------------------
+The recursions are homogeneous once the constant 1 is carried as a state variable ``c``
+(:math:`b \to cb`, :math:`y \to cy`, :math:`\sigma^2 \to c^2\sigma^2`, ...): scaling the
+first-order quantities by :math:`2^k` and the second-order ones by :math:`2^{2k}` commutes with
+a step and with its tangent. Every step the state is rescaled by an exact power of 2 so that its
+largest entry is in [1/2, 1), and the exponents are accumulated in an integer. For step sizes
+beyond stability the expected loss grows like :math:`\rho^{2t}` and is still computed with full
+relative precision; the result is then multiplied back with ``ldexp``, so a value beyond the
+float64 range comes out as ``+inf`` (a derivative as ``+-inf`` with its correct sign), **never
+NaN**, and ``status`` is ``"overflow"`` for that step size (``"ok"`` otherwise). Values below the
+range underflow to 0. Before the recursion the data are normalised by exact powers of 2 (the
+curvature scale of ``X``, ``Sigma`` or ``H`` to about 1, with ``eta`` scaled inversely, then the
+scale of ``w``, ``y``, ``b``, noise to about 1), so data of any finite magnitude (1e-150 or 1e150)
+are handled like data of magnitude 1 and only the final results are scaled back. The one
+restriction that remains is that a single step cannot leave the range: ``eta * C <=
+MAX_ETA_SCALE`` (= 1e100), with ``C`` the curvature scale (``max_j ||x_j||^2``, ``tr Sigma``,
+``max eig H``); larger step sizes raise :class:`ValidationError`.
+
+Examples
+--------
+Two orthogonal samples, ``w0 = 0``, ``B = 1``: the first step lands on ``eta e_1`` or
+``eta e_2``, so E[train loss] = ((1 - eta)^2 + 1) / 4, which is 1/4 with derivative 0 at eta = 1::
+
+    >>> from numerics import LeastSquaresProblem
+    >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0])
+    >>> r = finite_set_expectation(p, 1.0, 1)
+    >>> r.expected_train_loss, r.expected_train_loss_grad, r.status
+    (0.25, 0.0, 'ok')
+    >>> r.mean.tolist()                      # E[w_1] = (e_1 + e_2) / 2
+    [0.5, 0.5]
+    >>> float(finite_set_expectation(p, 0.5, 1).expected_train_loss_grad)   # -(1 - eta) / 2
+    -0.25
+
+Beyond stability the exact value leaves the float64 range: ``+inf``, never NaN::
+
+    >>> r = finite_set_expectation(p, [0.5, 5.0], 400)
+    >>> r.status.tolist(), bool(r.expected_train_loss[0] < 1e-40), float(r.expected_train_loss[1])
+    (['ok', 'overflow'], True, inf)
+
+Scalar Gaussian model, ``Sigma = 1``, ``w* = 1``, ``w0 = 0``, ``sigma2 = 1/4``, ``B = 4``:
+:math:`\mathbb E[e_1^2] = ((1-\eta)^2 + 2\eta^2/4)\cdot 1 + \eta^2 \sigma^2/4 = 0.390625`
+at ``eta = 1/2``, so the population loss is (0.390625 + 0.25) / 2::
+
+    >>> g = gaussian_expectation([1.0], [1.0], 0.25, 0.5, 1, batch_size=4)
+    >>> g.expected_loss
+    0.3203125
+
+Additive noise on ``f(w) = w^2 / 2``, ``S = 1``, ``w0 = 0``:
+:math:`\mathrm{Var}[w_t] = \eta^2\sum_{\tau<t}(1-\eta)^{2\tau}`::
+
+    >>> a = additive_noise_expectation([1.0], [0.0], [1.0], 0.5, 2)
+    >>> float(a.covariance[0, 0]), 0.25 * (1 + 0.25)
+    (0.3125, 0.3125)
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .problems import SYMMETRY_RTOL, LeastSquaresProblem
+from .validation import ValidationError, as_horizons, as_nonnegative_reals, as_real_matrix, as_real_vector
+
+__all__ = [
+    "FiniteSetMoments",
+    "MomentResult",
+    "GaussianMoments",
+    "AdditiveNoiseMoments",
+    "finite_set_expectation",
+    "gaussian_expectation",
+    "additive_noise_expectation",
+    "MAX_MOMENT_STEPS",
+    "MAX_MOMENT_COST",
+    "MAX_CURVE_POINTS",
+    "MAX_ETA_SCALE",
+    "MAX_BATCH_SIZE",
+]
+
+#: Largest horizon ``t`` accepted (each step is a few numpy calls, ~10-100 microseconds).
+MAX_MOMENT_STEPS = 10**7
+#: Largest accepted work ``len(eta) x t x (per-step flops)``; per-step flops are counted as
+#: ``4 n r^2 + 12 r^2 + 4 n r`` (finite set), ``4 d^2 + 20 d`` (Gaussian; the ``d^2`` is the returned
+#: second moment) and ``64 d^2`` / ``64 d`` (additive noise, dense / diagonal). 10^11 is a minute or
+#: two.
+MAX_MOMENT_COST = 10**11
+#: Largest ``len(eta) x (t + 1)`` with ``curve=True`` (each point keeps four float64 numbers).
+MAX_CURVE_POINTS = 10**7
+#: A single step multiplies the state by at most about ``(1 + eta C)^2``; ``eta C`` is kept below
+#: this so that no intermediate of one step leaves the float64 range (see "Range").
+MAX_ETA_SCALE = 1e100
+#: Largest accepted batch size (the recursion only uses 1/B; 2^53 keeps B exact in float64).
+MAX_BATCH_SIZE = 2**53
+
+STATUSES = ("ok", "overflow")
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+
+@dataclass(frozen=True, eq=False)
+class FiniteSetMoments:
+    """Exact expectations over the minibatch draws of SGD on a finite training set.
+
+    Shapes: with a scalar ``eta`` the loss fields are floats, ``status`` a str, ``mean`` (d,) and
+    ``second_moment``/``covariance`` (d, d); with a 1-D ``eta`` of length k every field gains a
+    leading axis of length k. Curves (``curve=True``) have a last axis of length t + 1 (steps
+    0..t), else they are ``None``. Validation fields are ``None`` without a validation set.
+    """
+
+    eta: Any
+    t: int
+    batch_size: int
+    rank: int  #: r = rank X: dimension of the span the iterates move in
+    expected_train_loss: Any  #: E[(1/2n) ||X w_t - y||^2]
+    expected_train_loss_grad: Any  #: its d/d eta
+    expected_valid_loss: Any  #: E[(1/2n_valid) ||X_valid w_t - y_valid||^2] (or None)
+    expected_valid_loss_grad: Any  #: its d/d eta (or None)
+    status: Any  #: "ok", or "overflow" if some value above is +-inf (exact value beyond float64)
+    mean: np.ndarray  #: E[w_t]
+    covariance: np.ndarray  #: Cov[w_t]
+    second_moment: np.ndarray  #: E[w_t w_t^T]
+    train_curve: np.ndarray | None = None
+    train_grad_curve: np.ndarray | None = None
+    valid_curve: np.ndarray | None = None
+    valid_grad_curve: np.ndarray | None = None
+
+
+#: The name suggested by the design discussion.
+MomentResult = FiniteSetMoments
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianMoments:
+    """Exact expectations for SGD on fresh Gaussian samples (shapes as in :class:`FiniteSetMoments`)."""
+
+    eta: Any
+    t: int
+    batch_size: int
+    expected_loss: Any  #: population loss E[1/2 (y - <w_t, x>)^2] = 1/2 (tr(Sigma M_e) + sigma^2)
+    expected_loss_grad: Any  #: its d/d eta
+    status: Any
+    mean: np.ndarray  #: E[w_t]
+    covariance: np.ndarray  #: Cov[w_t]
+    second_moment: np.ndarray  #: E[w_t w_t^T]
+    loss_curve: np.ndarray | None = None
+    loss_grad_curve: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class AdditiveNoiseMoments:
+    """Exact expectations for (heavy-ball) SGD with additive gradient noise (one schedule).
+
+    ``expected_loss`` is E[1/2 w_t^T H w_t - b^T w_t] + loss_offset; ``expected_loss_grad`` its
+    derivative along a common shift of every step size; ``greedy_eta`` the step size minimising
+    the expected loss after one more *plain SGD* step from the final state,
+    ``E||gbar||^2 / (E[gbar^T H gbar] + tr(H S))`` with ``gbar = H w_t - b`` (``inf`` when the
+    denominator is 0 but the numerator is not, 0 when both are 0).
+    """
+
+    t: int
+    expected_loss: float
+    expected_loss_grad: float
+    greedy_eta: float
+    status: str
+    mean: np.ndarray  #: E[w_t]
+    covariance: np.ndarray  #: Cov[w_t] (d x d; the diagonal of a diagonal problem is returned dense)
+    second_moment: np.ndarray  #: E[w_t w_t^T]
+    velocity_mean: np.ndarray  #: E[v_t]
+    loss_curve: np.ndarray | None = None
+    loss_grad_curve: np.ndarray | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# validation helpers
+
+
+def _etas(value: Any) -> tuple[np.ndarray, bool]:
+    e = as_nonnegative_reals("eta", value)
+    if e.ndim > 1:
+        raise ValidationError("eta", f"must be a number or a 1-D list of numbers (got shape {e.shape})")
+    return e.reshape(-1), e.ndim == 0
+
+
+def _horizon(value: Any) -> int:
+    tt = as_horizons("t", value, maximum=MAX_MOMENT_STEPS)
+    if tt.ndim != 0:
+        raise ValidationError("t", f"must be a single integer in [1, {MAX_MOMENT_STEPS}] (got shape {tt.shape})")
+    return int(tt)
+
+
+def _batch(value: Any) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise ValidationError("batch_size", "must be an integer >= 1 (got bool)")
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    if not isinstance(value, numbers.Integral) or not 1 <= int(value) <= MAX_BATCH_SIZE:
+        raise ValidationError("batch_size", f"must be an integer in [1, 2^53] (got {value!r})")
+    return int(value)
+
+
+def _check_cost(k: int, t: int, per_step: float, curve: bool) -> None:
+    cost = float(k) * t * per_step
+    if cost > MAX_MOMENT_COST:
+        raise ValidationError(
+            "t",
+            f"len(eta) x t x per-step work = {k} x {t} x {per_step:.3g} = {cost:.3g} exceeds "
+            f"MAX_MOMENT_COST = {MAX_MOMENT_COST:.0e}; use fewer step sizes or a shorter horizon",
+        )
+    if curve and k * (t + 1) > MAX_CURVE_POINTS:
+        raise ValidationError(
+            "curve", f"len(eta) x (t + 1) = {k * (t + 1)} exceeds MAX_CURVE_POINTS = {MAX_CURVE_POINTS}"
+        )
+
+
+def _exponent(x: float) -> int:
+    """k with x = m 2^k, m in [1/2, 1) (0 for x = 0): dividing by 2^k is exact."""
+    return int(np.frexp(x)[1]) if x > 0 else 0
+
+
+def _check_eta_scale(eta_max: float, scale_s: float, k: int, what: str) -> None:
+    """eta_max * C <= MAX_ETA_SCALE for C = scale_s * 4^k (compared in log2: C itself may overflow)."""
+    if eta_max <= 0 or scale_s <= 0:
+        return
+    excess = np.log2(eta_max) + np.log2(scale_s) + 2 * k - np.log2(MAX_ETA_SCALE)
+    if excess > 0:
+        limit = float(np.exp2(np.log2(MAX_ETA_SCALE) - np.log2(scale_s) - 2 * k))
+        raise ValidationError(
+            "eta",
+            f"must be <= {MAX_ETA_SCALE:.0e} / ({what}) = {limit:.6g} for this problem "
+            f"(got {eta_max!r}); a larger step leaves the float64 range within a single step",
+        )
+
+
+def _vector(field: str, value: Any, d: int, *, default_zero: bool = True) -> np.ndarray:
+    if value is None and default_zero:
+        return np.zeros(d)
+    v = as_real_vector(field, value)
+    if v.size != d:
+        raise ValidationError(field, f"must have length {d}, got {v.size}")
+    return v
+
+
+def _psd(field: str, value: Any, d: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """A symmetric PSD matrix, as (eigenvalues, eigenvectors) -- or (entries, None) if given 1-D.
+
+    A 1-D input is the diagonal (entries >= 0). A 2-D input must be symmetric to ``SYMMETRY_RTOL``
+    relative; eigenvalues in [-d * eps * max|eig|, 0) are rounding noise of a singular PSD matrix
+    and are set to 0; more negative ones are an error.
+    """
+    try:
+        ndim = np.ndim(value)
+    except Exception:  # ragged nested lists: let as_real_matrix report it
+        ndim = 2
+    if ndim == 1:
+        lam = as_real_vector(field, value)
+        if (lam < 0).any():
+            i = int(np.argmax(lam < 0))
+            raise ValidationError(field, f"every diagonal entry must be >= 0 (entry {i} is {float(lam[i])!r})")
+        u = None
+    else:
+        m = as_real_matrix(field, value, square=True)
+        scale = float(np.max(np.abs(m)))
+        asym = float(np.max(np.abs(m - m.T)))
+        if asym > SYMMETRY_RTOL * scale:
+            raise ValidationError(field, f"must be symmetric (max |A - A^T| = {asym:.3g} > {SYMMETRY_RTOL} x max |A|)")
+        lam, u = np.linalg.eigh(0.5 * (m + m.T))
+        tol = m.shape[0] * np.finfo(np.float64).eps * max(float(np.max(np.abs(lam))), 0.0)
+        if lam[0] < -tol:
+            raise ValidationError(field, f"must be positive semi-definite (smallest eigenvalue is {lam[0]:.6g})")
+        lam = np.maximum(lam, 0.0)
+    if d is not None and lam.size != d:
+        raise ValidationError(field, f"must be {d} x {d} (or a length-{d} diagonal), got size {lam.size}")
+    return lam, u
+
+
+# ---------------------------------------------------------------------------------------------
+# exact power-of-two rescaling (see "Range" in the module docstring)
+
+
+def _amax(x: np.ndarray) -> np.ndarray:
+    """max |x| over every axis but the first (0 for empty trailing axes)."""
+    if x.ndim == 1:
+        return np.abs(x)
+    flat = np.abs(x.reshape(x.shape[0], -1))
+    return flat.max(axis=1) if flat.shape[1] else np.zeros(x.shape[0])
+
+
+def _rescale(deg1: list[np.ndarray], deg2: list[np.ndarray]) -> np.ndarray:
+    """Scale first-order arrays by 2^-e and second-order ones by 2^-2e in place (per leading index)
+    so that max(|deg1|, sqrt|deg2|) lies in [1/2, 1); return e (int64 per leading index)."""
+    scale = _amax(deg1[0])
+    for x in deg1[1:]:
+        scale = np.maximum(scale, _amax(x))
+    for x in deg2:
+        scale = np.maximum(scale, np.sqrt(_amax(x)))
+    e = np.frexp(scale)[1].astype(np.int64)  # 0 when scale == 0
+    if not e.any():
+        return e
+    for x in deg1:
+        x[...] = np.ldexp(x, -e.reshape((-1,) + (1,) * (x.ndim - 1)))
+    for x in deg2:
+        x[...] = np.ldexp(x, -2 * e.reshape((-1,) + (1,) * (x.ndim - 1)))
+    return e
+
+
+def _unscale(x: np.ndarray, two_e: Any, extra: int = 0) -> np.ndarray:
+    """x * 2^(two_e + extra) (two_e per leading index, broadcast over trailing axes); +-inf beyond
+    the range, never NaN for finite x."""
+    x = np.asarray(x, dtype=np.float64)
+    two_e = np.asarray(two_e, dtype=np.int64) + extra
+    with np.errstate(over="ignore", under="ignore"):
+        if two_e.ndim == 0:
+            return np.ldexp(x, two_e)
+        return np.ldexp(x, two_e.reshape((-1,) + (1,) * (x.ndim - 1)))
+
+
+def _status(*arrays: np.ndarray) -> np.ndarray:
+    ok = np.ones(arrays[0].shape[0], dtype=bool)
+    for a in arrays:
+        if a is not None:
+            ok &= np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+    return np.where(ok, "ok", "overflow").astype(object)
+
+
+def _out(x: Any, scalar: bool) -> Any:
+    if x is None:
+        return None
+    if scalar:
+        x = x[0]
+        if isinstance(x, np.ndarray) and x.ndim == 0:
+            return float(x)
+        if isinstance(x, (np.floating, float)):
+            return float(x)
+        return x
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) finite training set
+
+
+def finite_set_expectation(
+    problem: LeastSquaresProblem,
+    eta: Any,
+    t: Any,
+    batch_size: Any = 1,
+    w0: Any = None,
+    *,
+    curve: bool = False,
+) -> FiniteSetMoments:
+    r"""Exact E[training loss] and E[validation loss] after ``t`` SGD steps, and their d/d eta.
+
+    Minibatches of ``batch_size`` indices are drawn uniformly with replacement at every step;
+    ``w0`` (default 0) is deterministic; ``eta`` (>= 0) is one step size or a 1-D list (evaluated
+    together, vectorised). Recursion and reduction: see the module docstring, case (a). Cost
+    ``O(len(eta) t n r^2)`` with ``r = rank X``; d = 100, n = 50, t = 1000 takes about 0.25 s.
+
+    >>> from numerics import LeastSquaresProblem
+    >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0], [[1.0, 1.0]], [3.0])
+    >>> r = finite_set_expectation(p, 1.0, 1, curve=True)
+    >>> r.expected_valid_loss, r.valid_curve.tolist()   # w_1 = e_1 or e_2: (3 - 1)^2 / 2
+    (2.0, [4.5, 2.0])
+    """
+    if not isinstance(problem, LeastSquaresProblem):
+        raise ValidationError("problem", f"must be a LeastSquaresProblem (got {type(problem).__name__})")
+    etas, scalar = _etas(eta)
+    t = _horizon(t)
+    B = _batch(batch_size)
+    if not isinstance(curve, (bool, np.bool_)):
+        raise ValidationError("curve", f"must be True or False (got {curve!r})")
+    n, d = problem.X.shape
+    w0 = _vector("w0", w0, d)
+    # Exact power-of-2 normalisation of the data (module docstring, "Range"): with X = 2^k1 X~,
+    # y = 2^(k1 + k2) y~, w = 2^k2 w~ and eta~ = 4^k1 eta the process is the same, and the losses
+    # scale by 4^(k1 + k2), their eta-derivatives by 16^k1 4^k2, the moments of w by 2^k2, 4^k2.
+    k1 = _exponent(float(np.max(np.abs(problem.X))))
+    X = np.ldexp(problem.X, -k1)
+    C_s = float(np.max(np.einsum("ij,ij->i", X, X)))  # max_j ||x_j||^2 / 4^k1, <= d
+    _check_eta_scale(float(etas.max()), C_s, k1, "X: max_j ||x_j||^2")
+    y = np.ldexp(problem.y, -k1)
+    yv = None if not problem.has_validation else np.ldexp(problem.y_valid, -k1)
+    big = max(float(np.max(np.abs(y))), float(np.max(np.abs(w0))), 0.0 if yv is None else float(np.max(np.abs(yv))))
+    k2 = _exponent(big)
+    y, w0 = np.ldexp(y, -k2), np.ldexp(w0, -k2)
+    if yv is not None:
+        yv = np.ldexp(yv, -k2)
+    etas_in = etas
+    etas = np.ldexp(etas, 2 * k1)
+    x_loss, x_grad = 2 * k1 + 2 * k2, 4 * k1 + 2 * k2  # extra exponents of losses, derivatives
+
+    # reduction to the row space of X (module docstring, "Reduction")
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    tol = (s[0] if s.size else 0.0) * max(n, d) * np.finfo(np.float64).eps
+    r = int(np.sum(s > tol))
+    _check_cost(etas.size, t, 4.0 * n * r * r + 12.0 * r * r + 4.0 * n * r, curve)
+    U, s, V = U[:, :r], s[:r], Vt[:r].T
+    Z = U * s  # (n, r) = X V
+    h = s * s / n  # H = diag(h) in this basis
+    a0 = V.T @ w0
+    w_perp = w0 - V @ a0  # constant part of every iterate
+    y_eff = y - X @ w_perp  # ~ y (exactly y when no singular value was dropped)
+    proj = U.T @ y_eff
+    a_star = proj / s
+    y_perp = y_eff - U @ proj
+    has_valid = problem.has_validation
+    if has_valid:
+        Xv = np.ldexp(problem.X_valid, -k1)
+        nv = Xv.shape[0]
+        Zv = Xv @ V
+        rv_star = (yv - Xv @ w_perp) - Zv @ a_star  # validation residual of a*
+        Gv = Zv.T @ Zv
+
+    k = etas.size
+    c1 = np.ones(k)
+    delta = np.tile(a0 - a_star, (k, 1))  # E[a] - a*
+    P = np.zeros((k, r, r))  # Cov[a]
+    ddelta = np.zeros((k, r))
+    dP = np.zeros((k, r, r))
+    E = np.zeros(k, dtype=np.int64)  # true state = 2^E x stored state
+
+    et = etas[:, None]
+    a = 1.0 - et * h  # (k, r)
+    aa = a[:, :, None] * a[:, None, :]
+    ha = h[None, :, None] * a[:, None, :]
+    ha = ha + np.swapaxes(ha, 1, 2)  # h a^T + a h^T
+    hh = np.outer(h, h)
+    cB = (etas * etas / B)[:, None, None]
+    dcB = (2.0 * etas / B)[:, None, None]
+
+    if curve:
+        tc = np.empty((k, t + 1))
+        tgc = np.empty((k, t + 1))
+        vc = np.empty((k, t + 1)) if has_valid else None
+        vgc = np.empty((k, t + 1)) if has_valid else None
+
+    def losses(rho, drho, q, dq):
+        tr = (np.einsum("kn,kn->k", rho, rho) + q.sum(-1)) / (2 * n)
+        dtr = (2.0 * np.einsum("kn,kn->k", rho, drho) + dq.sum(-1)) / (2 * n)
+        if not has_valid:
+            return tr, dtr, None, None
+        rvm = delta @ Zv.T - c1[:, None] * rv_star
+        drvm = ddelta @ Zv.T
+        va = (np.einsum("kn,kn->k", rvm, rvm) + np.einsum("ij,kij->k", Gv, P)) / (2 * nv)
+        dva = (2.0 * np.einsum("kn,kn->k", rvm, drvm) + np.einsum("ij,kij->k", Gv, dP)) / (2 * nv)
+        return tr, dtr, va, dva
+
+    PP = np.empty((k, 2, r, r))
+    with np.errstate(under="ignore"):
+        for tau in range(t + 1):
+            rho = delta @ Z.T - c1[:, None] * y_perp  # mean residuals (k, n)
+            drho = ddelta @ Z.T
+            PP[:, 0], PP[:, 1] = P, dP
+            ZP = Z @ PP  # (k, 2, n, r)
+            qq = np.einsum("kmnr,nr->kmn", ZP, Z)  # z_j^T P z_j and z_j^T dP z_j
+            q, dq = qq[:, 0], qq[:, 1]
+            if curve or tau == t:
+                tr, dtr, va, dva = losses(rho, drho, q, dq)
+                two_e = 2 * E
+                if curve:
+                    tc[:, tau], tgc[:, tau] = _unscale(tr, two_e, x_loss), _unscale(dtr, two_e, x_grad)
+                    if has_valid:
+                        vc[:, tau], vgc[:, tau] = _unscale(va, two_e, x_loss), _unscale(dva, two_e, x_grad)
+            if tau == t:
+                break
+            # expected one-sample second moment E[S] and its tangent, in one product
+            qq[:, 0] += rho * rho
+            qq[:, 1] += 2.0 * rho * drho
+            ES = np.swapaxes(Z[None, None] * qq[..., None], 2, 3) @ Z / n  # (k, 2, r, r)
+            Hd = h * delta
+            dHd = h * ddelta
+            D = ES[:, 0] - P * hh - Hd[:, :, None] * Hd[:, None, :]
+            cross = dHd[:, :, None] * Hd[:, None, :]
+            dD = ES[:, 1] - dP * hh - cross - np.swapaxes(cross, 1, 2)
+            D = 0.5 * (D + np.swapaxes(D, 1, 2))
+            dD = 0.5 * (dD + np.swapaxes(dD, 1, 2))
+            dP = dP * aa - P * ha + dcB * D + cB * dD
+            P = P * aa + cB * D
+            ddelta = a * ddelta - h * delta
+            delta = a * delta
+            E += _rescale([c1, delta, ddelta], [P, dP])
+
+    two_e = 2 * E
+    f_tr, g_tr = _unscale(tr, two_e, x_loss), _unscale(dtr, two_e, x_grad)
+    f_va = g_va = None
+    if has_valid:
+        f_va, g_va = _unscale(va, two_e, x_loss), _unscale(dva, two_e, x_grad)
+    mean_s = (delta + c1[:, None] * a_star) @ V.T + c1[:, None] * w_perp
+    cov_s = V @ P @ V.T
+    mean = _unscale(mean_s, E, k2)
+    cov = _unscale(cov_s, two_e, 2 * k2)
+    second = _unscale(cov_s + mean_s[:, :, None] * mean_s[:, None, :], two_e, 2 * k2)
+    status = _status(f_tr, g_tr, f_va, g_va)
+    return FiniteSetMoments(
+        eta=_out(etas_in, scalar),
+        t=t,
+        batch_size=B,
+        rank=r,
+        expected_train_loss=_out(f_tr, scalar),
+        expected_train_loss_grad=_out(g_tr, scalar),
+        expected_valid_loss=_out(f_va, scalar),
+        expected_valid_loss_grad=_out(g_va, scalar),
+        status=_out(status, scalar),
+        mean=_out(mean, scalar),
+        covariance=_out(cov, scalar),
+        second_moment=_out(second, scalar),
+        train_curve=_out(tc, scalar) if curve else None,
+        train_grad_curve=_out(tgc, scalar) if curve else None,
+        valid_curve=_out(vc, scalar) if curve else None,
+        valid_grad_curve=_out(vgc, scalar) if curve else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) fresh Gaussian samples
+
+
+def gaussian_expectation(
+    Sigma: Any,
+    w_star: Any,
+    sigma2: Any,
+    eta: Any,
+    t: Any,
+    batch_size: Any = 1,
+    w0: Any = None,
+    *,
+    curve: bool = False,
+) -> GaussianMoments:
+    r"""Exact population loss E[1/2 (y - <w_t, x>)^2] after ``t`` SGD steps on fresh Gaussian data.
+
+    ``Sigma``: covariance of x (d x d symmetric PSD, or a length-d diagonal); ``w_star``: the
+    teacher; ``sigma2 >= 0``: label-noise variance; ``w0`` deterministic (default 0). Recursion: see
+    the module docstring, case (b). Cost ``O(len(eta) t d^2)`` (the loss itself needs only
+    ``O(d)`` per step; the ``d^2`` is the returned second moment).
+
+    A singular Sigma is fine: the direction it does not excite keeps its initial value. At
+    ``eta = 1`` the excited error is multiplied by 0 in mean and its second moment by ``2 / B``
+    per step, so the loss after 3 steps is ``(2 / B)^3 / 2``::
+
+        >>> g = gaussian_expectation([[1.0, 0.0], [0.0, 0.0]], [1.0, 2.0], 0.0, 1.0, 3, batch_size=10**9)
+        >>> round(g.expected_loss / ((2e-9) ** 3 / 2), 12), g.mean.tolist()
+        (1.0, [1.0, 0.0])
+    """
+    lam, Uv = _psd("Sigma", Sigma)
+    d = lam.size
+    ws = _vector("w_star", w_star, d, default_zero=False)
+    s2 = as_nonnegative_reals("sigma2", sigma2)
+    if s2.ndim != 0:
+        raise ValidationError("sigma2", "must be a single number >= 0")
+    s2 = float(s2)
+    etas, scalar = _etas(eta)
+    t = _horizon(t)
+    B = _batch(batch_size)
+    w0 = _vector("w0", w0, d)
+    if not isinstance(curve, (bool, np.bool_)):
+        raise ValidationError("curve", f"must be True or False (got {curve!r})")
+    _check_cost(etas.size, t, 4.0 * d * d + 20.0 * d, curve)
+    # exact power-of-2 normalisation (as in finite_set_expectation): x = 2^k1 x~, so Sigma~ =
+    # Sigma / 4^k1, eta~ = 4^k1 eta, sigma~ = sigma / 2^k1; then w, w*, sigma~ scale by 2^k2.
+    k1 = _exponent(float(np.sqrt(lam.max())))
+    lam = np.ldexp(lam, -2 * k1)
+    _check_eta_scale(float(etas.max()), float(lam.sum()), k1, "Sigma: trace")
+    sig = np.ldexp(np.sqrt(s2), -k1)
+    k2 = _exponent(max(float(np.max(np.abs(ws))), float(np.max(np.abs(w0))), float(sig)))
+    ws, w0, sig = np.ldexp(ws, -k2), np.ldexp(w0, -k2), np.ldexp(sig, -k2)
+    etas_in = etas
+    etas = np.ldexp(etas, 2 * k1)
+    x_loss, x_grad = 2 * k1 + 2 * k2, 4 * k1 + 2 * k2
+
+    e0 = w0 - ws
+    if Uv is not None:
+        e0 = Uv.T @ e0
+    k = etas.size
+    et = etas[:, None]
+    a = 1.0 - et * lam  # (k, d)
+    cB = etas * etas / B
+    dcB = 2.0 * etas / B
+    Kd = a * a + cB[:, None] * lam * lam  # diagonal transfer, (k, d)
+    dKd = -2.0 * lam * a + dcB[:, None] * lam * lam
+    Koff = a[:, :, None] * a[:, None, :] + cB[:, None, None] * np.outer(lam, lam)
+
+    c1 = np.ones(k)
+    m = np.tile(e0, (k, 1))  # E[e] in the eigenbasis
+    M = np.tile(np.outer(e0, e0), (k, 1, 1))  # E[e e^T] in the eigenbasis
+    v = np.tile(e0 * e0, (k, 1))  # its diagonal (evolves on its own)
+    dv = np.zeros((k, d))
+    E = np.zeros(k, dtype=np.int64)
+    diag = np.arange(d)
+    if curve:
+        lc = np.empty((k, t + 1))
+        lgc = np.empty((k, t + 1))
+    with np.errstate(under="ignore"):
+        for tau in range(t + 1):
+            lv = v @ lam
+            dlv = dv @ lam
+            src = lv + (sig * c1) ** 2  # tr(Sigma M_e) + sigma^2 (scaled)
+            if curve:
+                lc[:, tau] = _unscale(0.5 * src, 2 * E, x_loss)
+                lgc[:, tau] = _unscale(0.5 * dlv, 2 * E, x_grad)
+            if tau == t:
+                break
+            dv = dKd * v + Kd * dv + (dcB * src)[:, None] * lam + (cB * dlv)[:, None] * lam
+            v = Kd * v + (cB * src)[:, None] * lam
+            M = M * Koff
+            M[:, diag, diag] = v
+            m = a * m
+            E += _rescale([c1, m], [v, dv, M])
+    two_e = 2 * E
+    loss = _unscale(0.5 * src, two_e, x_loss)
+    grad = _unscale(0.5 * dlv, two_e, x_grad)
+    if Uv is not None:
+        m = m @ Uv.T
+        M = Uv @ M @ Uv.T
+    wsc = c1[:, None] * ws  # w* in the scaled units
+    mean = _unscale(wsc + m, E, k2)
+    cov = _unscale(M - m[:, :, None] * m[:, None, :], two_e, 2 * k2)
+    second = _unscale(
+        M + wsc[:, :, None] * wsc[:, None, :] + wsc[:, :, None] * m[:, None, :] + m[:, :, None] * wsc[:, None, :],
+        two_e,
+        2 * k2,
+    )
+    status = _status(loss, grad)
+    return GaussianMoments(
+        eta=_out(etas_in, scalar),
+        t=t,
+        batch_size=B,
+        expected_loss=_out(loss, scalar),
+        expected_loss_grad=_out(grad, scalar),
+        status=_out(status, scalar),
+        mean=_out(mean, scalar),
+        covariance=_out(cov, scalar),
+        second_moment=_out(second, scalar),
+        loss_curve=_out(lc, scalar) if curve else None,
+        loss_grad_curve=_out(lgc, scalar) if curve else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# (c) additive noise, optional heavy-ball momentum and schedules
+
+
+def _real_array(field: str, value: Any) -> np.ndarray:
+    """A finite float64 array of any shape (0-d for a number)."""
+    try:
+        nd = np.ndim(value)
+    except Exception:
+        nd = 1
+    if nd == 0:
+        return as_real_vector(field, np.atleast_1d(np.asarray(value, dtype=object) if value is None else value)).reshape(())
+    return as_real_vector(field, value)
+
+
+def _schedule(field: str, value: Any, t: int, *, nonneg: bool) -> np.ndarray:
+    arr = as_nonnegative_reals(field, value) if nonneg else _real_array(field, value)
+    if arr.ndim == 0:
+        return np.full(t, float(arr))
+    if arr.ndim != 1 or arr.size != t:
+        raise ValidationError(field, f"must be a number or a schedule: a 1-D list of length t = {t} (got shape {arr.shape})")
+    return arr
+
+
+def additive_noise_expectation(
+    H: Any,
+    b: Any,
+    S: Any,
+    eta: Any,
+    t: Any,
+    *,
+    mu: Any = 0.0,
+    mean0: Any = None,
+    cov0: Any = None,
+    loss_offset: Any = 0.0,
+    curve: bool = False,
+) -> AdditiveNoiseMoments:
+    r"""Exact E[f(w_t)] for SGD (heavy ball if ``mu != 0``) with gradient ``H w - b + eps``.
+
+    ``H``: symmetric PSD (d x d) or its diagonal (length d); ``b``: length d; ``S``: covariance of
+    the independent noise ``eps`` (d x d PSD or a diagonal); ``eta`` >= 0 and ``mu`` (|mu| <=
+    1e100): numbers or schedules of length ``t``; ``mean0``/``cov0``: mean (default 0) and
+    covariance (default 0; d x d or diagonal) of ``w_0``; ``v_0 = 0``. The objective is
+    ``f(w) = 1/2 w^T H w - b^T w + loss_offset``. Recursion: module docstring, case (c).
+    Cost ``O(t d)`` if H, S, cov0 are all given as diagonals, else ``O(t d^2)`` (+ one ``eigh``).
+
+    Noisy quadratic model (Wu et al. 2018) with h = 1, sigma2 = 1 (so S = h^2 sigma2 = 1 and the
+    irreducible loss is 1/2), eta = mu = 1/2, w_0 = 1: by hand ``w_1 = (1 - eps_1) / 2`` and
+    ``w_2 = -(eps_1 + eps_2) / 2``, so E[loss] is 1, 3/4, 3/4 and the greedy step at ``w_2`` is
+    ``E w^2 / (E w^2 + 1) = 1/3``::
+
+        >>> nq = additive_noise_expectation([1.0], [0.0], [1.0], 0.5, 2, mu=0.5, mean0=[1.0],
+        ...                                 loss_offset=0.5, curve=True)
+        >>> nq.loss_curve.tolist(), round(nq.greedy_eta, 15)
+        ([1.0, 0.75, 0.75], 0.333333333333333)
+    """
+    h, Uh = _psd("H", H)
+    d = h.size
+    bb = _vector("b", b, d, default_zero=False)
+    sS, US = _psd("S", S, d)
+    t = _horizon(t)
+    etas = _schedule("eta", eta, t, nonneg=True)
+    mus = _schedule("mu", mu, t, nonneg=False)
+    if np.max(np.abs(mus)) > MAX_ETA_SCALE:
+        raise ValidationError("mu", f"must satisfy |mu| <= {MAX_ETA_SCALE:.0e}")
+    m0 = _vector("mean0", mean0, d)
+    if cov0 is None:
+        c0, Uc = np.zeros(d), None
+    else:
+        c0, Uc = _psd("cov0", cov0, d)
+    off = _real_array("loss_offset", loss_offset)
+    if off.ndim != 0:
+        raise ValidationError("loss_offset", f"must be a single finite number (got shape {off.shape})")
+    off = float(off)
+    if not isinstance(curve, (bool, np.bool_)):
+        raise ValidationError("curve", f"must be True or False (got {curve!r})")
+    # exact power-of-2 normalisation: H = 4^k1 H~, eta~ = 4^k1 eta, b~ = b / 4^k1, S~ = S / 16^k1
+    # (the same process); then w, b~, sqrt(S~) scale by 2^k2. The loss scales by 4^(k1 + k2), its
+    # derivative by 16^k1 4^k2, greedy_eta by 4^-k1, the moments of w and v by 2^k2 and 4^k2.
+    k1 = _exponent(float(np.sqrt(h.max())))
+    h = np.ldexp(h, -2 * k1)
+    _check_eta_scale(float(etas.max()), float(h.max()), k1, "H: largest eigenvalue")
+    bb = np.ldexp(bb, -2 * k1)
+    sS = np.ldexp(sS, -4 * k1)
+    sq_off = np.ldexp(np.sqrt(abs(off)), -k1)
+    k2 = _exponent(max(float(np.max(np.abs(bb))), float(np.sqrt(sS.max())), float(np.max(np.abs(m0))), float(np.sqrt(c0.max())), float(sq_off)))
+    bb, m0 = np.ldexp(bb, -k2), np.ldexp(m0, -k2)
+    sS, c0 = np.ldexp(sS, -2 * k2), np.ldexp(c0, -2 * k2)
+    off = float(np.ldexp(off, -2 * k1 - 2 * k2))
+    etas = np.ldexp(etas, 2 * k1)
+    x_loss, x_grad = 2 * k1 + 2 * k2, 4 * k1 + 2 * k2
+
+    diagonal = Uh is None and US is None and Uc is None
+    _check_cost(1, t, (64.0 * d) if diagonal else (64.0 * d * d), curve)
+    # everything in the eigenbasis of H
+    if diagonal:
+        St = sS
+        C0 = c0
+    else:
+        Ufull = np.eye(d) if Uh is None else Uh
+        Sd = np.diag(sS) if US is None else (US * sS) @ US.T
+        Cd = np.diag(c0) if Uc is None else (Uc * c0) @ Uc.T
+        St = Ufull.T @ Sd @ Ufull
+        St = 0.5 * (St + St.T)
+        C0 = Ufull.T @ Cd @ Ufull
+        C0 = 0.5 * (C0 + C0.T)
+        bb = Ufull.T @ bb
+        m0 = Ufull.T @ m0
+    sub = "agi,gdi,bdi->abi" if diagonal else "agi,gdij,bdj->abij"
+
+    def cong(P, T, U):  # T P U^T for per-coordinate 2x2 blocks
+        return np.einsum(sub, T, P, U, optimize=False)
+
+    def btrans(X):  # block transpose
+        return np.swapaxes(X, 0, 1) if diagonal else np.swapaxes(np.swapaxes(X, 0, 1), 2, 3)
+
+    shape2 = (2, 2) + St.shape
+    P = np.zeros(shape2)
+    P[0, 0] = C0
+    dP = np.zeros(shape2)
+    z = np.zeros((2, d))
+    z[0] = m0
+    dz = np.zeros((2, d))
+    c1 = np.ones(1)
+    E = 0
+    Tdot = np.zeros((2, 2, d))
+    Tdot[0, 0] = Tdot[1, 0] = -h
+    if curve:
+        lc = np.empty(t + 1)
+        lgc = np.empty(t + 1)
+
+    def pww_diag(X):
+        return X[0, 0] if diagonal else np.diagonal(X[0, 0])
+
+    def loss_and_grad():
+        mw, dmw = z[0], dz[0]
+        f = 0.5 * (h @ pww_diag(P) + h @ (mw * mw)) - c1[0] * (bb @ mw) + off * c1[0] ** 2
+        g = 0.5 * (h @ pww_diag(dP) + 2.0 * (h @ (mw * dmw))) - c1[0] * (bb @ dmw)
+        return f, g
+
+    T = np.empty((2, 2, d))
+    with np.errstate(under="ignore"):
+        for tau in range(t + 1):
+            if curve:
+                f, g = loss_and_grad()
+                lc[tau], lgc[tau] = _unscale(f, 2 * E, x_loss), _unscale(g, 2 * E, x_grad)
+            if tau == t:
+                break
+            e, mu_ = etas[tau], mus[tau]
+            T[0, 0] = 1.0 - e * h
+            T[0, 1] = mu_
+            T[1, 0] = -e * h
+            T[1, 1] = mu_
+            cross = cong(P, Tdot, T)
+            noise = (c1[0] ** 2) * St
+            dP = cong(dP, T, T) + cross + btrans(cross) + (2.0 * e) * noise
+            P = cong(P, T, T) + (e * e) * noise
+            dz = np.einsum("agi,gi->ai", T, dz) + np.einsum("agi,gi->ai", Tdot, z) + c1[0] * bb
+            z = np.einsum("agi,gi->ai", T, z) + (e * c1[0]) * bb
+            if not diagonal:
+                P = 0.5 * (P + btrans(P))
+                dP = 0.5 * (dP + btrans(dP))
+            ee = _rescale([c1, z[None, 0], z[None, 1], dz[None, 0], dz[None, 1]], [P[None], dP[None]])
+            E += int(ee[0])
+    f, g = loss_and_grad()
+    with np.errstate(over="ignore", under="ignore"):
+        f_out, g_out = float(_unscale(f, 2 * E, x_loss)), float(_unscale(g, 2 * E, x_grad))
+        # greedy plain-SGD step from the final state (scale-free ratio)
+        pd = pww_diag(P)
+        gm = h * z[0] - c1[0] * bb
+        num = h @ (h * pd) + gm @ gm
+        den = h @ (h * h * pd) + gm @ (h * gm) + (c1[0] ** 2) * (h @ (St if diagonal else np.diagonal(St)))
+        greedy = float(np.ldexp(num / den, -2 * k1)) if den > 0 else (0.0 if num == 0 else float("inf"))
+        Pw = np.diag(P[0, 0]) if diagonal else P[0, 0]
+        mw, mv = z[0], z[1]
+        second_s = Pw + np.outer(mw, mw)
+        if not diagonal:
+            mw, mv = Ufull @ mw, Ufull @ mv
+            Pw = Ufull @ Pw @ Ufull.T
+            second_s = Ufull @ second_s @ Ufull.T
+        mean = _unscale(mw, E, k2)
+        vmean = _unscale(mv, E, k2)
+        cov = _unscale(Pw, 2 * E, 2 * k2)
+        second = _unscale(second_s, 2 * E, 2 * k2)
+    status = "ok" if np.isfinite(f_out) and np.isfinite(g_out) else "overflow"
+    return AdditiveNoiseMoments(
+        t=t,
+        expected_loss=f_out,
+        expected_loss_grad=g_out,
+        greedy_eta=greedy,
+        status=status,
+        mean=mean,
+        covariance=cov,
+        second_moment=second,
+        velocity_mean=vmean,
+        loss_curve=lc if curve else None,
+        loss_grad_curve=lgc if curve else None,
+    )
