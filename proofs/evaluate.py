@@ -183,10 +183,105 @@ def request_h_w0(request: dict, problem: QuadraticProblem) -> tuple[np.ndarray, 
     return problem.dense()
 
 
+def _least_squares_input(request: dict, extra: set[str]) -> tuple:
+    """Shared parsing of the least-squares models: (problem, w0 or None, etas, ts)."""
+    from numerics.problems import LeastSquaresProblem
+
+    allowed = {"model", "X", "y", "X_valid", "y_valid", "w0", "eta", "t"} | extra
+    _check_keys(request, allowed, {"X", "y", "eta", "t"})
+    problem = LeastSquaresProblem(
+        _numeric_array("X", request["X"], 2),
+        _numeric_array("y", request["y"], 1),
+        _numeric_array("X_valid", request["X_valid"], 2) if "X_valid" in request else None,
+        _numeric_array("y_valid", request["y_valid"], 1) if "y_valid" in request else None,
+    )
+    w0 = None
+    if "w0" in request:
+        from numerics.validation import as_real_vector
+
+        w0 = as_real_vector("w0", _numeric_array("w0", request["w0"], 1))
+        if w0.size != problem.d:
+            raise ValidationError("w0", f"must have length {problem.d} (the number of columns of X), got {w0.size}")
+    etas = as_nonnegative_reals("eta", _number_or_list("eta", request["eta"]))
+    ts = as_horizons("t", _number_or_list("t", request["t"]))
+    return problem, w0, etas, ts
+
+
+def _value(x: Any) -> float | None:
+    """A finite float, or None (null) for a value beyond float64's range (status says overflow)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _least_squares_gd(request: dict) -> dict:
+    from numerics.least_squares import gd
+
+    problem, w0, etas, ts = _least_squares_input(request, set())
+    res = gd(problem, etas[:, None], ts[None, :], w0=w0)
+    results = []
+    for i, eta in enumerate(etas):
+        for j, t in enumerate(ts):
+            values = [res.train_loss[i, j], res.train_loss_grad[i, j]]
+            entry = {
+                "eta": float(eta),
+                "t": int(t),
+                "train_loss": _value(values[0]),
+                "train_loss_grad": _value(values[1]),
+                "valid_loss": None,
+                "valid_loss_grad": None,
+            }
+            if res.valid_loss is not None:
+                values += [res.valid_loss[i, j], res.valid_loss_grad[i, j]]
+                entry["valid_loss"], entry["valid_loss_grad"] = _value(values[2]), _value(values[3])
+            entry["status"] = "ok" if all(math.isfinite(float(v)) for v in values) else "overflow"
+            results.append(entry)
+    return {
+        "model": "least_squares_gd",
+        "results": results,
+        "environment": _environment("float64 closed form in the eigenbasis of X^T X / n (numerics.least_squares)"),
+    }
+
+
+def _least_squares_sgd(request: dict) -> dict:
+    from numerics.moments import finite_set_expectation
+    from numerics.validation import as_horizons as _as_int
+
+    problem, w0, etas, ts = _least_squares_input(request, {"batch_size"})
+    batch = int(_as_int("batch_size", request.get("batch_size", 1), maximum=10**9).reshape(-1)[0])
+    res = finite_set_expectation(problem, etas, int(ts.max()), batch_size=batch, w0=w0, curve=True)
+    results = []
+    for i, eta in enumerate(etas):
+        for t in ts:
+            tr, trg = res.train_curve[i, t], res.train_grad_curve[i, t]
+            entry = {
+                "eta": float(eta),
+                "t": int(t),
+                "expected_train_loss": _value(tr),
+                "expected_train_loss_grad": _value(trg),
+                "expected_valid_loss": None,
+                "expected_valid_loss_grad": None,
+            }
+            values = [tr, trg]
+            if problem.has_validation:
+                va, vag = res.valid_curve[i, t], res.valid_grad_curve[i, t]
+                entry["expected_valid_loss"], entry["expected_valid_loss_grad"] = _value(va), _value(vag)
+                values += [va, vag]
+            entry["status"] = "ok" if all(math.isfinite(float(v)) for v in values) else "overflow"
+            results.append(entry)
+    return {
+        "model": "least_squares_sgd",
+        "batch_size": batch,
+        "results": results,
+        "environment": _environment("float64 exact moment recursion (numerics.moments), no Monte Carlo"),
+    }
+
+
 MODELS: dict[str, Callable[[dict], dict] | None] = {
     "quadratic_gd": _quadratic_gd,
-    "least_squares_gd": None,
-    "least_squares_sgd": None,
+    "least_squares_gd": _least_squares_gd,
+    "least_squares_sgd": _least_squares_sgd,
     "nqm": None,
 }
 

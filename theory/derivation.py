@@ -570,6 +570,11 @@ _STRENGTH = {"symbolic": 3, "concrete-t": 1, "failed": 0}
 
 
 def _strength(status: str) -> int:
+    """Rank of a status for combining parts of one check: "failed" is always the weakest, and a
+    status this module does not know (a subclass's own, e.g. "concrete-d") ranks just above it,
+    so combining it with "failed" can never hide the failure."""
+    if status == "failed":
+        return -1
     if status.startswith("symbolic-d"):
         return 2
     return _STRENGTH.get(status, 0)

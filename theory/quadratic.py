@@ -872,11 +872,15 @@ def names() -> tuple[str, ...]:
 def get(name: str) -> Derivation:
     """A fresh :class:`Derivation` by name; ``KeyError`` naming the known names otherwise.
 
+    Names this module does not own (``least_squares.*``, ``sgd.*``) are looked up in
+    :mod:`theory.registry`, which merges every module's ``DERIVATIONS``.
+
     >>> get("quadratic.loss").title
     'Naive meta-objective in closed form'
     """
-    try:
-        factory = DERIVATIONS[name]
-    except (KeyError, TypeError):
-        raise KeyError(f"unknown derivation {name!r}; known: {', '.join(DERIVATIONS)}") from None
+    factory = DERIVATIONS.get(name) if isinstance(name, str) else None
+    if factory is None:
+        from theory import registry  # imported here: registry imports this module
+
+        return registry.get(name)
     return factory()

@@ -1,0 +1,678 @@
+r"""Full-batch gradient descent on least squares, in closed form at any horizon.
+
+Source: Wang, Yuan, Wu & Ge (2021), Section 4 (``../shared/papers/wang2021.md`` §2.3 and §5
+items 10-11). The problem is :class:`~numerics.LeastSquaresProblem`: training loss
+:math:`\hat f(w) = \frac1{2n}\|y - Xw\|^2`, optional validation loss
+:math:`\frac1{2n_v}\|y_v - X_vw\|^2`, and GD :math:`w_{\tau+1} = w_\tau - \eta(\hat Hw_\tau - b)`
+from :math:`w_0` (default 0), :math:`\hat H = X^\top X/n`, :math:`b = X^\top y/n`.
+
+Closed form [paper §5 item 10-11 for w_0 = 0; derived here for any w_0]. Write the thin SVD
+:math:`X = \sum_i s_i u_i v_i^\top` over the *range* (:math:`s_i > 0`), so
+:math:`\hat H = \sum_i \lambda_i v_iv_i^\top` with :math:`\lambda_i = s_i^2/n`. Put
+
+.. math::
+
+    a_i = 1-\eta\lambda_i,\qquad z_i = \langle u_i, Xw_0 - y\rangle = s_i\,e_i,\qquad
+    e_i = \langle v_i, w_0 - w_{\rm ERM}\rangle,\qquad r = y - Xw_{\rm ERM},
+
+with :math:`w_{\rm ERM} = \hat H^+b = X^+y` the minimum-norm least-squares solution. Then
+
+.. math::
+
+    w_t &= w_0 - \textstyle\sum_i (1-a_i^t)\,e_i\,v_i
+         \;=\; P_{\rm null}w_0 + P_{\rm range}w_{\rm ERM} + \sum_i a_i^t e_i v_i,\\
+    \hat f(w_t) &= \tfrac1{2n}\|r\|^2 + \tfrac12\textstyle\sum_i \lambda_i a_i^{2t} e_i^2
+                 = \tfrac1{2n}\big(\|r\|^2 + \sum_i a_i^{2t} z_i^2\big),\\
+    \frac{d\hat f(w_t)}{d\eta} &= -t\textstyle\sum_i \lambda_i^2 a_i^{2t-1}e_i^2
+                 = -\tfrac tn\sum_i \lambda_i a_i^{2t-1} z_i^2,\\
+    \frac{dw_t}{d\eta} &= -t\textstyle\sum_i \lambda_i a_i^{t-1}e_i\,v_i,\qquad
+    \frac{d}{d\eta}\tfrac1{2n_v}\|y_v - X_vw_t\|^2
+        = -\tfrac1{n_v}\big\langle y_v - X_vw_t,\; X_v\,\tfrac{dw_t}{d\eta}\big\rangle .
+
+The null-space part of :math:`w_0` never moves (:math:`Xv = 0` there), and :math:`\lambda_i e_i =
+s_iz_i/n`, so nothing divides by a small singular value.
+
+How it stays accurate (float64):
+
+* The eigenpairs of :math:`\hat H` come from the SVD of X, not from ``eigh`` of
+  :math:`X^\top X`: that would square the conditioning and lose every :math:`\lambda_i` below
+  :math:`\epsilon\lambda_{\max}`; the SVD gets each :math:`s_i` to :math:`\epsilon s_{\max}` absolute.
+  Singular values :math:`s_i \le \max(n,d)\,\epsilon\,s_{\max}` are treated as exactly 0 (the
+  default cut-off of ``numpy.linalg.lstsq``); their components then stay in the null space and
+  their :math:`z_i^2` in :math:`\|r\|^2`. The error this makes is at most
+  :math:`t\,\eta\,\lambda_i z_i^2/n` with :math:`\lambda_i \le (\max(n,d)\epsilon)^2\lambda_{\max}`,
+  i.e. below :math:`10^{-29}\,t\,\eta\lambda_{\max}` relative for d, n <= 1000.
+* :math:`\ln|a_i|` is :func:`numerics.stable.log_abs_one_minus` (exact product
+  :math:`\eta\lambda_i`, ``log1p``), so :math:`\eta = 1/\lambda_i` (:math:`a_i = 0`, handled
+  exactly: :math:`0^0 = 1`) and :math:`\eta \approx 2/\lambda_i` are resolved.
+* :math:`a_i^k` is formed as :math:`\pm\exp(k\ln|a_i|)`, and :math:`1-a_i^t` as
+  ``-expm1(t ln|a_i|)`` (or :math:`1 + |a_i|^t` for a negative power), exact to a few ulps even
+  when :math:`\eta t\lambda_i \ll 1`. Sums of ordinary magnitude are formed directly; where a
+  term would leave (about) [e^-600, e^300], the sum is taken relative to its largest exponent and
+  only the final value is exponentiated. So the result is exact to rounding at any t up to 10^12
+  wherever it is representable (the only error growing with t is the unavoidable
+  :math:`\epsilon\,k\,|\ln|a_i||` of multiplying a rounded logarithm by k); beyond the float64
+  range the losses are ``+inf`` and the derivatives ``±inf`` (honestly: the true value exceeds
+  1.8e308). No NaN is produced for valid input. A subnormal step size (eta < ~1e-300) gives
+  subnormal increments, exact only to the subnormal spacing (absolute, not relative).
+
+Also here, sharing no code with the closed form (``../shared/DESIGN.md``, "Independence"):
+:func:`simulate`, the dense float64 unroll with a forward-mode tangent (and the truncation rule of
+§2.3), and :func:`reference`, the same unroll in mpmath at 50 digits on the raw (X, y).
+
+Example (1-d: X = [[1], [2]], y = [1, 1], so H = 5/2, w_ERM = 3/5 and ||r||^2 = 1/5; at
+eta = 1/5, a = 1/2 and the training loss is 1/20 + (5/4)(1/2)^(2t)(3/5)^2)::
+
+    >>> from numerics import LeastSquaresProblem
+    >>> p = LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0], X_valid=[[1.0]], y_valid=[0.0])
+    >>> g = gd(p, 0.2, [1, 2, 10**12])
+    >>> g.train_loss.round(14).tolist()                     # 0.05 + 0.45 / 4**t
+    [0.1625, 0.078125, 0.05]
+    >>> g.valid_loss.round(14).tolist()                     # (1/2) (3/5 (1 - 2**-t))**2
+    [0.045, 0.10125, 0.18]
+    >>> iterate(p, 0.2, 2).round(12).tolist()               # 3/5 (1 - 1/4)
+    [0.45]
+    >>> bool(gd(p, 1.0, 10**9).train_loss == np.inf)     # |a| = 3/2: (3/2)^(2e9) overflows
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .problems import LeastSquaresProblem
+from .stable import log_abs_one_minus
+from .validation import ValidationError, as_horizons, as_nonnegative_reals, as_real_vector
+
+__all__ = [
+    "LeastSquaresSpectrum",
+    "LeastSquaresGD",
+    "spectrum",
+    "erm",
+    "gd",
+    "iterate",
+    "iterate_norms",
+    "first_crossing",
+    "SimulatedGD",
+    "simulate",
+    "LeastSquaresReference",
+    "reference",
+]
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+# ---------------------------------------------------------------------------------------------
+# the eigenbasis
+
+
+@dataclass(frozen=True, eq=False)
+class LeastSquaresSpectrum:
+    """Everything the closed form needs, computed once per (problem, w0) by :func:`spectrum`.
+
+    ``s`` (r,) are the kept singular values of X (descending), ``lam = s**2 / n`` the nonzero
+    eigenvalues of H, ``V`` (d x r) the eigenvectors, ``z = U^T (X w0 - y)`` (r,), ``resid2`` =
+    ||r||^2 = ||y - X w_ERM||^2 (0 exactly when rank = n), ``vw0 = V^T w0`` and ``null_w0_norm2``
+    = ||P_null w0||^2; with a validation set, ``B = X_valid V`` (n_valid x r) and ``rv0 = y_valid -
+    X_valid w0``.
+    """
+
+    problem: LeastSquaresProblem
+    w0: np.ndarray
+    s: np.ndarray
+    lam: np.ndarray
+    V: np.ndarray
+    z: np.ndarray
+    resid2: float
+    vw0: np.ndarray
+    null_w0_norm2: float
+    B: np.ndarray | None
+    rv0: np.ndarray | None
+
+    @property
+    def rank(self) -> int:
+        return int(self.s.size)
+
+    @property
+    def e(self) -> np.ndarray:
+        """e_i = <v_i, w0 - w_ERM> = z_i / s_i (large where s_i is small; the closed form avoids it)."""
+        return self.z / self.s
+
+    @property
+    def lam_max(self) -> float:
+        return float(self.lam[0]) if self.lam.size else 0.0
+
+    @property
+    def lam_min_positive(self) -> float:
+        """Smallest nonzero eigenvalue of H (lambda_min^+)."""
+        return float(self.lam[-1]) if self.lam.size else 0.0
+
+
+def _problem(problem: Any) -> LeastSquaresProblem:
+    if not isinstance(problem, LeastSquaresProblem):
+        raise ValidationError("problem", f"must be a LeastSquaresProblem (got {type(problem).__name__})")
+    return problem
+
+
+def spectrum(problem: LeastSquaresProblem, w0: Any = None) -> LeastSquaresSpectrum:
+    """The eigen-data of H = X^T X / n via the thin SVD of X (see the module docstring).
+
+    >>> from numerics import LeastSquaresProblem
+    >>> sp = spectrum(LeastSquaresProblem([[1.0, 1.0], [2.0, 2.0]], [1.0, 1.0]))
+    >>> sp.rank, round(sp.lam_max, 12), round(sp.resid2, 12)     # rank 1, H = [[5/2, 5/2], [5/2, 5/2]]
+    (1, 5.0, 0.2)
+    """
+    problem = _problem(problem)
+    n, d = problem.n, problem.d
+    if w0 is None:
+        w = np.zeros(d)
+    else:
+        w = as_real_vector("w0", w0)
+        if w.size != d:
+            raise ValidationError("w0", f"must have length d = {d} (the number of columns of X), got {w.size}")
+    x, y = problem.X, problem.y
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    cut = max(n, d) * _EPS * (float(s[0]) if s.size else 0.0)
+    keep = s > cut
+    s = s[keep]
+    u = u[:, keep]
+    v = vt[keep].T
+    lam = s * s / n
+    z = u.T @ (x @ w - y)
+    if s.size == n:  # U spans R^n: y is in the range of X, the residual is exactly 0
+        resid2 = 0.0
+    else:
+        res = y - u @ (u.T @ y)
+        resid2 = float(res @ res)
+    vw0 = v.T @ w
+    null = w - v @ vw0
+    B = rv0 = None
+    if problem.has_validation:
+        B = problem.X_valid @ v
+        rv0 = problem.y_valid - problem.X_valid @ w
+    arrays = [w, s, lam, v, z, vw0] + ([B, rv0] if B is not None else [])
+    for arr in arrays:
+        arr.setflags(write=False)
+    return LeastSquaresSpectrum(problem, w, s, lam, v, z, resid2, vw0, float(null @ null), B, rv0)
+
+
+def erm(problem: LeastSquaresProblem) -> np.ndarray:
+    """w_ERM = X^+ y, the minimum-norm least-squares solution (same cut-off as ``lstsq``).
+
+    >>> from numerics import LeastSquaresProblem
+    >>> erm(LeastSquaresProblem([[1.0, 1.0]], [2.0])).round(14).tolist()
+    [1.0, 1.0]
+    """
+    sp = spectrum(problem)
+    # z = -U^T y when w0 = 0, so <v_i, w_ERM> = -z_i / s_i
+    return sp.V @ (-sp.z / sp.s)
+
+
+def _as_spectrum(problem: Any, w0: Any) -> LeastSquaresSpectrum:
+    if isinstance(problem, LeastSquaresSpectrum):
+        if w0 is not None:
+            raise ValidationError("w0", "must not be given with a precomputed LeastSquaresSpectrum (it fixes w0)")
+        return problem
+    return spectrum(problem, w0)
+
+
+def _grid(eta: Any, t: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    eta = as_nonnegative_reals("eta", eta)
+    t = as_horizons("t", t)
+    try:
+        eta, t = np.broadcast_arrays(eta, t)
+    except ValueError:
+        raise ValidationError("t", f"shape {t.shape} cannot be broadcast against eta's shape {eta.shape}") from None
+    return eta, t, eta.shape
+
+
+# ---------------------------------------------------------------------------------------------
+# log-space helpers (private; of numerics.stable only ln|1 - eta lam| is reused)
+
+
+def _power_parts(la: np.ndarray, sa: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ln|a^k| and sign(a^k) for integer k >= 0 (broadcast), with 0^0 = 1 exactly."""
+    k = np.asarray(k)
+    with np.errstate(invalid="ignore"):
+        lp = np.where(k == 0, 0.0, k * la)
+    sp = np.where((sa < 0) & (k % 2 == 1), -1.0, 1.0)
+    return lp, sp
+
+
+def _log_one_minus_power(la: np.ndarray, sa: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ln|1 - a^t| and sign(1 - a^t): -expm1(t ln|a|) when a^t > 0, 1 + |a|^t when a^t < 0."""
+    x, sp = _power_parts(la, sa, t)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        pos = sp > 0
+        # a^t = e^x > 0: 1 - e^x; for x > 0 use ln(e^x - 1) = x + ln(-expm1(-x))
+        lpos = np.where(x > 0, x + np.log(-np.expm1(-np.abs(x))), np.log(-np.expm1(np.minimum(x, 0.0))))
+        spos = -np.sign(x)
+        lneg = np.logaddexp(0.0, x)
+        return np.where(pos, lpos, lneg), np.where(pos, spos, 1.0)
+
+
+def _log_abs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(x)), np.sign(x)
+
+
+def _exp_signed(log_abs: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """sign * exp(log_abs), with 0 where sign == 0 (never 0 * inf)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.where(sign == 0, 0.0, sign * np.exp(np.where(sign == 0, 0.0, log_abs)))
+
+
+#: Rows whose largest term has ln|term| within [_LIN_LO, _LIN_HI] (and no factor exp(x) below
+#: e^-700, i.e. near the subnormal range) are computed in linear space, the rest relative to their
+#: largest exponent. Linear space avoids the exp/log round trip (relative error eps x |ln value|)
+#: for ordinary magnitudes; e^300 keeps the squares and inner products of such terms below 1e270.
+_LIN_LO, _LIN_HI, _X_MIN = -600.0, 300.0, -700.0
+
+
+def _terms(c: np.ndarray, x: np.ndarray, sx: np.ndarray, hi: float = _LIN_HI) -> tuple[np.ndarray, np.ndarray]:
+    """(M, v) with c_i sx_i exp(x_i) = exp(M) v_i exactly in exact arithmetic, per row of x (N, r).
+
+    M = 0 (linear space) for rows whose terms are of ordinary size; otherwise M is the row's
+    largest ln|term| and |v_i| <= 1.
+    """
+    lc, sc = _log_abs(c)
+    with np.errstate(invalid="ignore"):
+        lt = np.where(sc != 0, lc + x, -np.inf)
+    big = np.max(lt, axis=-1, initial=-np.inf)
+    xmin = np.min(np.where((sc != 0) & np.isfinite(x), x, np.inf), axis=-1, initial=np.inf)
+    lin = (np.isneginf(big) | ((big >= _LIN_LO) & (big <= hi))) & (xmin >= _X_MIN)
+    m = np.where(lin | np.isneginf(big), 0.0, big)
+    with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+        v_lin = c * sx * np.exp(x)
+        v_log = np.where(sc != 0, sc * sx * np.exp(lt - m[:, None]), 0.0)
+    return m, np.where(lin[:, None], v_lin, v_log)
+
+
+def _coeffs(sp: LeastSquaresSpectrum, la: np.ndarray, sa: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M, q~) with q_i = (1 - a_i^t) e_i = exp(M) q~_i per row of la (N, r) (any leading shape).
+
+    Linear space (M = 0, phi by ``-expm1``) while ln|q| <= _LIN_HI; otherwise relative to the
+    row's largest ln|q| (M > 0, |q~| <= 1).
+    """
+    e = sp.z / sp.s
+    le, se = _log_abs(e)
+    lphi, sphi = _log_one_minus_power(la, sa, t)
+    lq = lphi + le
+    big = np.max(lq, axis=-1, initial=-np.inf)
+    lin = big <= _LIN_HI
+    m = np.where(lin, 0.0, big)
+    x, spow = _power_parts(la, sa, t)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        phi = np.where(spow > 0, -np.expm1(x), 1.0 + np.exp(x))
+        q_lin = phi * e
+        q_log = np.where(se != 0, sphi * se * np.exp(lq - m[..., None]), 0.0)
+    return m, np.where(lin[..., None], q_lin, q_log)
+
+
+def _unscale(m: np.ndarray, v: np.ndarray, log_factor: float = 0.0, factor: float = 1.0) -> np.ndarray:
+    """factor * exp(m) * v, without an exp/log round trip where m == 0; +-inf beyond the range."""
+    lv, sv = _log_abs(v)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.where(m == 0, factor * v, _exp_signed(m + lv + log_factor, sv))
+
+
+# ---------------------------------------------------------------------------------------------
+# the closed form
+
+
+@dataclass(frozen=True)
+class LeastSquaresGD:
+    """GD on least squares at broadcast (eta, t); every array field has that shape.
+
+    Losses are +inf, and derivatives +-inf, exactly where the true value exceeds the float64
+    range (never NaN). ``valid_loss`` and ``valid_loss_grad`` are ``None`` without a validation set.
+    """
+
+    eta: np.ndarray
+    t: np.ndarray
+    train_loss: np.ndarray  #: (1/2n) ||y - X w_t||^2
+    train_loss_grad: np.ndarray  #: d/d eta of train_loss
+    valid_loss: np.ndarray | None  #: (1/2 n_valid) ||y_valid - X_valid w_t||^2
+    valid_loss_grad: np.ndarray | None  #: d/d eta of valid_loss
+
+
+def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0: Any = None) -> LeastSquaresGD:
+    r"""Training and validation loss of GD after t steps, and their d/d eta (module docstring).
+
+    ``eta`` (>= 0) and ``t`` (integers in [1, 10^12]) broadcast like numpy arrays (as in
+    :func:`numerics.stable.evaluate`); ``problem`` may be a precomputed :func:`spectrum` (then
+    ``w0`` is fixed by it). Work O(N (r + n_valid r)) for N broadcast points and rank r.
+
+    Accuracy: exact up to the rounding of the SVD and of ln|a_i|; the relative error of each
+    term grows like eps x 2t x eta lambda_i / |a_i| (the conditioning of a^(2t) in the inputs), as
+    for any method given float64 inputs, plus eps ||z|| / |z_i| where a dominant term has a small
+    coefficient z_i. Measured against a self-validated (>= 50-digit) mpmath unroll of the raw
+    (X, y) on 1000 random instances with n, d <= 6, t <= 50: at most 8.4e-12 relative to each
+    quantity's scale where that conditioning is moderate, 1.7e-11 overall
+    (``tests/numerics/test_least_squares.py``).
+
+    >>> from numerics import LeastSquaresProblem
+    >>> p = LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0])
+    >>> g = gd(p, [0.0, 0.2, 0.4], 1)
+    >>> g.train_loss.round(12).tolist(), g.train_loss_grad.round(12).tolist()
+    ([0.5, 0.1625, 0.05], [-2.25, -1.125, 0.0])
+    >>> g.valid_loss is None
+    True
+    """
+    sp = _as_spectrum(problem, w0)
+    p = sp.problem
+    eta, t, shape = _grid(eta, t)
+    eta_f = eta.reshape(-1)
+    tt = t.reshape(-1)[:, None]
+    tf = tt.astype(np.float64)
+    n = p.n
+
+    la, sa = log_abs_one_minus(eta_f[:, None], sp.lam[None, :])  # (N, r)
+    ones = np.ones_like(la)
+
+    # training loss: (||r||^2 + sum_i z_i^2 a_i^(2t)) / (2n)
+    l2t, _ = _power_parts(la, sa, 2 * tt)
+    c = np.append(sp.z * sp.z, sp.resid2)
+    x = np.concatenate([l2t, np.zeros((la.shape[0], 1))], axis=1)
+    m, v = _terms(c, x, np.ones_like(x), hi=600.0)
+    total = np.sum(v, axis=-1)
+    train = _unscale(m, total, -math.log(2 * n), 1.0 / (2 * n))
+
+    # d/d eta: -(t/n) sum_i lam_i z_i^2 a_i^(2t-1)
+    l2t1, s2t1 = _power_parts(la, sa, 2 * tt - 1)
+    m, v = _terms(sp.lam * sp.z * sp.z, l2t1, s2t1, hi=600.0)
+    total = np.sum(v, axis=-1)
+    train_grad = -_unscale(m, total, np.log(tf[:, 0]) - math.log(n), tf[:, 0] / n)
+
+    valid = valid_grad = None
+    if sp.B is not None:
+        nv = p.n_valid
+        m, q = _coeffs(sp, la, sa, tt)
+        with np.errstate(under="ignore"):
+            rt = np.exp(-m)[:, None] * sp.rv0[None, :] + q @ sp.B.T  # (y_v - X_v w_t) / e^M
+        ss = np.sum(rt * rt, axis=-1)
+        valid = _unscale(2.0 * m, ss, -math.log(2 * nv), 1.0 / (2 * nv))
+        # h_i = t lam_i a_i^(t-1) e_i = t (s_i z_i / n) a_i^(t-1);  d valid / d eta = <r_v, B h> / n_v
+        lt1, st1 = _power_parts(la, sa, tt - 1)
+        mh, h = _terms(sp.s * sp.z / n, lt1, st1 * ones)
+        with np.errstate(over="ignore"):
+            dot = np.sum(rt * (h @ sp.B.T), axis=-1)
+        valid_grad = _unscale(m + mh, dot, np.log(tf[:, 0]) - math.log(nv), tf[:, 0] / nv)
+        valid = valid.reshape(shape)
+        valid_grad = valid_grad.reshape(shape)
+
+    return LeastSquaresGD(
+        eta=eta.copy(),
+        t=t.copy(),
+        train_loss=train.reshape(shape),
+        train_loss_grad=train_grad.reshape(shape),
+        valid_loss=valid,
+        valid_loss_grad=valid_grad,
+    )
+
+
+def iterate(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0: Any = None) -> np.ndarray:
+    r"""w_t = w0 - sum_i (1 - a_i^t) e_i v_i, shape ``broadcast(eta, t).shape + (d,)``.
+
+    Entries beyond the float64 range are +-inf (never NaN).
+
+    >>> from numerics import LeastSquaresProblem
+    >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0])      # H = I / 2, w_ERM = (1, 1)
+    >>> iterate(p, [1.0, 2.0], 3, w0=[0.0, 2.0]).tolist()                 # a = 1/2 and 0
+    [[0.875, 1.125], [1.0, 1.0]]
+    """
+    sp = _as_spectrum(problem, w0)
+    eta, t, shape = _grid(eta, t)
+    la, sa = log_abs_one_minus(eta.reshape(-1)[:, None], sp.lam[None, :])
+    m, q = _coeffs(sp, la, sa, t.reshape(-1)[:, None])
+    with np.errstate(under="ignore"):
+        b = np.exp(-m)[:, None] * sp.w0[None, :] - q @ sp.V.T  # w_t / e^M
+    w = _unscale(m[:, None], b)
+    return w.reshape(shape + (sp.problem.d,))
+
+
+def iterate_norms(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t_max: Any, w0: Any = None) -> np.ndarray:
+    r"""ln ||w_tau|| for tau = 0..t_max at each eta: shape ``eta.shape + (t_max + 1,)``.
+
+    ||w_tau||^2 = ||P_null w0||^2 + sum_i (<v_i, w0> - (1 - a_i^tau) e_i)^2 (in log space, so a
+    divergent run gives a finite ln-norm). Cost O(len(eta) x t_max x r). :func:`first_crossing`
+    uses the same norms to locate the truncation step.
+
+    >>> from numerics import LeastSquaresProblem
+    >>> p = LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0])             # w_ERM = 3/5, H = 5/2
+    >>> np.exp(iterate_norms(p, 1.0, 3)).round(12).tolist()             # 3/5 (1 - (-3/2)^tau)
+    [0.0, 1.5, 0.75, 2.625]
+    """
+    sp = _as_spectrum(problem, w0)
+    eta = as_nonnegative_reals("eta", eta)
+    tm = as_horizons("t_max", t_max)
+    if tm.ndim != 0:
+        raise ValidationError("t_max", f"must be a single integer (got shape {tm.shape})")
+    t_max = int(tm)
+    shape = eta.shape
+    flat = eta.reshape(-1)
+    out = np.empty((flat.size, t_max + 1))
+    w0n2 = float(sp.w0 @ sp.w0)
+    out[:, 0] = 0.5 * math.log(w0n2) if w0n2 > 0 else -np.inf
+    out[:, 1:] = _norms_range(sp, flat, 1, t_max)
+    return out.reshape(shape + (t_max + 1,))
+
+
+def first_crossing(
+    problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t_max: Any, radius: Any, w0: Any = None
+) -> np.ndarray:
+    r"""First tau in [0, t_max] with ||w_tau|| >= radius, or -1 if there is none (eta's shape).
+
+    Exact (every tau is examined, through the closed-form norms of :func:`iterate_norms`), with
+    two shortcuts that change no answer: a step size with every |a_i| <= 1 cannot reach beyond
+    ||P_null w0|| + (sum_i (|<v_i, w0>| + 2|e_i|)^2)^(1/2), so when that bound is below the radius
+    it is not scanned; otherwise tau is scanned in growing blocks and a step size stops being
+    scanned at its first crossing. Used for the truncation rule of Wang et al. (2021) §2.3.
+
+    >>> from numerics import LeastSquaresProblem
+    >>> p = LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0])     # |w_tau| = 0.6 |1 - (1 - 2.5 eta)^tau|
+    >>> first_crossing(p, [0.2, 1.0], 10, 2.0).tolist()            # eta = 1: 1.5, 0.75, 2.625, ...
+    [-1, 3]
+    """
+    sp = _as_spectrum(problem, w0)
+    eta = as_nonnegative_reals("eta", eta)
+    tm = as_horizons("t_max", t_max)
+    if tm.ndim != 0:
+        raise ValidationError("t_max", f"must be a single integer (got shape {tm.shape})")
+    t_max = int(tm)
+    r = as_nonnegative_reals("radius", radius)
+    if r.ndim != 0 or not float(r) > 0:
+        raise ValidationError("radius", f"must be a single number > 0 (got {'shape ' + str(r.shape) if r.ndim else float(r)})")
+    lr = math.log(float(r))
+    flat = eta.reshape(-1)
+    out = np.full(flat.size, -1, dtype=np.int64)
+    if math.sqrt(float(sp.w0 @ sp.w0)) >= float(r):
+        out[:] = 0
+        return out.reshape(eta.shape)
+    a_max = np.max(np.abs(1.0 - flat[:, None] * sp.lam[None, :]), axis=-1, initial=0.0)
+    bound = math.sqrt(sp.null_w0_norm2) + float(np.linalg.norm(np.abs(sp.vw0) + 2.0 * np.abs(sp.z / sp.s)))
+    todo = np.nonzero(~((a_max <= 1.0) & (bound < float(r))))[0]
+    start, block = 1, 64
+    while todo.size and start <= t_max:
+        stop = min(t_max, start + block - 1)
+        ln = _norms_range(sp, flat[todo], start, stop)  # (len(todo), stop - start + 1)
+        hit = ln >= lr
+        found = hit.any(axis=-1)
+        out[todo[found]] = start + np.argmax(hit[found], axis=-1)
+        todo = todo[~found]
+        start, block = stop + 1, min(4 * block, 65536)
+    return out.reshape(eta.shape)
+
+
+def _norms_range(sp: LeastSquaresSpectrum, eta: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """ln ||w_tau|| for tau = start..stop (>= 1) at each eta (1-D): shape (len(eta), stop - start + 1)."""
+    la, sa = log_abs_one_minus(eta[:, None], sp.lam[None, :])
+    with np.errstate(divide="ignore"):
+        lnull = math.log(sp.null_w0_norm2) if sp.null_w0_norm2 > 0 else -np.inf
+    out = np.empty((la.shape[0], stop - start + 1))
+    chunk = max(1, int(4_000_000 // max(1, la.size)))
+    for s0 in range(start, stop + 1, chunk):
+        taus = np.arange(s0, min(stop, s0 + chunk - 1) + 1)
+        m, qs = _coeffs(sp, la[:, None, :], sa[:, None, :], taus[None, :, None])  # (N, T, r)
+        # component c_i = vw0_i - q_i, as exp(M) (vw0 e^-M - q~)
+        with np.errstate(under="ignore"):
+            comp = np.exp(-m)[..., None] * sp.vw0 - qs
+            # ||comp||^2 scaled by its largest entry, so tiny iterates do not underflow
+            big = np.max(np.abs(comp), axis=-1, initial=0.0)
+            safe = np.where(big > 0, big, 1.0)
+            c2 = np.sum((comp / safe[..., None]) ** 2, axis=-1)
+            with np.errstate(divide="ignore"):
+                lc2 = np.where(big > 0, np.log(c2) + 2.0 * (np.log(safe) + m), -np.inf)
+            total = np.logaddexp(lc2, lnull)
+        out[:, s0 - start : s0 - start + taus.size] = 0.5 * total
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the process, step by step (independent of everything above)
+
+
+@dataclass(frozen=True)
+class SimulatedGD:
+    """One dense float64 unroll (:func:`simulate`). ``truncated_at`` is the first step tau with
+    ||w_tau|| >= radius (then w is frozen at radius * u), else None."""
+
+    w: np.ndarray
+    dw: np.ndarray  #: d w_t / d eta (forward-mode tangent; 0 after truncation)
+    train_loss: float
+    train_loss_grad: float
+    valid_loss: float | None
+    valid_loss_grad: float | None
+    truncated_at: int | None
+    max_w_norm: float  #: max over tau of ||w_tau|| (scale of the unroll's rounding errors)
+    max_dw_norm: float  #: max over tau of ||d w_tau / d eta||
+
+
+def simulate(
+    problem: LeastSquaresProblem,
+    eta: float,
+    t: int,
+    w0: Any = None,
+    radius: float | None = None,
+    u: Any = None,
+) -> SimulatedGD:
+    r"""Run GD w <- w - eta X^T (X w - y) / n for t steps on the dense X, with the tangent
+    wdot <- wdot - g - eta X^T X wdot / n (forward mode), and the truncation rule of Wang et al.
+    (2021) §2.3 when ``radius`` is given: the first time ||w_tau|| >= radius, w is set to
+    radius * u (u a unit vector; the tangent becomes 0) and the run stops.
+
+    Plain loops, no eigen-decomposition: this is the process itself (implementation 2 of
+    DESIGN.md). Overflows to inf/NaN like any float64 unroll would.
+
+    >>> from numerics import LeastSquaresProblem
+    >>> r = simulate(LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0]), 0.2, 2)
+    >>> round(r.train_loss, 12), r.w.round(12).tolist()
+    (0.078125, [0.45])
+    """
+    problem = _problem(problem)
+    x, y = problem.X, problem.y
+    n, d = problem.n, problem.d
+    w = np.zeros(d) if w0 is None else np.array(w0, dtype=np.float64)
+    wd = np.zeros(d)
+    eta = float(eta)
+    stop = None
+    wmax = float(np.linalg.norm(w))
+    dmax = 0.0
+    with np.errstate(all="ignore"):
+        for tau in range(1, int(t) + 1):
+            g = x.T @ (x @ w - y) / n
+            hwd = x.T @ (x @ wd) / n
+            w, wd = w - eta * g, wd - g - eta * hwd
+            wmax = max(wmax, float(np.linalg.norm(w)))
+            dmax = max(dmax, float(np.linalg.norm(wd)))
+            if radius is not None and np.linalg.norm(w) >= radius:
+                w = float(radius) * np.asarray(u, dtype=np.float64)
+                wd = np.zeros(d)
+                stop = tau
+                break
+        res = y - x @ w
+        tl = float(res @ res) / (2 * n)
+        tg = -float(res @ (x @ wd)) / n
+        vl = vg = None
+        if problem.has_validation:
+            rv = problem.y_valid - problem.X_valid @ w
+            vl = float(rv @ rv) / (2 * problem.n_valid)
+            vg = -float(rv @ (problem.X_valid @ wd)) / problem.n_valid
+    return SimulatedGD(w, wd, tl, tg, vl, vg, stop, wmax, dmax)
+
+
+# ---------------------------------------------------------------------------------------------
+# high-precision reference: the same unroll in mpmath (independent of the closed form)
+
+
+@dataclass(frozen=True)
+class LeastSquaresReference:
+    """mpf values at one (eta, t) from :func:`reference`; ``*_scale`` bound the derivative's
+    magnitude by Cauchy-Schwarz (||residual|| ||X dw/deta|| / n), the natural scale for its
+    error (cancellation in the inner product)."""
+
+    ctx: Any
+    w: list
+    dw: list
+    train_loss: Any
+    train_loss_grad: Any
+    train_grad_scale: Any
+    valid_loss: Any
+    valid_loss_grad: Any
+    valid_grad_scale: Any
+
+
+def reference(problem: LeastSquaresProblem, eta: float, t: int, w0: Any = None, dps: int = 50) -> LeastSquaresReference:
+    r"""GD and its forward-mode d/d eta unrolled in mpmath (local context, ``dps`` digits) on the
+    raw (X, y) -- no eigen-decomposition, no closed form. Inputs are taken exactly from float64.
+
+    Precision: each step loses a few units of 10^-dps relative to the iterate's scale, so after
+    t <= 50 steps of a well-scaled problem the reference is good to ~10^-(dps-4).
+
+    >>> from numerics import LeastSquaresProblem
+    >>> ref = reference(LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0]), 0.2, 2, dps=30)
+    >>> ref.ctx.nstr(ref.train_loss, 10), ref.ctx.nstr(ref.train_loss_grad, 10)
+    ('0.078125', '-0.5625')
+    """
+    problem = _problem(problem)
+    import mpmath  # lazily: only the reference needs it
+
+    ctx = mpmath.MPContext()
+    ctx.dps = int(dps)
+    n, d = problem.n, problem.d
+    X = [[ctx.mpf(float(v)) for v in row] for row in problem.X]
+    y = [ctx.mpf(float(v)) for v in problem.y]
+    e = ctx.mpf(float(eta))
+    w = [ctx.mpf(0)] * d if w0 is None else [ctx.mpf(float(v)) for v in w0]
+    wd = [ctx.mpf(0)] * d
+
+    def matvec(A: list, v: list) -> list:
+        return [ctx.fsum(a * b for a, b in zip(row, v)) for row in A]
+
+    def rmatvec(A: list, r: list) -> list:
+        return [ctx.fsum(A[k][j] * r[k] for k in range(len(A))) for j in range(d)]
+
+    for _ in range(int(t)):
+        g = [gi / n for gi in rmatvec(X, [a - b for a, b in zip(matvec(X, w), y)])]
+        hwd = [gi / n for gi in rmatvec(X, matvec(X, wd))]
+        w, wd = [wi - e * gi for wi, gi in zip(w, g)], [a - b - e * c for a, b, c in zip(wd, g, hwd)]
+
+    def loss_and_grad(A: list, b: list, m: int):
+        r = [bi - ai for ai, bi in zip(matvec(A, w), b)]
+        xd = matvec(A, wd)
+        loss = ctx.fsum(ri * ri for ri in r) / (2 * m)
+        grad = -ctx.fsum(ri * xi for ri, xi in zip(r, xd)) / m
+        scale = ctx.sqrt(ctx.fsum(ri * ri for ri in r)) * ctx.sqrt(ctx.fsum(xi * xi for xi in xd)) / m
+        return loss, grad, scale
+
+    tl, tg, ts = loss_and_grad(X, y, n)
+    vl = vg = vs = None
+    if problem.has_validation:
+        Xv = [[ctx.mpf(float(v)) for v in row] for row in problem.X_valid]
+        yv = [ctx.mpf(float(v)) for v in problem.y_valid]
+        vl, vg, vs = loss_and_grad(Xv, yv, problem.n_valid)
+    return LeastSquaresReference(ctx, w, wd, tl, tg, ts, vl, vg, vs)

@@ -1,0 +1,49 @@
+"""Every registered derivation of :mod:`theory`, by name: ``l2l derive NAME`` looks names up here.
+
+The registry merges the ``DERIVATIONS`` dicts of :mod:`theory.quadratic` (``quadratic.*``),
+:mod:`theory.least_squares` (``least_squares.*``) and :mod:`theory.sgd` (``sgd.*``), in that order.
+:func:`theory.quadratic.get` delegates here for names it does not own, so existing callers of
+``quadratic.get`` find every derivation.
+
+>>> names()[:2]
+('quadratic.iterate', 'quadratic.loss')
+>>> get("sgd.isserlis").name
+'sgd.isserlis'
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from theory import least_squares, quadratic, sgd
+from theory.derivation import Derivation
+
+__all__ = ["MODULES", "derivations", "names", "get"]
+
+#: The modules whose ``DERIVATIONS`` are merged, in order.
+MODULES = (quadratic, least_squares, sgd)
+
+
+def derivations() -> dict[str, Callable[[], Derivation]]:
+    """A fresh merged ``{name: factory}`` dict; a name defined twice is an error."""
+    out: dict[str, Callable[[], Derivation]] = {}
+    for module in MODULES:
+        for name, factory in module.DERIVATIONS.items():
+            if name in out:
+                raise RuntimeError(f"derivation {name!r} is registered twice (again in {module.__name__})")
+            out[name] = factory
+    return out
+
+
+def names() -> tuple[str, ...]:
+    """Every registered derivation name, module by module in registration order."""
+    return tuple(derivations())
+
+
+def get(name: str) -> Derivation:
+    """A fresh :class:`theory.derivation.Derivation` by name; ``KeyError`` naming the known names otherwise."""
+    table = derivations()
+    factory = table.get(name) if isinstance(name, str) else None
+    if factory is None:
+        raise KeyError(f"unknown derivation {name!r}; known: {', '.join(table)}")
+    return factory()
