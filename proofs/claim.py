@@ -63,6 +63,7 @@ __all__ = [
     "to_jsonable",
     "ReplayData",
     "decode_counterexample",
+    "current_profile",
 ]
 
 KINDS = ("identity", "inequality", "asymptotic", "statistical", "trend")
@@ -96,6 +97,13 @@ class _BudgetExceeded(BaseException):
 
 
 _EVIDENCE: contextvars.ContextVar[list | None] = contextvars.ContextVar("l2l_evidence", default=None)
+_PROFILE: contextvars.ContextVar[str] = contextvars.ContextVar("l2l_profile", default="dev")
+
+
+def current_profile() -> str:
+    """The profile of the claim run in progress (``dev`` outside a run): lets a grid check scale its
+    setting, e.g. to the paper's problem size under ``thorough``."""
+    return _PROFILE.get()
 
 
 def evidence(name: str, computed: Any, expected: Any = None, tolerance: Any = None, why: str | None = None) -> None:
@@ -412,12 +420,20 @@ class _Alarm:
 
 def run_claim(c: Claim, profile: str = "dev", seed: int | None = None, budget: float | None = None) -> ClaimResult:
     """Run one claim under ``profile`` and return its verdict (never raises for a failing check)."""
-    from hypothesis import HealthCheck, Verbosity, settings
-    from hypothesis import seed as hyp_seed
-
     if profile not in PROFILES:
         raise ValueError(f"profile: must be one of {', '.join(PROFILES)} (got {profile!r})")
     limit = c.time_budget(profile) if budget is None else float(budget)
+    profile_token = _PROFILE.set(profile)
+    try:
+        return _run(c, profile, seed, limit)
+    finally:
+        _PROFILE.reset(profile_token)
+
+
+def _run(c: Claim, profile: str, seed: int | None, limit: float) -> ClaimResult:
+    from hypothesis import HealthCheck, Verbosity, settings
+    from hypothesis import seed as hyp_seed
+
     start = time.perf_counter()
     state: dict[str, Any] = {"calls": 0, "last_failure": None, "evidence": []}
 
