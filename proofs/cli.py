@@ -127,6 +127,28 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 0 if verification.ok else 1
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .catalogue import CatalogueError
+    from .report import ReportError, build_report
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    try:
+        data = build_report(
+            args.out, profile=args.profile, seed=args.seed, selectors=args.claims, formats=formats
+        )
+    except (ReportError, CatalogueError) as exc:
+        raise UsageError(str(exc)) from None
+    missed = data.missed
+    for r in missed:
+        print(f"MISS {r.id}: verdict {r.verdict}, expected {r.expect}: {r.message}", file=sys.stderr)
+    print(
+        f"{len(data.claims)} claims, {len(data.claims) - len(missed)} as expected, {len(missed)} not; "
+        f"{len(data.derivations)} derivations, {sum(not v.ok for _, v in data.derivations)} with failed steps; "
+        f"report in {args.out}"
+    )
+    return 1 if missed else 0
+
+
 def _profile(value: str) -> str:
     if value not in ("ci", "dev", "thorough"):
         raise UsageError(f"--profile: must be one of ci, dev, thorough (got {value!r})")
@@ -162,6 +184,17 @@ def _build_parser() -> _Parser:
     p_check.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     p_check.add_argument("--progress", action="store_true", help="report each claim on stderr as it starts")
     p_check.set_defaults(func=_cmd_check)
+
+    p_report = sub.add_parser("report", help="run claims, verify derivations, write Markdown/HTML/LaTeX with figures")
+    p_report.add_argument("--out", default="report", metavar="DIR", help="output folder (default: report)")
+    p_report.add_argument("--profile", type=_profile, default="ci", help="ci | dev | thorough (default ci)")
+    p_report.add_argument("--seed", type=_seed, default=None, help="Hypothesis seed for a reproducible run")
+    p_report.add_argument(
+        "--claims", action="append", default=[], metavar="ID-or-prefix | FILE.py",
+        help="claims to run (repeatable; default: the whole catalogue)",
+    )
+    p_report.add_argument("--format", default="md,html", help="comma-separated subset of md,html,tex (default md,html)")
+    p_report.set_defaults(func=_cmd_report)
 
     p_derive = sub.add_parser("derive", help="print one derivation with its machine-check status")
     p_derive.add_argument("name", help="e.g. quadratic.log-gradient (see the error message for all names)")

@@ -35,13 +35,21 @@ def test_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert pytest_part.startswith("python -m pytest") and "-m pytest -q" in ci
 
 
-def test_main_job_command_runs():
+def test_main_job_command_runs(tmp_path):
+    """The README's main job (`l2l report`), written to a temporary folder instead of ./report."""
     main_cmd = _bash_blocks()[0]
     args = shlex.split(main_cmd.split(" && ", 1)[1])
-    assert args[0] == "l2l"
-    proc = subprocess.run([sys.executable, "-m", "proofs.cli", *args[1:]], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    json.loads(proc.stdout)
+    assert args == ["l2l", "report"]
+    out = tmp_path / "report"
+    proc = subprocess.run([sys.executable, "-m", "proofs.cli", *args[1:], "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / "report.md").is_file() and (out / "report.html").is_file()
+    assert "38 as expected" in proc.stdout or "0 not" in proc.stdout
+
+
+def test_readme_figure_exists():
+    for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
+        assert (ROOT / path).is_file(), path
 
 
 def _tables(marker: str):

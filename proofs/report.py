@@ -1,0 +1,477 @@
+"""``l2l report``: run claims, verify every derivation, and write Markdown, HTML (and LaTeX) with figures.
+
+Output (``../shared/DESIGN.md``, "Command line"): a folder holding ``report.md`` (with PNG figures
+in ``figures/``), ``report.html`` (one self-contained file: MathML, inline SVG, no network) and,
+on request, ``report.tex``. The folder is built beside the target and moved into place at the
+end; every report folder carries the marker file :data:`MARKER`, and a folder without it is never
+overwritten.
+
+Exit status: 1 when a claim's verdict misses its expectation, else 0 (derivation results are
+reported, not part of the exit status).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+__all__ = ["MARKER", "FORMATS", "ReportError", "Figure", "build_report", "make_figures", "write_report"]
+
+#: Marker file written into every report folder: only folders holding it may be overwritten.
+MARKER = ".l2l-report"
+FORMATS = ("md", "html", "tex")
+PRECISION = "float64 evaluators; mpmath references at 50-60 digits"
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class ReportError(Exception):
+    """A target folder or option the report cannot use (the CLI prints it in one line, exit 2)."""
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One figure: a file stem, a caption, its PNG bytes (for Markdown) and SVG text (for HTML)."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+    svg: str
+
+
+def _clean_svg(svg: str) -> str:
+    """Matplotlib's SVG made fit to inline in HTML5: no XML prolog, no DOCTYPE, no metadata, no
+    namespace URLs (the HTML parser puts <svg> in the SVG namespace itself)."""
+    svg = re.sub(r"<\?xml[^>]*\?>", "", svg)
+    svg = re.sub(r"<!DOCTYPE[^>]*>", "", svg, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+    svg = svg.replace("xlink:href=", "href=")  # SVG 2 plain href: no xlink namespace needed
+    return svg.strip()
+
+
+def _render(fig: Any, name: str, title: str, caption: str) -> Figure:
+    import matplotlib.pyplot as plt
+
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    svg = io.StringIO()
+    fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    return Figure(name, title, caption, png.getvalue(), _clean_svg(svg.getvalue()))
+
+
+def make_figures() -> list[Figure]:
+    """The report's figures (matplotlib, Agg backend): deterministic instances, no randomness."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from numerics import metaopt, stable
+    from numerics.problems import QuadraticProblem
+
+    from .strategies import make_gaussian_quadratic
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "l2l-report", "font.size": 9})
+    out: list[Figure] = []
+
+    # (1) naive vs log meta-gradient against t
+    problem = make_gaussian_quadratic(0, 20)
+    scale = 2.0 / (problem.L + problem.alpha)
+    ts = np.unique(np.round(np.geomspace(1, 2000, 60)).astype(np.int64))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for factor in (0.5, 1.0, 1.3):
+        ev = stable.evaluate(problem, factor * scale, ts)
+        log10_naive = np.asarray(ev.naive_grad_log_abs, dtype=float) / np.log(10.0)
+        label = rf"$\eta = {factor:g} \times 2/(L+\alpha)$"
+        ax1.plot(ts, log10_naive, label=label)
+        ax2.plot(ts, np.abs(np.asarray(ev.log_objective_grad, dtype=float)), label=label)
+    ax1.set_xlabel("t")
+    ax1.set_ylabel(r"$\log_{10} |\,\mathrm{d} f(w_t)/\mathrm{d}\eta\,|$")
+    ax1.set_title("naive meta-gradient")
+    ax2.set_xlabel("t")
+    ax2.set_ylabel(r"$|G'(\eta)|$")
+    ax2.set_title(r"log meta-gradient $G = \frac{1}{t}\ln f(w_t)$")
+    ax2.set_yscale("log")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    ax1.legend(fontsize=7)
+    fig.tight_layout()
+    out.append(
+        _render(
+            fig,
+            "meta-gradients",
+            "Naive and log meta-gradients against the horizon",
+            "Gaussian quadratic make_gaussian_quadratic(0, 20). Left: log10 |d f(w_t)/d eta| is a straight line in t "
+            "(exponential vanishing below and explosion above the stable range); right: |G'(eta)| stays bounded "
+            "(Wang et al. 2021, Theorem 4(ii)). Evaluated with numerics.stable.evaluate.",
+        )
+    )
+
+    # (2) eta*(t) (L + alpha)/2 against t: Wang et al. Figure 2
+    ts2 = np.unique(np.round(np.geomspace(1, 5000, 40)).astype(np.int64))
+    ratio = np.array([metaopt.eta_star(problem, int(t)) for t in ts2]) * (problem.L + problem.alpha) / 2.0
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.plot(ts2, ratio, marker=".")
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("t")
+    ax.set_ylabel(r"$\eta^*(t)\,(L+\alpha)/2$")
+    ax.set_title(r"optimal step size against the horizon")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.append(
+        _render(
+            fig,
+            "eta-star",
+            "Optimal step size against the horizon (Wang et al. 2021, Figure 2)",
+            "eta*(t) (L + alpha)/2 for make_gaussian_quadratic(0, 20), computed by numerics.metaopt.eta_star; "
+            "it tends to 1 as t grows.",
+        )
+    )
+
+    # (3) meta-GD trajectory on the released code's instance: Wang et al. Figure 1
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(20, 20))
+    w0 = rng.normal(size=20)
+    inst = QuadraticProblem.from_matrix(x.T @ x, w0)
+    steps = 1000
+    traj = metaopt.meta_gd(inst, 0.1, 80, steps, c=0.01)
+    target = metaopt.eta_star(inst, 80)
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.plot(np.arange(traj.etas.size), traj.etas, label=r"meta-GD $\eta_k$")
+    ax.axhline(target, color="grey", lw=0.8, ls="--", label=r"$\eta^*(80)$")
+    ax.set_xlabel("meta-step k")
+    ax.set_ylabel(r"$\eta_k$")
+    ax.set_title("meta-GD on the log meta-objective, t = 80")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out.append(
+        _render(
+            fig,
+            "meta-gd",
+            "Meta-GD trajectory (Wang et al. 2021, Figure 1)",
+            f"numerics.metaopt.meta_gd with t = 80, eta0 = 0.1, c = 0.01, {steps} meta-steps, on the released code's "
+            "instance (rng = default_rng(1); X 20x20 Gaussian; H = X^T X; w0 Gaussian).",
+        )
+    )
+    return out
+
+
+# -- math conversion --------------------------------------------------------------------------
+
+_XMLNS = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
+
+
+def latex_to_mathml(tex: str) -> str:
+    """A LaTeX claim statement as inline MathML (``latex2mathml``), else an escaped ``<code>``."""
+    try:
+        from latex2mathml.converter import convert
+
+        return _XMLNS.sub("", convert(tex))
+    except Exception:  # noqa: BLE001 - missing package or unsupported LaTeX: show the source
+        return f'<code class="tex">{html.escape(tex)}</code>'
+
+
+_MATHML_REL = {"=": "=", "<=": "&#x02264;", ">=": "&#x02265;", "<": "&lt;", ">": "&gt;"}
+
+
+def step_mathml(step: Any) -> str:
+    """One derivation step ``lhs rel rhs`` as presentation MathML (SymPy's printer)."""
+    from sympy import mathml
+
+    try:
+        lhs = mathml(step.lhs, printer="presentation")
+        rhs = mathml(step.rhs, printer="presentation")
+    except Exception:  # noqa: BLE001
+        return f"<code>{html.escape(step.text())}</code>"
+    return f'<math display="block"><mrow>{lhs}<mo>{_MATHML_REL[step.rel]}</mo>{rhs}</mrow></math>'
+
+
+# -- building ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ReportData:
+    env: dict
+    claims: list  # of (Claim, ClaimResult)
+    derivations: list  # of (Derivation, Verification)
+    figures: list[Figure] = field(default_factory=list)
+
+    @property
+    def missed(self) -> list:
+        return [r for _, r in self.claims if not r.matches]
+
+
+def _anchor(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _cell(value: Any) -> str:
+    """A value for a Markdown table cell: JSON for structures, no pipes or newlines."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=1, allow_nan=False, default=str)
+
+
+def _jinja_env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html.j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["anchor"] = _anchor
+    env.filters["cell"] = _cell
+    env.filters["tojson_pretty"] = _json
+    return env
+
+
+def _claim_rows(data: ReportData) -> list[dict]:
+    rows = []
+    for c, r in data.claims:
+        rows.append(
+            {
+                "id": c.id,
+                "anchor": "claim-" + _anchor(c.id),
+                "statement": c.statement,
+                "statement_mathml": latex_to_mathml(c.statement),
+                "source": c.source,
+                "kind": c.kind,
+                "tag": c.tag,
+                "expect": c.expect,
+                "verdict": r.verdict,
+                "matches": r.matches,
+                "examples": r.examples,
+                "seconds": f"{r.seconds:.2f}",
+                "counterexample": None if r.counterexample is None else _json(r.counterexample),
+                "message": r.message,
+                "evidence": r.evidence,
+                "doc": c.doc,
+            }
+        )
+    return rows
+
+
+def _derivation_rows(data: ReportData) -> list[dict]:
+    rows = []
+    for d, v in data.derivations:
+        steps = []
+        for n, (s, res) in enumerate(zip(d.steps, v.results), start=1):
+            steps.append(
+                {
+                    "number": n,
+                    "mathml": step_mathml(s),
+                    "justification": s.justification,
+                    "status": res.status,
+                    "detail": res.detail,
+                }
+            )
+        rows.append(
+            {
+                "name": d.name,
+                "anchor": "derivation-" + _anchor(d.name),
+                "title": d.title,
+                "source": d.source,
+                "assumptions": [latex_to_mathml(a) for a in d.assumptions],
+                "ok": v.ok,
+                "steps": steps,
+                "markdown": d.to_markdown(v),
+                "latex": d.to_latex(),
+            }
+        )
+    return rows
+
+
+def _context(data: ReportData) -> dict:
+    claims = _claim_rows(data)
+    return {
+        "env": data.env,
+        "env_json": _json(data.env),
+        "claims": claims,
+        "n_missed": sum(not c["matches"] for c in claims),
+        "derivations": _derivation_rows(data),
+        "n_failed_derivations": sum(not v.ok for _, v in data.derivations),
+        "figures": data.figures,
+    }
+
+
+def render_markdown(data: ReportData) -> str:
+    return _jinja_env().get_template("report.md.j2").render(**_context(data))
+
+
+def render_html(data: ReportData) -> str:
+    text = _jinja_env().get_template("report.html.j2").render(**_context(data))
+    # offline guarantee: nothing in the page may point at the network
+    return re.sub(r"https?://", "", text)
+
+
+_TEX_ESC = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{",
+            "}": r"\}", "$": r"\$", "^": r"\^{}", "~": r"\~{}"}
+
+
+def _tex_text(s: str) -> str:
+    return "".join(_TEX_ESC.get(ch, ch) for ch in str(s))
+
+
+def render_latex(data: ReportData) -> str:
+    """A minimal standalone LaTeX document: claims (statement, verdict, message) and derivations."""
+    env = data.env
+    out = [
+        r"\documentclass{article}",
+        r"\usepackage{amsmath,amssymb}",
+        r"\usepackage[margin=2cm]{geometry}",
+        r"\title{l2l report}",
+        r"\date{" + _tex_text(env.get("date") or "") + "}",
+        r"\begin{document}",
+        r"\maketitle",
+        _tex_text(
+            f"profile {env.get('profile')}, seed {env.get('seed')}, commit {env.get('commit')}; "
+            + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
+        ),
+        r"\section{Claims}",
+    ]
+    for c, r in data.claims:
+        mark = "as expected" if r.matches else "MISSED"
+        out += [
+            r"\subsection*{" + _tex_text(c.id) + "}",
+            r"\[" + c.statement + r"\]",
+            _tex_text(f"{c.source}. Kind {c.kind}, tag {c.tag}. Expect {c.expect}; verdict {r.verdict} ({mark}); "
+                      f"{r.examples} examples, {r.seconds:.2f} s. {r.message}"),
+            "",
+        ]
+    out.append(r"\section{Derivations}")
+    for d, v in data.derivations:
+        out += [
+            r"\subsection*{" + _tex_text(f"{d.name}: {d.title}") + "}",
+            _tex_text(f"Source: {d.source}. Verified: {'all steps pass' if v.ok else 'SOME STEPS FAILED'}."),
+            d.to_latex(),
+            "",
+        ]
+    out.append(r"\end{document}")
+    return "\n".join(out) + "\n"
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() or out.is_symlink():
+        if not out.is_dir() or out.is_symlink():
+            raise ReportError(f"--out: {out} exists and is not a directory")
+        if not (out / MARKER).is_file() and any(out.iterdir()):
+            raise ReportError(
+                f"--out: {out} exists and is not an l2l report (no {MARKER} marker); refusing to overwrite it"
+            )
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise ReportError(f"--out: parent folder {parent} does not exist")
+
+
+def write_report(data: ReportData, out: Path, formats: Sequence[str]) -> None:
+    """Write the report atomically: build in a temporary folder beside ``out``, then swap it in."""
+    out = Path(out)
+    _check_target(out)
+    parent = out.resolve().parent
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    try:
+        (tmp / MARKER).write_text("l2l report folder: `l2l report` may overwrite it\n", encoding="utf-8")
+        if "md" in formats:
+            figdir = tmp / "figures"
+            figdir.mkdir()
+            for f in data.figures:
+                (figdir / f"{f.name}.png").write_bytes(f.png)
+            (tmp / "report.md").write_text(render_markdown(data), encoding="utf-8")
+        if "html" in formats:
+            (tmp / "report.html").write_text(render_html(data), encoding="utf-8")
+        if "tex" in formats:
+            (tmp / "report.tex").write_text(render_latex(data), encoding="utf-8")
+        (tmp / "environment.json").write_text(_json(data.env) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o755)
+        _check_target(out)  # re-check: something may have appeared while we worked
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+            old.rmdir()
+            os.replace(out, old)
+            try:
+                os.replace(tmp, out)
+            except BaseException:
+                os.replace(old, out)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_report(
+    out: str | Path = "report",
+    *,
+    profile: str = "ci",
+    seed: int | None = None,
+    selectors: Sequence[str] = (),
+    formats: Sequence[str] = ("md", "html"),
+    derivation_names: Sequence[str] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ReportData:
+    """Run the selected claims, verify the derivations (all registered ones by default), draw the
+    figures and write the report to ``out``. Raises :class:`ReportError` for an unusable target
+    (checked before any work) and ``proofs.catalogue.CatalogueError`` for a bad selector."""
+    from theory import registry
+
+    from .catalogue import select
+    from .claim import run_claim
+    from .environment import environment
+
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ReportError(f"--format: a comma-separated subset of {','.join(FORMATS)} (got {','.join(formats)!r})")
+    out = Path(out)
+    _check_target(out)
+    claims = select(list(selectors))
+    start = time.perf_counter()
+    results = []
+    for k, c in enumerate(claims, 1):
+        r = run_claim(c, profile=profile, seed=seed)
+        results.append((c, r))
+        flag = "" if r.matches else f"  MISSED: {r.verdict}, expected {r.expect}"
+        log(f"[{k}/{len(claims)}] {c.id} ({time.perf_counter() - start:.1f} s){flag}")
+    names = list(registry.names() if derivation_names is None else derivation_names)
+    derivations = []
+    for k, name in enumerate(names, 1):
+        d = registry.get(name)
+        derivations.append((d, d.verify()))
+        log(f"[derivation {k}/{len(names)}] {name} ({time.perf_counter() - start:.1f} s)")
+    figures = make_figures() if ("md" in formats or "html" in formats) else []
+    log(f"[figures] {len(figures)} drawn ({time.perf_counter() - start:.1f} s)")
+    env = environment(precision=PRECISION, profile=profile, seed=seed,
+                      packages=("l2l-theory", "numpy", "scipy", "sympy", "mpmath", "hypothesis", "matplotlib"))
+    data = ReportData(env=env, claims=results, derivations=derivations, figures=figures)
+    write_report(data, out, formats)
+    log(f"report written to {out} ({time.perf_counter() - start:.1f} s)")
+    return data

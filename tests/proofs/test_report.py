@@ -1,0 +1,158 @@
+"""``l2l report``: contents, offline HTML, figures, atomic and guarded output, exit status.
+
+One end-to-end run of the real CLI (a subprocess, every registered derivation) is shared by the
+content tests; the overwrite and exit-status tests run ``proofs.cli.main`` in-process with the
+derivation list cut to one, to stay within the ci time budget.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from proofs import cli, report
+from proofs.catalogue import select
+
+SELECTOR = "wang2021.thm3"
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("rep") / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "proofs.cli", "report", "--out", str(out), "--claims", SELECTOR,
+         "--format", "md,html,tex"],
+        capture_output=True, text=True, timeout=300,
+    )
+    return out, proc
+
+
+@pytest.fixture
+def small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verify one derivation only (the full list is covered by ``full_report``)."""
+    from theory import registry
+
+    monkeypatch.setattr(registry, "names", lambda: ("quadratic.loss",))
+
+
+def test_exit_zero_and_progress(full_report):
+    out, proc = full_report
+    assert proc.returncode == 0, proc.stderr
+    n = len(select([SELECTOR]))
+    assert re.search(rf"^\[{n}/{n}\] \S+ \(\d+\.\d s\)$", proc.stderr, re.M), proc.stderr
+    assert (out / report.MARKER).is_file()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".report.")], "temporary folder left behind"
+
+
+def test_every_claim_in_md_and_html(full_report):
+    out, _ = full_report
+    md = (out / "report.md").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for c in select([SELECTOR]):
+        assert c.id in md and c.id in page, c.id
+    from theory import registry
+
+    for name in registry.names():
+        assert name in md and name in page, name
+    assert "**Commit:**" in md and "**Profile:** ci" in md
+
+
+def test_markdown_figures_exist(full_report):
+    out, _ = full_report
+    md = (out / "report.md").read_text(encoding="utf-8")
+    refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert len(refs) >= 3
+    for ref in refs:
+        path = out / ref
+        assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", ref
+
+
+def test_html_self_contained(full_report):
+    out, _ = full_report
+    page = (out / "report.html").read_text(encoding="utf-8")
+
+    class Collect(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: dict[str, int] = {}
+            self.links: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags[tag] = self.tags.get(tag, 0) + 1
+            self.links += [v or "" for k, v in attrs if k in ("src", "href")]
+
+    p = Collect()
+    p.feed(page)
+    p.close()
+    assert p.tags.get("math", 0) >= len(select([SELECTOR])), "claim statements and steps should be MathML"
+    assert p.tags.get("svg", 0) >= 3, "figures should be inline SVG"
+    assert "img" not in p.tags and "script" not in p.tags and "link" not in p.tags
+    assert all(link.startswith("#") for link in p.links), [l for l in p.links if not l.startswith("#")][:5]
+    assert not re.search(r"https?://", page)
+    assert 'class="badge ok"' in page
+
+
+def test_latex_written(full_report):
+    out, _ = full_report
+    tex = (out / "report.tex").read_text(encoding="utf-8")
+    assert tex.startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
+
+
+def test_refuses_non_report_folder(tmp_path, capsys):
+    target = tmp_path / "precious"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me")
+    code = cli.main(["report", "--out", str(target), "--claims", SELECTOR])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "not an l2l report" in err
+    assert (target / "notes.txt").read_text() == "keep me"
+
+
+def test_refuses_file_and_bad_format(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert cli.main(["report", "--out", str(f)]) == 2
+    assert cli.main(["report", "--out", str(tmp_path / "r"), "--format", "pdf"]) == 2
+    assert cli.main(["report", "--out", str(tmp_path / "r"), "--claims", "no-such-claim"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 3 and "Traceback" not in err
+
+
+def test_overwrites_previous_report(tmp_path, small, capsys):
+    target = tmp_path / "rep"
+    assert cli.main(["report", "--out", str(target), "--claims", "wang2021.thm3.upper-bound"]) == 0
+    (target / "stale.txt").write_text("from the previous report")
+    assert cli.main(["report", "--out", str(target), "--claims", "wang2021.thm3.lower-bound", "--format", "md"]) == 0
+    assert (target / report.MARKER).is_file()
+    assert not (target / "stale.txt").exists()
+    assert not (target / "report.html").exists()
+    md = (target / "report.md").read_text(encoding="utf-8")
+    assert "wang2021.thm3.lower-bound" in md and "wang2021.thm3.upper-bound" not in md
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"], "temporary folders left behind"
+
+
+USER_CLAIM = '''
+from proofs import claim
+
+@claim(id="user.report.false", statement=r"1 + 1 = 3", source="test", kind="identity")
+def false_claim():
+    assert 1 + 1 == 3, "arithmetic says otherwise"
+'''
+
+
+def test_missed_expectation_exits_one(tmp_path, small, monkeypatch, capsys):
+    monkeypatch.setattr(report, "make_figures", lambda: [])
+    path = tmp_path / "user_claims.py"
+    path.write_text(USER_CLAIM)
+    target = tmp_path / "rep"
+    assert cli.main(["report", "--out", str(target), "--claims", str(path), "--format", "md,html"]) == 1
+    md = (target / "report.md").read_text(encoding="utf-8")
+    page = (target / "report.html").read_text(encoding="utf-8")
+    assert "user.report.false" in md and "arithmetic says otherwise" in md
+    assert 'class="badge miss"' in page
