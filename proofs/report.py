@@ -264,6 +264,22 @@ def latex_to_mathml(tex: str) -> str:
         return f'<code class="tex">{html.escape(tex)}</code>'
 
 
+_INLINE_MATH = re.compile(r"\$([^$]+)\$")
+
+
+def text_with_math(text: str) -> str:
+    """Prose with ``$...$`` segments (justifications, assumptions) as escaped HTML with inline
+    MathML for each segment; text without ``$`` is only escaped."""
+    parts = []
+    pos = 0
+    for m in _INLINE_MATH.finditer(text):
+        parts.append(html.escape(text[pos : m.start()]))
+        parts.append(latex_to_mathml(m.group(1)))
+        pos = m.end()
+    parts.append(html.escape(text[pos:]))
+    return "".join(parts)
+
+
 _MATHML_REL = {"=": "=", "<=": "&#x02264;", ">=": "&#x02265;", "<": "&lt;", ">": "&gt;"}
 
 
@@ -363,6 +379,7 @@ def _derivation_rows(data: ReportData) -> list[dict]:
                     "number": n,
                     "mathml": step_mathml(s),
                     "justification": s.justification,
+                    "justification_html": text_with_math(s.justification),
                     "status": res.status,
                     "detail": res.detail,
                 }
@@ -373,7 +390,7 @@ def _derivation_rows(data: ReportData) -> list[dict]:
                 "anchor": "derivation-" + _anchor(d.name),
                 "title": d.title,
                 "source": d.source,
-                "assumptions": [latex_to_mathml(a) for a in d.assumptions],
+                "assumptions": [text_with_math(a) if "$" in a else latex_to_mathml(a) for a in d.assumptions],
                 "ok": v.ok,
                 "steps": steps,
                 "markdown": d.to_markdown(v),
@@ -465,6 +482,26 @@ def _check_target(out: Path) -> None:
         raise ReportError(f"--out: parent folder {parent} does not exist")
 
 
+def _compile_pdf(folder: Path) -> None:
+    """report.tex -> report.pdf with pdflatex when one is installed; otherwise say so and skip."""
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        print("[tex] no TeX engine (pdflatex) installed: report.pdf skipped, report.tex written", file=sys.stderr)
+        return
+    import subprocess
+
+    for _ in range(2):  # twice, for the table of contents
+        proc = subprocess.run(
+            [engine, "-interaction=nonstopmode", "-halt-on-error", "report.tex"],
+            cwd=folder, capture_output=True, text=True, timeout=300, check=False,
+        )
+        if proc.returncode != 0:
+            print(f"[tex] pdflatex failed (exit {proc.returncode}): report.pdf skipped", file=sys.stderr)
+            return
+    for aux in ("report.aux", "report.log", "report.out", "report.toc"):
+        (folder / aux).unlink(missing_ok=True)
+
+
 def write_report(data: ReportData, out: Path, formats: Sequence[str]) -> None:
     """Write the report atomically: build in a temporary folder beside ``out``, then swap it in."""
     out = Path(out)
@@ -483,6 +520,7 @@ def write_report(data: ReportData, out: Path, formats: Sequence[str]) -> None:
             (tmp / "report.html").write_text(render_html(data), encoding="utf-8")
         if "tex" in formats:
             (tmp / "report.tex").write_text(render_latex(data), encoding="utf-8")
+            _compile_pdf(tmp)
         (tmp / "environment.json").write_text(_json(data.env) + "\n", encoding="utf-8")
         os.chmod(tmp, 0o755)
         _check_target(out)  # re-check: something may have appeared while we worked

@@ -8,6 +8,7 @@ derivation list cut to one, to stay within the ci time budget.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -156,3 +157,24 @@ def test_missed_expectation_exits_one(tmp_path, small, monkeypatch, capsys):
     page = (target / "report.html").read_text(encoding="utf-8")
     assert "user.report.false" in md and "arithmetic says otherwise" in md
     assert 'class="badge miss"' in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium is not installed here")
+def test_html_renders_offline_in_headless_chromium(tmp_path):
+    """Render a small report's HTML in headless Chromium with networking disabled and check the
+    screenshot is a real page (not blank): math and inline SVG need no network."""
+    out = tmp_path / "rep"
+    proc = subprocess.run(
+        [sys.executable, "-m", "proofs.cli", "report", "--out", str(out), "--claims", "wang2021.thm3.closed-form"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shot = tmp_path / "shot.png"
+    cmd = [
+        shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9", "--window-size=1200,3000",
+        f"--screenshot={shot}", (out / "report.html").as_uri(),
+    ]
+    subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert shot.is_file() and shot.stat().st_size > 20_000  # a blank page is a few kB
