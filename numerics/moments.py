@@ -166,8 +166,8 @@ from typing import Any
 
 import numpy as np
 
-from .problems import SYMMETRY_RTOL, LeastSquaresProblem
-from .validation import ValidationError, as_horizons, as_nonnegative_reals, as_real_matrix, as_real_vector
+from .problems import LeastSquaresProblem
+from .validation import SYMMETRY_RTOL, ValidationError, as_horizons, as_nonnegative_reals, as_real_vector, as_symmetric_matrix
 
 __all__ = [
     "FiniteSetMoments",
@@ -367,11 +367,7 @@ def _psd(field: str, value: Any, d: int | None = None) -> tuple[np.ndarray, np.n
             raise ValidationError(field, f"every diagonal entry must be >= 0 (entry {i} is {float(lam[i])!r})")
         u = None
     else:
-        m = as_real_matrix(field, value, square=True)
-        scale = float(np.max(np.abs(m)))
-        asym = float(np.max(np.abs(m - m.T)))
-        if asym > SYMMETRY_RTOL * scale:
-            raise ValidationError(field, f"must be symmetric (max |A - A^T| = {asym:.3g} > {SYMMETRY_RTOL} x max |A|)")
+        m = as_symmetric_matrix(field, value)
         lam, u = np.linalg.eigh(0.5 * (m + m.T))
         tol = m.shape[0] * np.finfo(np.float64).eps * max(float(np.max(np.abs(lam))), 0.0)
         if lam[0] < -tol:

@@ -305,6 +305,18 @@ def _factor(A: Any, lam: np.ndarray, U: np.ndarray | None) -> np.ndarray:
 # fresh Gaussian samples
 
 
+def _add_chunk(st_f: "_Stats", st_g: "_Stats", fs: list, gs: list, curve: bool, loss, W, Wd) -> None:
+    """Add one chunk of paths to the running statistics: its whole loss curve when ``curve``,
+    else the loss and its pathwise derivative at the final step."""
+    if curve:
+        st_f.add(np.stack(fs, axis=1))
+        st_g.add(np.stack(gs, axis=1))
+    else:
+        f, g = loss(W, Wd)
+        st_f.add(f)
+        st_g.add(g)
+
+
 def simulate_gaussian(
     Sigma: Any,
     w_star: Any,
@@ -372,13 +384,7 @@ def simulate_gaussian(
             if curve:
                 f, g = loss(W, Wd)
                 fs.append(f), gs.append(g)
-        if curve:
-            st_f.add(np.stack(fs, axis=1))
-            st_g.add(np.stack(gs, axis=1))
-        else:
-            f, g = loss(W, Wd)
-            st_f.add(f)
-            st_g.add(g)
+        _add_chunk(st_f, st_g, fs, gs, curve, loss, W, Wd)
     return Simulation(loss=st_f.estimate(seed), loss_grad=st_g.estimate(seed), n_paths=n_paths, seed=seed)
 
 
@@ -462,11 +468,5 @@ def simulate_additive_noise(
             if curve:
                 f, g = loss(W, Wd)
                 fs.append(f), gs.append(g)
-        if curve:
-            st_f.add(np.stack(fs, axis=1))
-            st_g.add(np.stack(gs, axis=1))
-        else:
-            f, g = loss(W, Wd)
-            st_f.add(f)
-            st_g.add(g)
+        _add_chunk(st_f, st_g, fs, gs, curve, loss, W, Wd)
     return Simulation(loss=st_f.estimate(seed), loss_grad=st_g.estimate(seed), n_paths=n_paths, seed=seed)

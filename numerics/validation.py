@@ -26,11 +26,18 @@ __all__ = [
     "as_nonnegative_reals",
     "as_horizons",
     "MAX_HORIZON",
+    "SYMMETRY_RTOL",
+    "as_symmetric_matrix",
 ]
 
 #: Largest inner horizon ``t`` accepted anywhere. The stable evaluators are specified and tested up
 #: to t = 10^9; beyond that the unavoidable error eps * 2t * |ln|1 - eta lambda|| dominates.
 MAX_HORIZON = 10**12
+
+
+#: Relative asymmetry tolerated in a dense symmetric matrix: a few ulps of float64 per entry, as
+#: produced by forming H = X^T X or U diag(lambda) U^T in floating point.
+SYMMETRY_RTOL = 1e-12
 
 
 class ValidationError(ValueError):
@@ -119,3 +126,13 @@ def as_horizons(field: str, value: Any, *, maximum: int = MAX_HORIZON) -> np.nda
             raise ValidationError(field, f"must be an integer in [1, {maximum}] (got {int(v)})")
         out[idx] = int(v)
     return out
+
+
+def as_symmetric_matrix(field: str, value: Any) -> np.ndarray:
+    """A finite square float64 matrix, symmetric up to :data:`SYMMETRY_RTOL` x max |entry|."""
+    m = as_real_matrix(field, value, square=True)
+    scale = float(np.max(np.abs(m)))
+    asym = float(np.max(np.abs(m - m.T)))
+    if asym > SYMMETRY_RTOL * scale:
+        raise ValidationError(field, f"must be symmetric (max |A - A^T| = {asym:.3g} > {SYMMETRY_RTOL} x max |A|)")
+    return m

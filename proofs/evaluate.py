@@ -215,28 +215,37 @@ def _value(x: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _least_squares_entry(eta: float, t: int, prefix: str, train: tuple, valid: tuple | None) -> dict:
+    """One result of a least-squares model: ``{prefix}train_loss``, ``{prefix}train_loss_grad`` and
+    the validation pair (null without a validation set); ``status`` says "overflow" when a value
+    is beyond float64's range (printed null)."""
+    values = list(train) + (list(valid) if valid is not None else [])
+    return {
+        "eta": float(eta),
+        "t": int(t),
+        f"{prefix}train_loss": _value(train[0]),
+        f"{prefix}train_loss_grad": _value(train[1]),
+        f"{prefix}valid_loss": None if valid is None else _value(valid[0]),
+        f"{prefix}valid_loss_grad": None if valid is None else _value(valid[1]),
+        "status": "ok" if all(math.isfinite(float(v)) for v in values) else "overflow",
+    }
+
+
 def _least_squares_gd(request: dict) -> dict:
     from numerics.least_squares import gd
 
     problem, w0, etas, ts = _least_squares_input(request, set())
     res = gd(problem, etas[:, None], ts[None, :], w0=w0)
-    results = []
-    for i, eta in enumerate(etas):
-        for j, t in enumerate(ts):
-            values = [res.train_loss[i, j], res.train_loss_grad[i, j]]
-            entry = {
-                "eta": float(eta),
-                "t": int(t),
-                "train_loss": _value(values[0]),
-                "train_loss_grad": _value(values[1]),
-                "valid_loss": None,
-                "valid_loss_grad": None,
-            }
-            if res.valid_loss is not None:
-                values += [res.valid_loss[i, j], res.valid_loss_grad[i, j]]
-                entry["valid_loss"], entry["valid_loss_grad"] = _value(values[2]), _value(values[3])
-            entry["status"] = "ok" if all(math.isfinite(float(v)) for v in values) else "overflow"
-            results.append(entry)
+    valid = res.valid_loss is not None
+    results = [
+        _least_squares_entry(
+            eta, t, "",
+            (res.train_loss[i, j], res.train_loss_grad[i, j]),
+            (res.valid_loss[i, j], res.valid_loss_grad[i, j]) if valid else None,
+        )
+        for i, eta in enumerate(etas)
+        for j, t in enumerate(ts)
+    ]
     return {
         "model": "least_squares_gd",
         "results": results,
@@ -251,25 +260,15 @@ def _least_squares_sgd(request: dict) -> dict:
     problem, w0, etas, ts = _least_squares_input(request, {"batch_size"})
     batch = int(_as_int("batch_size", request.get("batch_size", 1), maximum=10**9).reshape(-1)[0])
     res = finite_set_expectation(problem, etas, int(ts.max()), batch_size=batch, w0=w0, curve=True)
-    results = []
-    for i, eta in enumerate(etas):
-        for t in ts:
-            tr, trg = res.train_curve[i, t], res.train_grad_curve[i, t]
-            entry = {
-                "eta": float(eta),
-                "t": int(t),
-                "expected_train_loss": _value(tr),
-                "expected_train_loss_grad": _value(trg),
-                "expected_valid_loss": None,
-                "expected_valid_loss_grad": None,
-            }
-            values = [tr, trg]
-            if problem.has_validation:
-                va, vag = res.valid_curve[i, t], res.valid_grad_curve[i, t]
-                entry["expected_valid_loss"], entry["expected_valid_loss_grad"] = _value(va), _value(vag)
-                values += [va, vag]
-            entry["status"] = "ok" if all(math.isfinite(float(v)) for v in values) else "overflow"
-            results.append(entry)
+    results = [
+        _least_squares_entry(
+            eta, t, "expected_",
+            (res.train_curve[i, t], res.train_grad_curve[i, t]),
+            (res.valid_curve[i, t], res.valid_grad_curve[i, t]) if problem.has_validation else None,
+        )
+        for i, eta in enumerate(etas)
+        for t in ts
+    ]
     return {
         "model": "least_squares_sgd",
         "batch_size": batch,
