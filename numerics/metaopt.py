@@ -987,6 +987,22 @@ class TbtVsTbv:
     error_tbv: float
     error_tbt_se: float  #: its standard error over the test tasks
     error_tbv_se: float
+    errors_tbt: tuple = ()  #: ||w - w*||^2 on each test task at eta_TbT
+    errors_tbv: tuple = ()  #: the same at eta_TbV
+
+    def test_rmse(self, which: str) -> np.ndarray:
+        r"""Population test RMSE per test task, :math:`\sqrt{\|w_t - w^*\|^2 + \sigma^2}`.
+
+        For a fresh test point :math:`x\sim\mathcal N(0, I_d)`, :math:`y = \langle w^*, x\rangle + \xi`,
+        :math:`\xi\sim\mathcal N(0,\sigma^2)` independent of the trained ``w``, the expected squared
+        residual is :math:`\mathbb E(\langle w - w^*, x\rangle - \xi)^2 = \|w - w^*\|^2 + \sigma^2`:
+        the RMSE on an infinitely large fresh test set (the paper's Figures 3-4 use 500 fresh points).
+        ``which`` is ``"tbt"`` or ``"tbv"``.
+        """
+        errs = {"tbt": self.errors_tbt, "tbv": self.errors_tbv}.get(which)
+        if errs is None:
+            raise ValidationError("which", f"must be 'tbt' or 'tbv', got {which!r}")
+        return np.sqrt(np.asarray(errs, dtype=float) + self.sigma**2)
 
 
 def tbt_vs_tbv(
@@ -1026,4 +1042,5 @@ def tbt_vs_tbv(
     errs = test_errors(tests, [tbt.eta, tbv.eta], t, train_on="all")
     mean = errs.mean(axis=0)
     se = errs.std(axis=0, ddof=1) / math.sqrt(errs.shape[0]) if errs.shape[0] > 1 else np.full(2, np.nan)
-    return TbtVsTbv(d, n, n1, float(sigma), int(t), m, m_test, tbt, tbv, float(mean[0]), float(mean[1]), float(se[0]), float(se[1]))
+    return TbtVsTbv(d, n, n1, float(sigma), int(t), m, m_test, tbt, tbv, float(mean[0]), float(mean[1]), float(se[0]), float(se[1]),
+                    tuple(float(e) for e in errs[:, 0]), tuple(float(e) for e in errs[:, 1]))

@@ -223,12 +223,16 @@ def make_figures() -> list[Figure]:
     by_n = [metaopt.tbt_vs_tbv(d=40, n=n, sigma=1.0, t=40, m=10, m_test=50, seed=0) for n in ns]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, xs, runs, xlabel in ((ax1, sigmas, by_sigma, r"noise $\sigma$ (n = 20)"), (ax2, ns, by_n, r"samples n ($\sigma$ = 1)")):
-        ax.errorbar(xs, [r.error_tbt for r in runs], yerr=[r.error_tbt_se for r in runs], marker="o", label="train-by-train")
-        ax.errorbar(xs, [r.error_tbv for r in runs], yerr=[r.error_tbv_se for r in runs], marker="s", label="train-by-validation (50/50)")
-        ax.set_xscale("log")
+        for which, marker, label in (("tbt", "o", "train-by-train"), ("tbv", "s", "train-by-validation (50/50)")):
+            rmse = [r.test_rmse(which) for r in runs]
+            mean = np.array([v.mean() for v in rmse])
+            lo = mean - np.array([v.min() for v in rmse])
+            hi = np.array([v.max() for v in rmse]) - mean
+            ax.errorbar(xs, mean, yerr=[lo, hi], marker=marker, capsize=3, label=label)
+        ax.set_xscale("log" if ax is ax2 else "linear")
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(r"test error $\mathbb{E}\|w_t - w^*\|^2$")
+        ax.set_ylabel(r"test RMSE $\sqrt{\|w_t - w^*\|^2 + \sigma^2}$")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     ax1.set_title("against the noise (cf. Figure 3)")
@@ -240,7 +244,9 @@ def make_figures() -> list[Figure]:
             "tbt-vs-tbv",
             "Train-by-train versus train-by-validation (Wang et al. 2021, Figures 3 and 4, small setting)",
             "d = 40, t = 40, m = 10 training tasks, 50 test tasks trained on all n samples (numerics.metaopt.tbt_vs_tbv); "
-            "eta chosen by grid search and refinement on each meta-objective. Test error rather than the paper's RMSE; "
+            "eta chosen by grid search and refinement on each meta-objective. Population test RMSE "
+            "sqrt(||w_t - w*||^2 + sigma^2) (the RMSE on an unlimited fresh test set): mean over the test tasks, bars "
+            "from the smallest to the largest task, as the paper's mean and range; "
             "the paper's setting is d = 1000 (see the Theorem 5 claims under the thorough profile). The peak of "
             "train-by-train at n = d = 40 is the interpolation threshold, where the ERM error "
             "sigma^2 d/(n - d - 1) diverges.",
@@ -424,49 +430,62 @@ def render_html(data: ReportData) -> str:
 
 
 _TEX_ESC = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{",
-            "}": r"\}", "$": r"\$", "^": r"\^{}", "~": r"\~{}"}
+            "}": r"\}", "$": r"\$", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+#: Non-ASCII characters that appear in messages and sources, as pdflatex-safe LaTeX.
+_TEX_UNICODE = {"σ": r"\ensuremath{\sigma}", "η": r"\ensuremath{\eta}", "ρ": r"\ensuremath{\rho}",
+                "κ": r"\ensuremath{\kappa}", "λ": r"\ensuremath{\lambda}", "α": r"\ensuremath{\alpha}",
+                "β": r"\ensuremath{\beta}", "μ": r"\ensuremath{\mu}", "τ": r"\ensuremath{\tau}",
+                "ε": r"\ensuremath{\varepsilon}", "θ": r"\ensuremath{\theta}", "≤": r"\ensuremath{\le}",
+                "≥": r"\ensuremath{\ge}", "≈": r"\ensuremath{\approx}", "≠": r"\ensuremath{\ne}",
+                "×": r"\ensuremath{\times}", "→": r"\ensuremath{\to}", "∞": r"\ensuremath{\infty}",
+                "±": r"\ensuremath{\pm}", "²": r"\ensuremath{^2}", "√": r"\ensuremath{\surd}",
+                "·": r"\ensuremath{\cdot}", "−": "-", "–": "--", "—": "---", "…": r"\dots{}", "§": r"\S{}",
+                "’": "'", "“": "``", "”": "''"}
 
 
-def _tex_text(s: str) -> str:
-    return "".join(_TEX_ESC.get(ch, ch) for ch in str(s))
+def _tex_char(ch: str) -> str:
+    """One non-ASCII character for pdflatex, in text or math mode; unknown ones as their code point."""
+    return _TEX_UNICODE.get(ch, f"[U+{ord(ch):04X}]")
+
+
+def _tex_text(s: Any) -> str:
+    """Plain text for LaTeX: special characters escaped, known non-ASCII symbols mapped, any other
+    non-ASCII character shown as its code point (pdflatex has no glyph for it)."""
+    return "".join(_TEX_ESC.get(ch) or (_tex_char(ch) if ord(ch) > 126 else ch) for ch in str(s))
+
+
+def _tex_ascii(s: Any) -> str:
+    """LaTeX source (statements, derivations) made pdflatex-safe: only non-ASCII characters mapped."""
+    return "".join(_tex_char(ch) if ord(ch) > 126 else ch for ch in str(s))
+
+
+def _tex_cell(value: Any) -> str:
+    """A table cell: JSON for structures (as for Markdown), escaped, breakable at commas."""
+    return _tex_text(_cell(value)).replace(",", r",\allowbreak{}")
+
+
+def _latex_env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        block_start_string=r"\BLOCK{", block_end_string="}",
+        variable_start_string=r"\VAR{", variable_end_string="}",
+        comment_start_string="%%#", comment_end_string="#%%",
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["tex"] = _tex_text
+    env.filters["texcell"] = _tex_cell
+    env.filters["ascii"] = _tex_ascii
+    return env
 
 
 def render_latex(data: ReportData) -> str:
-    """A minimal standalone LaTeX document: claims (statement, verdict, message) and derivations."""
-    env = data.env
-    out = [
-        r"\documentclass{article}",
-        r"\usepackage{amsmath,amssymb}",
-        r"\usepackage[margin=2cm]{geometry}",
-        r"\title{l2l report}",
-        r"\date{" + _tex_text(env.get("date") or "") + "}",
-        r"\begin{document}",
-        r"\maketitle",
-        _tex_text(
-            f"profile {env.get('profile')}, seed {env.get('seed')}, commit {env.get('commit')}; "
-            + ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
-        ),
-        r"\section{Claims}",
-    ]
-    for c, r in data.claims:
-        mark = "as expected" if r.matches else "MISSED"
-        out += [
-            r"\subsection*{" + _tex_text(c.id) + "}",
-            r"\[" + c.statement + r"\]",
-            _tex_text(f"{c.source}. Kind {c.kind}, tag {c.tag}. Expect {c.expect}; verdict {r.verdict} ({mark}); "
-                      f"{r.examples} examples, {r.seconds:.2f} s. {r.message}"),
-            "",
-        ]
-    out.append(r"\section{Derivations}")
-    for d, v in data.derivations:
-        out += [
-            r"\subsection*{" + _tex_text(f"{d.name}: {d.title}") + "}",
-            _tex_text(f"Source: {d.source}. Verified: {'all steps pass' if v.ok else 'SOME STEPS FAILED'}."),
-            d.to_latex(),
-            "",
-        ]
-    out.append(r"\end{document}")
-    return "\n".join(out) + "\n"
+    """A standalone LaTeX document (``templates/report.tex.j2``): header, table of contents, every
+    claim with its statement, verdict and evidence table, every derivation with its steps and
+    their check status, and the figures (``figures/NAME.png`` beside the .tex)."""
+    return _latex_env().get_template("report.tex.j2").render(**_context(data))
 
 
 def _check_target(out: Path) -> None:
@@ -510,7 +529,7 @@ def write_report(data: ReportData, out: Path, formats: Sequence[str]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
     try:
         (tmp / MARKER).write_text("l2l report folder: `l2l report` may overwrite it\n", encoding="utf-8")
-        if "md" in formats:
+        if "md" in formats or "tex" in formats:
             figdir = tmp / "figures"
             figdir.mkdir()
             for f in data.figures:
@@ -580,7 +599,7 @@ def build_report(
         d = registry.get(name)
         derivations.append((d, d.verify()))
         log(f"[derivation {k}/{len(names)}] {name} ({time.perf_counter() - start:.1f} s)")
-    figures = make_figures() if ("md" in formats or "html" in formats) else []
+    figures = make_figures() if formats else []
     log(f"[figures] {len(figures)} drawn ({time.perf_counter() - start:.1f} s)")
     env = environment(precision=PRECISION, profile=profile, seed=seed,
                       packages=("l2l-theory", "numpy", "scipy", "sympy", "mpmath", "hypothesis", "matplotlib"))

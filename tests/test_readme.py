@@ -43,8 +43,21 @@ def test_main_job_command_runs(tmp_path):
     out = tmp_path / "report"
     proc = subprocess.run([sys.executable, "-m", "proofs.cli", *args[1:], "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert (out / "report.md").is_file() and (out / "report.html").is_file()
-    assert "38 as expected" in proc.stdout or "0 not" in proc.stdout
+    md = (out / "report.md").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    # every catalogued claim and every registered derivation is in the report, all as expected
+    from proofs.catalogue import load_all
+    from theory import registry
+
+    claims = load_all()
+    m = re.search(r"^(\d+) claims, (\d+) as expected, 0 not;", proc.stdout, re.M)
+    assert m and int(m.group(1)) == int(m.group(2)) == len(claims), proc.stdout
+    for c in claims:
+        assert c.id in md and c.id in page, c.id
+    for name in registry.names():
+        assert name in md and name in page, name
+    for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (out / path).is_file(), path
 
 
 def test_readme_figure_exists():

@@ -1025,6 +1025,9 @@ _TEXT_ESCAPES = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "§": r"\S{}",
+    "–": "--",
+    "—": "---",
 }
 
 

@@ -101,7 +101,28 @@ def test_html_self_contained(full_report):
 def test_latex_written(full_report):
     out, _ = full_report
     tex = (out / "report.tex").read_text(encoding="utf-8")
-    assert tex.startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
+    assert tex.lstrip("%").split("\n", 1)[1].startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
+    for c in select([SELECTOR]):
+        assert report._tex_text(c.id) in tex, c.id
+    names = re.findall(r"\\includegraphics\[[^]]*\]\{([^}]+)\}", tex)
+    assert len(names) == 5 and all((out / n).is_file() for n in names), names
+    assert r"\begin{longtable}" in tex and "evidence" in tex
+    # pdflatex cannot typeset these: every non-ASCII character must have been mapped
+    assert all(ord(ch) < 127 for ch in tex if ch not in "\n\t"), sorted({ch for ch in tex if ord(ch) >= 127})
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no TeX engine (pdflatex) installed")
+def test_latex_compiles(full_report):
+    """With pdflatex present, ``l2l report --format ...,tex`` also writes report.pdf (it compiled)."""
+    out, proc = full_report
+    pdf = out / "report.pdf"
+    assert pdf.is_file(), proc.stderr[-2000:]
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert not (out / "report.log").exists() and not (out / "report.aux").exists()
+
+
+def test_tex_text_escapes_and_maps_unicode():
+    assert report._tex_text("a_b & 50% σ ≤ 2 ✓") == r"a\_b \& 50\% \ensuremath{\sigma} \ensuremath{\le} 2 [U+2713]"
 
 
 def test_refuses_non_report_folder(tmp_path, capsys):
