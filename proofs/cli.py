@@ -132,9 +132,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report import ReportError, build_report
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    names = None
+    if args.derivations:
+        from theory import registry
+
+        known = registry.names()
+        names = [n for n in known if any(n == p or n.startswith(p.rstrip(".") + ".") for p in args.derivations)]
+        if "none" in args.derivations:
+            names = []
+        else:
+            for p in args.derivations:
+                if not any(n == p or n.startswith(p.rstrip(".") + ".") for n in known):
+                    raise UsageError(f"--derivations: no derivation name or prefix matches {p!r} (see `l2l derive --help`)")
     try:
         data = build_report(
-            args.out, profile=args.profile, seed=args.seed, selectors=args.claims, formats=formats
+            args.out, profile=args.profile, seed=args.seed, selectors=args.claims, formats=formats,
+            derivation_names=names,
         )
     except (ReportError, CatalogueError) as exc:
         raise UsageError(str(exc)) from None
@@ -192,6 +205,10 @@ def _build_parser() -> _Parser:
     p_report.add_argument(
         "--claims", action="append", default=[], metavar="ID-or-prefix | FILE.py",
         help="claims to run (repeatable; default: the whole catalogue)",
+    )
+    p_report.add_argument(
+        "--derivations", action="append", default=[], metavar="NAME-or-prefix | none",
+        help="derivations to verify and show (repeatable, e.g. quadratic or nqm.greedy-sgd; default: all)",
     )
     p_report.add_argument("--format", default="md,html", help="comma-separated subset of md,html,tex (default md,html)")
     p_report.set_defaults(func=_cmd_report)

@@ -142,8 +142,12 @@ def test_refuses_file_and_bad_format(tmp_path, capsys):
     assert cli.main(["report", "--out", str(f)]) == 2
     assert cli.main(["report", "--out", str(tmp_path / "r"), "--format", "pdf"]) == 2
     assert cli.main(["report", "--out", str(tmp_path / "r"), "--claims", "no-such-claim"]) == 2
+    assert cli.main(["report", "--out", str(tmp_path / "r"), "--derivations", "no-such-derivation"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 3 and "Traceback" not in err
+    assert err.count("\n") == 4 and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        "l2l: error: --derivations: no derivation name or prefix matches 'no-such-derivation' (see `l2l derive --help`)"
+    )
 
 
 def test_overwrites_previous_report(tmp_path, small, capsys):
