@@ -1,7 +1,8 @@
 """Every registered derivation of :mod:`theory`, by name: ``l2l derive NAME`` looks names up here.
 
 The registry merges the ``DERIVATIONS`` dicts of :mod:`theory.quadratic` (``quadratic.*``),
-:mod:`theory.least_squares` (``least_squares.*``) and :mod:`theory.sgd` (``sgd.*``), in that order.
+:mod:`theory.least_squares` (``least_squares.*``), :mod:`theory.sgd` (``sgd.*``) and
+:mod:`theory.nqm` (``nqm.*``, the noisy quadratic model), in that order.
 :func:`theory.quadratic.get` delegates here for names it does not own, so existing callers of
 ``quadratic.get`` find every derivation.
 
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from theory import least_squares, quadratic, sgd
+from theory import least_squares, nqm, quadratic, sgd
 from theory.derivation import Derivation
 
 __all__ = ["MODULES", "derivations", "names", "get"]
 
 #: The modules whose ``DERIVATIONS`` are merged, in order.
-MODULES = (quadratic, least_squares, sgd)
+MODULES = (quadratic, least_squares, sgd, nqm)
 
 
 def derivations() -> dict[str, Callable[[], Derivation]]:
