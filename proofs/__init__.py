@@ -15,6 +15,6 @@ __all__ = ["claim", "evidence", "refute", "strategies"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("strategies", "catalogue", "wang2021"):
+    if name in ("strategies", "catalogue", "wang2021", "wu2018"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'proofs' has no attribute {name!r}")

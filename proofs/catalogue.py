@@ -13,10 +13,15 @@ from pathlib import Path
 
 from .claim import REGISTRY, Claim
 
-__all__ = ["PAPERS", "load", "load_all", "load_file", "select", "CatalogueError"]
+__all__ = ["PAPERS", "PAPER_TITLES", "load", "load_all", "load_file", "select", "CatalogueError"]
 
 #: Catalogue modules, in report order (``proofs.<name>``).
-PAPERS = ("wang2021",)
+PAPERS = ("wang2021", "wu2018")
+#: Section titles of the catalogue papers in reports.
+PAPER_TITLES = {
+    "wang2021": "Wang, Yuan, Wu & Ge (ICML 2021): step-size tuning by learning to learn",
+    "wu2018": "Wu, Ren, Liao & Grosse (ICLR 2018) and Zhang et al. (NeurIPS 2019): the noisy quadratic model",
+}
 
 
 class CatalogueError(Exception):

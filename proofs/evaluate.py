@@ -277,11 +277,75 @@ def _least_squares_sgd(request: dict) -> dict:
     }
 
 
+#: ``l2l eval`` nqm: the largest horizon and the largest t x d (work of the exact recursion).
+NQM_MAX_T = 10**7
+NQM_MAX_WORK = 10**9
+
+
+def _nqm_schedule(field: str, value: Any, t: int, default: float | None) -> Any:
+    """A number or a list of length t (the per-step schedule) for ``eta`` / ``mu``."""
+    if value is None:
+        return default
+    if isinstance(value, list):
+        _numeric_array(field, value, 1)
+        if len(value) != t:
+            raise ValidationError(field, f"as a schedule must have length t = {t} (one value per step), got {len(value)}")
+        return np.asarray(value, dtype=float)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(field, f"must be a number or a list of t numbers (got {type(value).__name__})")
+    return float(value)
+
+
+def _nqm(request: dict) -> dict:
+    from numerics import nqm
+
+    _check_keys(request, {"model", "h", "sigma2", "mean0", "var0", "eta", "mu", "t"}, {"h", "sigma2", "mean0", "eta", "t"})
+    t = request["t"]
+    if isinstance(t, float) and t.is_integer():
+        t = int(t)
+    if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= NQM_MAX_T:
+        raise ValidationError("t", f"must be one integer in [0, {NQM_MAX_T}] for model 'nqm' (the schedule's length), got {t!r}")
+    h = _numeric_array("h", request["h"], 1)
+    var0 = request.get("var0")
+    problem = nqm.NQMProblem(
+        h,
+        _numeric_array("sigma2", request["sigma2"], 1),
+        _numeric_array("mean0", request["mean0"], 1),
+        np.zeros(len(h)) if var0 is None else _numeric_array("var0", var0, 1),
+    )
+    if t * problem.d > NQM_MAX_WORK:
+        raise ValidationError("t", f"t x d = {t * problem.d} exceeds {NQM_MAX_WORK:.0e} (the limit of this command)")
+    eta = _nqm_schedule("eta", request["eta"], t, None)
+    mu = _nqm_schedule("mu", request.get("mu"), t, 0.0)
+    traj = nqm.run(problem, eta, t, mu=mu, curve=True, precision="extended")
+    losses = [float(v) for v in traj.loss]
+    overflow = not all(math.isfinite(v) for v in losses)
+    # null when undefined: 0/0 when no excess loss and no noise are left (every step size is then
+    # one-step optimal), or after an overflow
+    den = float(np.sum(problem.h**3 * (traj.state.X + problem.sigma2))) if not overflow else 0.0
+    greedy = float(nqm.greedy_eta(problem, traj.state)) if den > 0 and math.isfinite(den) else None
+    return {
+        "model": "nqm",
+        "results": [
+            {
+                "t": t,
+                "eta": request["eta"],
+                "mu": request.get("mu", 0.0),
+                "expected_loss": [v if math.isfinite(v) else None for v in losses],
+                "greedy_eta": greedy,
+                "status": "overflow" if overflow else "ok",
+            }
+        ],
+        "environment": _environment(f"exact moment recursion of (E w^2, E v^2, E w v) in {np.finfo(np.longdouble).bits // 8 * 8}-bit "
+                                    f"long double (eps {float(np.finfo(np.longdouble).eps):.1e}), results in float64 (numerics.nqm); no Monte Carlo"),
+    }
+
+
 MODELS: dict[str, Callable[[dict], dict] | None] = {
     "quadratic_gd": _quadratic_gd,
     "least_squares_gd": _least_squares_gd,
     "least_squares_sgd": _least_squares_sgd,
-    "nqm": None,
+    "nqm": _nqm,
 }
 
 

@@ -50,6 +50,7 @@ class Figure:
     caption: str
     png: bytes
     svg: str
+    paper: str = "wang2021"  #: the catalogue paper whose section shows it
 
 
 def _clean_svg(svg: str) -> str:
@@ -74,8 +75,30 @@ def _render(fig: Any, name: str, title: str, caption: str) -> Figure:
     return Figure(name, title, caption, png.getvalue(), _clean_svg(svg.getvalue()))
 
 
-def make_figures() -> list[Figure]:
-    """The report's figures (matplotlib, Agg backend): deterministic instances, no randomness."""
+def make_figures(papers: Sequence[str] = ("wang2021", "wu2018")) -> list[Figure]:
+    """The figures of the given catalogue papers (matplotlib, Agg backend): deterministic
+    instances, no randomness. ``wang2021``: below; ``wu2018``: :mod:`proofs.nqm_figures`."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "l2l-report", "font.size": 9})
+    out: list[Figure] = []
+    if "wang2021" in papers:
+        out += _wang2021_figures()
+    if "wu2018" in papers:
+        from .nqm_figures import nqm_figures
+
+        out += [f for f in nqm_figures(_render)]
+        for f in out:
+            if f.name.startswith("nqm-"):
+                f.paper = "wu2018"
+    return out
+
+
+def _wang2021_figures() -> list[Figure]:
+    """Wang et al. (2021): meta-gradients against t, eta*(t), meta-GD, backprop, TbT vs TbV."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -87,7 +110,6 @@ def make_figures() -> list[Figure]:
 
     from .strategies import make_gaussian_quadratic
 
-    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "l2l-report", "font.size": 9})
     out: list[Figure] = []
 
     # (1) naive vs log meta-gradient against t
@@ -346,6 +368,7 @@ def _jinja_env() -> Any:
     env.filters["anchor"] = _anchor
     env.filters["cell"] = _cell
     env.filters["tojson_pretty"] = _json
+    env.filters["mathtext"] = text_with_math
     return env
 
 
@@ -370,9 +393,18 @@ def _claim_rows(data: ReportData) -> list[dict]:
                 "message": r.message,
                 "evidence": r.evidence,
                 "doc": c.doc,
+                "paper": _paper_title(c.module),
+                "assumptions": getattr(c, "assumptions", "") or "",
+                "tolerance": getattr(c, "tolerance", "") or "",
             }
         )
     return rows
+
+
+def _paper_title(module: str) -> str:
+    from .catalogue import PAPER_TITLES
+
+    return PAPER_TITLES.get(module.rsplit(".", 1)[-1], "Your claims")
 
 
 def _derivation_rows(data: ReportData) -> list[dict]:
@@ -416,6 +448,7 @@ def _context(data: ReportData) -> dict:
         "derivations": _derivation_rows(data),
         "n_failed_derivations": sum(not v.ok for _, v in data.derivations),
         "figures": data.figures,
+        "figure_papers": {f.name: _paper_title(f"proofs.{f.paper}") for f in data.figures},
     }
 
 
@@ -459,6 +492,14 @@ def _tex_ascii(s: Any) -> str:
     return "".join(_tex_char(ch) if ord(ch) > 126 else ch for ch in str(s))
 
 
+def _tex_mathtext(s: Any) -> str:
+    """Prose with ``$...$`` math for LaTeX: text escaped, math kept (non-ASCII mapped in both)."""
+    parts = str(s).split("$")
+    if len(parts) % 2 == 0:  # an unmatched dollar: all text
+        return _tex_text(s)
+    return "".join(_tex_ascii(f"${p}$") if k % 2 else _tex_text(p) for k, p in enumerate(parts))
+
+
 def _tex_cell(value: Any) -> str:
     """A table cell: JSON for structures (as for Markdown), escaped, breakable at commas."""
     return _tex_text(_cell(value)).replace(",", r",\allowbreak{}")
@@ -478,6 +519,7 @@ def _latex_env() -> Any:
     env.filters["tex"] = _tex_text
     env.filters["texcell"] = _tex_cell
     env.filters["ascii"] = _tex_ascii
+    env.filters["mathtext"] = _tex_mathtext
     return env
 
 
@@ -541,6 +583,9 @@ def write_report(data: ReportData, out: Path, formats: Sequence[str]) -> None:
             (tmp / "report.tex").write_text(render_latex(data), encoding="utf-8")
             _compile_pdf(tmp)
         (tmp / "environment.json").write_text(_json(data.env) + "\n", encoding="utf-8")
+        # the verdicts in the `l2l check --json` format (DESIGN.md), for scripts and tests
+        claims_json = {"claims": [r.to_json() for _, r in data.claims], "environment": data.env}
+        (tmp / "claims.json").write_text(json.dumps(claims_json, indent=1, allow_nan=False) + "\n", encoding="utf-8")
         os.chmod(tmp, 0o755)
         _check_target(out)  # re-check: something may have appeared while we worked
         if out.exists():
@@ -599,7 +644,10 @@ def build_report(
         d = registry.get(name)
         derivations.append((d, d.verify()))
         log(f"[derivation {k}/{len(names)}] {name} ({time.perf_counter() - start:.1f} s)")
-    figures = make_figures() if formats else []
+    from .catalogue import PAPERS
+
+    papers = [p for p in PAPERS if any(c.module == f"proofs.{p}" for c, _ in results)]
+    figures = make_figures(papers) if formats else []
     log(f"[figures] {len(figures)} drawn ({time.perf_counter() - start:.1f} s)")
     env = environment(precision=PRECISION, profile=profile, seed=seed,
                       packages=("l2l-theory", "numpy", "scipy", "sympy", "mpmath", "hypothesis", "matplotlib"))

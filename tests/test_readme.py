@@ -35,13 +35,13 @@ def test_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert pytest_part.startswith("python -m pytest") and "-m pytest -q" in ci
 
 
-def test_main_job_command_runs(tmp_path):
-    """The README's main job (`l2l report`), written to a temporary folder instead of ./report."""
+def test_main_job_command_runs(main_job_report):
+    """The README's main job (`l2l report`), written to a temporary folder instead of ./report
+    (the session fixture ``main_job_report`` in tests/conftest.py runs it once)."""
     main_cmd = _bash_blocks()[0]
     args = shlex.split(main_cmd.split(" && ", 1)[1])
     assert args == ["l2l", "report"]
-    out = tmp_path / "report"
-    proc = subprocess.run([sys.executable, "-m", "proofs.cli", *args[1:], "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    out, proc, _ = main_job_report
     assert proc.returncode == 0, proc.stderr[-2000:]
     md = (out / "report.md").read_text(encoding="utf-8")
     page = (out / "report.html").read_text(encoding="utf-8")
@@ -126,3 +126,17 @@ def test_readme_claim_files_are_the_example_files():
     assert len(blocks) == 2
     for path, text in blocks:
         assert (ROOT / path).read_text(encoding="utf-8") == text, path
+
+
+def test_readme_nqm_table_matches_l2l_eval():
+    tables = list(_tables("readme-nqm"))
+    assert tables, "README lost its NQM example"
+    for path, header, rows in tables:
+        assert header == ["step", "expected_loss"]
+        (res,) = _eval(path)["results"]
+        losses = res["expected_loss"]
+        assert len(rows) == len(losses) + 1
+        for row, want in zip(rows, losses + [res["greedy_eta"]]):
+            # printed with 14 significant digits: 1e-13 relative covers the rounding
+            assert float(row[1]) == pytest.approx(want, rel=1e-13), (row, want)
+        assert [r[0] for r in rows] == [str(k) for k in range(len(losses))] + ["greedy_eta"]

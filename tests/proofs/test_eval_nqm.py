@@ -1,0 +1,134 @@
+"""``l2l eval`` with ``model: nqm`` (DESIGN.md) against independent high-precision references.
+
+The evaluator iterates the 3x3 raw-moment recursion in float64 (``numerics.nqm``); the reference
+(``numerics.nqm_reference``) propagates the 2x2 mean/covariance of (w, v) in mpmath at 40 digits
+from the update rule. Agreement is required to 1e-12 relative for SGD and heavy ball, constant and
+scheduled: the recursion is forward stable for stable steps (eta h < 2(1 + mu)), each of the t <= 60
+steps rounds a few times (t x 8 eps < 1.1e-13), so 1e-12 leaves a margin of 10 for the
+non-normal momentum map.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from numerics.nqm_reference import greedy_eta_reference, nqm_reference, to_float
+from numerics.validation import ValidationError
+from proofs.evaluate import evaluate_request
+
+ROOT = Path(__file__).resolve().parents[2]
+fl = lambda lo, hi: st.floats(lo, hi, allow_nan=False, allow_infinity=False)  # noqa: E731
+
+
+@st.composite
+def nqm_requests(draw):
+    d = draw(st.integers(1, 4))
+    t = draw(st.integers(0, 60))
+    h = draw(st.lists(fl(0.01, 2.0), min_size=d, max_size=d))
+    req = {
+        "model": "nqm",
+        "h": h,
+        "sigma2": draw(st.lists(fl(0.0, 2.0), min_size=d, max_size=d)),
+        "mean0": draw(st.lists(fl(-2.0, 2.0), min_size=d, max_size=d)),
+        "var0": draw(st.lists(fl(0.0, 1.0), min_size=d, max_size=d)),
+        "t": t,
+    }
+    hmax = max(h)
+    if draw(st.booleans()) and t > 0:  # a schedule
+        req["eta"] = [x / hmax for x in draw(st.lists(fl(0.0, 1.9), min_size=t, max_size=t))]
+    else:
+        req["eta"] = draw(fl(0.0, 1.9)) / hmax
+    kind = draw(st.sampled_from(["sgd", "constant", "schedule"]))
+    if kind == "constant":
+        req["mu"] = draw(fl(0.0, 0.95))
+    elif kind == "schedule" and t > 0:
+        req["mu"] = draw(st.lists(fl(0.0, 0.95), min_size=t, max_size=t))
+    return req
+
+
+@given(req=nqm_requests())
+def test_eval_nqm_matches_mpmath_reference(req):
+    out = evaluate_request(req)
+    (res,) = out["results"]
+    assert res["status"] == "ok" and len(res["expected_loss"]) == req["t"] + 1
+    args = (req["h"], req["sigma2"], req["mean0"], req["var0"], req["eta"], req["t"], req.get("mu", 0.0))
+    full = nqm_reference(*args, dps=40)
+    ref = to_float(full.curve)
+    got = np.array(res["expected_loss"])
+    assert np.all(np.abs(got - ref) <= 1e-12 * np.abs(ref)), np.max(np.abs(got / ref - 1))
+    den = sum(float(h**3 * ((m[0] ** 2 + c[0]) + s2)) for h, m, c, s2 in zip(req["h"], full.mean, full.cov, req["sigma2"]))
+    if den == 0.0:  # sum h^3 (E w_t^2 + sigma2) is 0 or below float64's range: greedy_eta undefined (null)
+        assert res["greedy_eta"] is None
+        return
+    try:
+        g = float(greedy_eta_reference(*args, dps=40).eta)
+    except ValidationError:  # no excess loss and no noise left: every step size is one-step optimal
+        assert res["greedy_eta"] is None
+        return
+    # greedy eta = sum h^2 X / sum h^3 (X + sigma2): a ratio of sums of positive terms, 1e-12 as above
+    assert res["greedy_eta"] == pytest.approx(g, rel=1e-12), (res["greedy_eta"], g)
+
+
+def test_eval_nqm_by_hand():
+    """h = 1, sigma2 = 1, eta = mu = 1/2, w_0 = 1: w_1 = (1 - c_0)/2, w_2 = -(c_0 + c_1)/2, so
+    E[loss] = 1, 3/4, 3/4 (irreducible 1/2 included) and the greedy step at w_2 is
+    E w^2 / (E w^2 + sigma^2) = (1/2)/(3/2) = 1/3."""
+    out = evaluate_request({"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": 0.5, "mu": 0.5, "t": 2})
+    (res,) = out["results"]
+    assert res["expected_loss"] == [1.0, 0.75, 0.75]
+    assert res["greedy_eta"] == pytest.approx(1 / 3, rel=1e-15)
+
+
+def test_eval_nqm_overflow_is_null_not_nan():
+    out = evaluate_request({"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": 3.0, "t": 800})
+    (res,) = out["results"]
+    assert res["status"] == "overflow" and res["greedy_eta"] is None
+    losses = res["expected_loss"]
+    assert losses[0] == 1.0 and losses[-1] is None
+    assert all(v is None or math.isfinite(v) for v in losses)
+    # |1 - eta h| = 2: E w_t^2 >= 4^t, beyond float64 (1.8e308 ~ 4^512) from t ~ 512 on
+    first_null = losses.index(None)
+    assert 500 <= first_null <= 520, first_null
+
+
+@pytest.mark.parametrize(
+    "patch, field",
+    [
+        ({"t": [3]}, "t"),
+        ({"t": -1}, "t"),
+        ({"eta": [0.1, 0.2]}, "eta"),
+        ({"eta": -0.1}, "eta"),
+        ({"mu": "0.5"}, "mu"),
+        ({"sigma2": [-1.0]}, "sigma2"),
+        ({"h": [0.0]}, "h"),
+        ({"mean0": [1.0, 2.0]}, "mean0"),
+        ({"var0": [-1.0]}, "var0"),
+        ({"beta": 0.9}, "beta"),
+    ],
+)
+def test_eval_nqm_bad_input_names_the_field(patch, field):
+    req = {"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": 0.5, "t": 3}
+    req.update(patch)
+    with pytest.raises(ValidationError) as exc:
+        evaluate_request(req)
+    assert exc.value.field == field, str(exc.value)
+
+
+def test_eval_nqm_cli_example_and_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", "examples/nqm.json"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["model"] == "nqm" and len(out["results"][0]["expected_loss"]) == 5
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": [0.1], "t": 3}))
+    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", str(bad)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "eta" in proc.stderr and "Traceback" not in proc.stderr
