@@ -695,7 +695,8 @@ def run(problem: NQMProblem, eta: Any, t: Any, mu: Any = 0.0, *, curve: bool = T
     final = sc.excess(X)
     if not curve:
         exc[0] = final
-    state = State(*(np.asarray(sc.unscale(v), dtype=np.float64) for v in (X, W, Y)))
+    with np.errstate(over="ignore"):  # an extended-precision value beyond float64 becomes +-inf, as documented
+        state = State(*(np.asarray(sc.unscale(v), dtype=np.float64) for v in (X, W, Y)))
     irr = problem.irreducible
     return Trajectory(loss=exc + irr, excess=exc, state=state, etas=etas, mus=mus)
 

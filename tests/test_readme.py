@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import html
 import json
 import re
 import shlex
@@ -58,6 +59,13 @@ def test_main_job_command_runs(main_job_report):
         assert name in md and name in page, name
     for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / path).is_file(), path
+    # each catalogue paper has its section, with its figures (issue 6: the NQM section)
+    from proofs.catalogue import PAPER_TITLES
+
+    for title in PAPER_TITLES.values():
+        assert f"### {title}" in md and f'<h3 class="paper">{html.escape(title)}</h3>' in page, title
+    for name in ("nqm-greedy-vs-optimal", "nqm-curvature", "nqm-look-ahead", "nqm-batch-size"):
+        assert (out / "figures" / f"{name}.png").is_file() and f'id="figure-{name}"' in page, name
 
 
 def test_readme_figure_exists():

@@ -594,3 +594,27 @@ def test_validation_errors_name_the_field(call, field):
         call()
     assert info.value.field == field
     assert str(info.value).startswith(field + ":")
+
+
+def test_extended_precision_absorbs_momentum_cancellation():
+    """Deterministic heavy ball (sigma = 0, Var w_0 = 1): the iterate oscillates towards 0 and
+    X' = (1-a)^2 X + mu^2 W + 2 mu (1-a) Y cancels. float64 then misses the 40-digit reference by
+    more than 1e-12 relative (the failure the eval test first found: 3.2e-12 at t = 15), while
+    ``precision="extended"`` (64-bit significand) stays within 1e-14."""
+    from numerics.nqm_reference import nqm_reference, to_float
+
+    if np.finfo(np.longdouble).eps >= 1e-18:
+        pytest.skip("numpy.longdouble is not wider than float64 on this platform")
+    p = nqm.NQMProblem([1.0], [0.0], [0.0], [1.0])
+    ref = to_float(nqm_reference([1.0], [0.0], [0.0], [1.0], 0.5, 15, mu=0.296875, dps=40).curve)
+    err = {}
+    for prec in ("float64", "extended"):
+        got = nqm.run(p, 0.5, 15, mu=0.296875, precision=prec).loss
+        err[prec] = float(np.max(np.abs(got - ref) / ref))
+    assert err["float64"] > 1e-12 and err["extended"] < 1e-14, err
+
+
+def test_precision_is_validated():
+    p = nqm.NQMProblem.stand_in(3)
+    with pytest.raises(ValidationError, match="precision"):
+        nqm.run(p, 0.5, 3, precision="quad")
