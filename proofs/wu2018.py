@@ -690,6 +690,10 @@ def momentum_bias():
     frac = float(np.mean(o.mus[1:] > g.mus[1:]))
     evidence("kappa = 0.01: excess greedy momentum / optimal (eta, mu)", [g.final_excess, o.final_excess], expected=[0.411, 0.030])
     evidence("kappa = 0.01: fraction of steps with optimal mu > greedy mu", frac, expected="> 0.5")
+    eff = o.etas[1:] / (1 - o.mus[1:])
+    evidence("kappa = 0.01: optimal mu (first step, median, last); largest eta/(1 - mu)",
+             [float(o.mus[1]), float(np.median(o.mus[1:])), float(o.mus[-1]), float(eff.max())],
+             expected="spec: mu ~ 0.90-0.97, eta/(1 - mu) up to ~60 (same final loss 0.030: the optimum is not unique)")
     g1, o1, s1 = _momentum_runs(1000, 1.0, 250)
     gain = 1 - o1.final_excess / s1.final_excess
     evidence("kappa = 1: relative gain of optimal (eta, mu) over optimal eta", gain, expected="<= 0.01 (spec: optimal mu ~ 0)")
