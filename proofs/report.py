@@ -350,6 +350,13 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _plain(value: Any) -> str:
+    """A value for an HTML table cell: JSON for structures, text as is (autoescaped by jinja)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, indent=1, allow_nan=False, default=str)
 
@@ -367,6 +374,7 @@ def _jinja_env() -> Any:
     )
     env.filters["anchor"] = _anchor
     env.filters["cell"] = _cell
+    env.filters["plain"] = _plain
     env.filters["tojson_pretty"] = _json
     env.filters["mathtext"] = text_with_math
     return env

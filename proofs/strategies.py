@@ -21,6 +21,8 @@ Strategies
 ``gaussian_quadratics`` the paper's instances: H = X X^T with Gaussian X (d x ratio*d).
 ``step_sizes``         eta >= 0 relative to 1/L, 2/(L+alpha) and 2/L, including those points.
 ``horizons``           integers t, log-uniform in [1, max_t].
+``nqm_problems``       :class:`numerics.nqm.NQMProblem` (noisy quadratic model) with bounded ranges.
+``nqm_moment_states``  (problem, state) pairs with feasible raw moments, for one-step statements.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ __all__ = [
     "gaussian_quadratics",
     "step_sizes",
     "horizons",
+    "nqm_problems",
+    "nqm_moment_states",
     "SPECTRUM_SHAPES",
 ]
 
@@ -167,3 +171,69 @@ def horizons(max_t: int = 10**6, min_t: int = 1) -> st.SearchStrategy[int]:
         raise ValueError("horizons: need 1 <= min_t <= max_t")
     lo, hi = math.log(min_t), math.log(max_t)
     return st.floats(0.0, 1.0).map(lambda u: max(min_t, min(max_t, int(round(math.exp(lo + u * (hi - lo)))))))
+
+
+# -- noisy quadratic model (Wu et al. 2018; Zhang et al. 2019) --------------------------------
+
+
+def _bounded(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def nqm_problems(
+    draw,
+    max_dim: int = 5,
+    h_range: tuple[float, float] = (0.01, 1.0),
+    sigma2_range: tuple[float, float] = (0.1, 2.0),
+    mean0_range: tuple[float, float] = (-1.0, 1.0),
+    var0_range: tuple[float, float] = (0.0, 1.0),
+):
+    """:class:`numerics.nqm.NQMProblem` with 1..max_dim coordinates, curvatures ``h``, noise
+    variances ``sigma2`` and initial means/variances drawn per coordinate from the given closed
+    ranges (defaults: the ranges of papers/wu2018.md §11 item 2). Shrinks towards d = 1 and the
+    lower ends.
+
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(nqm_problems(max_dim=3))
+    ... def check(p):
+    ...     assert 1 <= p.d <= 3 and (p.h >= 0.01).all() and (p.sigma2 <= 2.0).all()
+    >>> check()
+    """
+    from numerics.nqm import NQMProblem
+
+    if not max_dim >= 1:
+        raise ValueError("nqm_problems: max_dim must be >= 1")
+    d = draw(st.integers(1, max_dim))
+    lists = [draw(st.lists(_bounded(*r), min_size=d, max_size=d)) for r in (h_range, sigma2_range, mean0_range, var0_range)]
+    return NQMProblem(*lists)
+
+
+@st.composite
+def nqm_moment_states(
+    draw,
+    max_dim: int = 8,
+    momentum: bool = False,
+    h_range: tuple[float, float] = (0.01, 1.0),
+    sigma2_range: tuple[float, float] = (0.01, 10.0),
+    moment_range: tuple[float, float] = (0.01, 10.0),
+):
+    """A pair ``(problem, state)``: an NQM and a raw-moment state (X, W, Y) = (E w^2, E v^2, E w v)
+    with X > 0 and, with ``momentum``, W > 0 and a feasible correlation |Y| <= sqrt(X W) (the
+    edge |Y| = sqrt(X W) included); without it W = Y = 0 (plain SGD, or t = 0 with v_0 = 0).
+    For checking one-step (greedy) statements at arbitrary states, not only reachable ones.
+    """
+    from numerics.nqm import NQMProblem, State
+
+    d = draw(st.integers(1, max_dim))
+    h = np.array(draw(st.lists(_bounded(*h_range), min_size=d, max_size=d)))
+    s2 = np.array(draw(st.lists(_bounded(*sigma2_range), min_size=d, max_size=d)))
+    X = np.array(draw(st.lists(_bounded(*moment_range), min_size=d, max_size=d)))
+    if momentum:
+        W = np.array(draw(st.lists(_bounded(*moment_range), min_size=d, max_size=d)))
+        r = np.array(draw(st.lists(_bounded(-1.0, 1.0), min_size=d, max_size=d)))
+        Y = r * np.sqrt(X * W)
+    else:
+        W, Y = np.zeros(d), np.zeros(d)
+    return NQMProblem(h, s2, np.zeros(d), X), State(X, W, Y)

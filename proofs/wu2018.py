@@ -42,6 +42,7 @@ from hypothesis import assume, given, strategies as st
 
 from numerics import nqm
 
+from . import strategies as ps
 from .claim import claim, current_profile, evidence, refute
 
 SOURCE = "Wu, Ren, Liao & Grosse (ICLR 2018)"
@@ -112,19 +113,8 @@ def dynamics_symbolic():
     return get("nqm.moments")
 
 
-_dims = st.integers(1, 5)
-
-
-@st.composite
-def _small_nqm(draw, max_dim: int = 5):
-    """h in [0.01, 1], sigma^2 in [0.1, 2], E theta_0 in [-1, 1], Var theta_0 in [0, 1] (§11 item 2)."""
-    d = draw(st.integers(1, max_dim))
-    fl = lambda lo, hi: st.floats(lo, hi, allow_nan=False, allow_infinity=False)  # noqa: E731
-    h = draw(st.lists(fl(0.01, 1.0), min_size=d, max_size=d))
-    s2 = draw(st.lists(fl(0.1, 2.0), min_size=d, max_size=d))
-    m0 = draw(st.lists(fl(-1.0, 1.0), min_size=d, max_size=d))
-    v0 = draw(st.lists(fl(0.0, 1.0), min_size=d, max_size=d))
-    return nqm.NQMProblem(h, s2, m0, v0)
+_small_nqm = ps.nqm_problems  # ranges of §11 item 2 by default
+_moments = ps.nqm_moment_states
 
 
 @claim(
@@ -215,28 +205,9 @@ def adjoint_fd(p, data, T):
 # Greedy hyperparameters (§11 items 4-6)
 
 
-@st.composite
-def _moments(draw, max_dim: int = 8, momentum: bool = False):
-    """A problem and a state with X > 0, sigma^2 > 0 and (momentum) |Y| <= sqrt(X W)."""
-    d = draw(st.integers(1, max_dim))
-    fl = lambda lo, hi: st.floats(lo, hi, allow_nan=False, allow_infinity=False)  # noqa: E731
-    h = np.array(draw(st.lists(fl(0.01, 1.0), min_size=d, max_size=d)))
-    s2 = np.array(draw(st.lists(fl(0.01, 10.0), min_size=d, max_size=d)))
-    X = np.array(draw(st.lists(fl(0.01, 10.0), min_size=d, max_size=d)))
-    if momentum:
-        W = np.array(draw(st.lists(fl(0.01, 10.0), min_size=d, max_size=d)))
-        r = np.array(draw(st.lists(fl(-1.0, 1.0), min_size=d, max_size=d)))
-        Y = r * np.sqrt(X * W)
-    else:
-        W = np.zeros(d)
-        Y = np.zeros(d)
-    p = nqm.NQMProblem(h, s2, np.zeros(d), X)
-    return p, nqm.State(X, W, Y)
-
-
 @claim(
     id="wu2018.greedy-sgd.argmin",
-    statement=r"\alpha^{\mathrm{greedy}}=\frac{\sum_ih_i^2X_i}{\sum_ih_i^3(X_i+\sigma_i^2)}=\arg\min_\alpha\mathbb E L(\theta')",
+    statement=r"\alpha^{\mathrm{greedy}}=\frac{\sum_ih_i^2X_i}{\sum_ih_i^3(X_i+\sigma_i^2)}=\mathrm{argmin}_\alpha\mathbb E L(\theta')",
     source=f"{SOURCE}, Theorem 2 [role unconfirmed]; papers/wu2018.md §4, §11 item 4",
     kind="identity",
     tag="derived",
@@ -803,7 +774,7 @@ def neg_greedy_always_optimal():
 
 @claim(
     id="wu2018.neg.greedy-ignores-noise",
-    statement=r"\text{(false) } \arg\min_\alpha\mathbb EL(\theta')=\frac{\sum h^2X}{\sum h^3X} \text{ (noise dropped)}",
+    statement=r"\text{(false) } \mathrm{argmin}_\alpha\mathbb EL(\theta')=\frac{\sum h^2X}{\sum h^3X} \text{ (noise dropped)}",
     source="negative control: the noise term alpha^2 h^2 sigma^2 of the one-step loss (§4)",
     kind="identity",
     expect="refuted",
