@@ -1123,6 +1123,52 @@ def permutation_invariance(p, frac, mu, t, seed):
     assert np.all(np.abs(a - b) <= 4 * p.d * EPS * np.abs(a)), np.max(np.abs(a - b) / np.abs(a))
 
 
+@functools.lru_cache(maxsize=None)
+def _mlp_family():
+    from numerics import mlp
+
+    horizons = (50, 500, 5000)
+    losses = mlp.sweep(horizons, seeds=(0, 1, 2), tau=500.0)  # (T, eta0, beta), seed-averaged
+    best = {}
+    for k, T in enumerate(horizons):
+        i, j = np.unravel_index(int(np.argmin(losses[k])), losses[k].shape)
+        best[T] = (float(mlp.DEFAULT_ETA0_GRID[i]), float(mlp.DEFAULT_BETA_GRID[j]), float(losses[k][i, j]))
+    cross = {T: mlp.evaluate_at(e0, b, 5000, seeds=(0, 1, 2), tau=500.0) for T, (e0, b, _) in best.items()}
+    return best, cross
+
+
+@claim(
+    id="wu2018.offline-family.mlp-analogue",
+    statement=r"\text{tiny MLP, } \alpha_t=\alpha_0/(1+t/500)^\beta:\ \beta^*(T)\ \text{non-increasing for } T\in\{50,500,5000\};\ "
+    r"\text{tuned at } T=50 \text{, at least } 2\times \text{ worse at } T=5000",
+    source=f"{SOURCE}, offline experiment [code: inverse-time decay; claim unconfirmed]; papers/wu2018.md §8.2, "
+    "§11 item 14 (the spec's MLP analogue)",
+    kind="trend",
+    tag="analogue",
+    assumptions="20-32-1 tanh MLP, heavy ball mu = 0.9, batch 8, 3 seeds; teacher-student regression chosen by "
+    "this package (numerics.mlp: 512 Gaussian inputs, a random 20-32-1 tanh teacher, noise 0.1); grid eta0 in "
+    "logspace(-3, 0, 10), beta in {0} U logspace(-2, 2, 10); objective: full training loss after T steps",
+    tolerance="beta* compared on the grid (ties go to the first grid point); 'markedly worse' read as >= 2x as "
+    "for the NQM family (spec: +49% on its unnamed data set). The T = 5000 optimum is flat in beta <~ 0.2",
+)
+def mlp_family():
+    """The spec's numbers (beta* = 30, 3, 1; +49%) come from a data set it does not name; on ours the
+    pattern holds with beta* = 4.6, 1.7, 0.08 and a 5.9x gap. Both are recorded as evidence."""
+    best, cross = _mlp_family()
+    hs = sorted(best)
+    evidence("best (eta0, beta, loss) by T = 50, 500, 5000", [list(best[T]) for T in hs],
+             expected="beta* 30, 3, 1 on the spec's (unnamed) data")
+    evidence("loss at T = 5000 of the schedule tuned at T = 50, 500, 5000", [cross[T] for T in hs],
+             expected="0.0747 vs 0.0503 (spec, tuned at 50 vs 5000)")
+    for a, b in zip(hs, hs[1:]):
+        if best[b][1] > best[a][1]:
+            refute(f"best beta rises from T = {a} ({best[a][1]:.3g}) to T = {b} ({best[b][1]:.3g})", best_beta={t: best[t][1] for t in hs})
+    ratio = cross[hs[0]] / cross[hs[-1]]
+    evidence("tuned at 50 / tuned at 5000, both evaluated at 5000", ratio, expected=">= 2")
+    if not ratio >= 2:
+        refute(f"the short-horizon schedule is only {ratio:.3g}x worse at T = 5000", ratio=ratio)
+
+
 @claim(
     id="wu2018.neg.best-decay-horizon-free",
     statement=r"\text{(false) the best decay exponent } \beta^* \text{ is the same for every horizon}",
