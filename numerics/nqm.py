@@ -203,7 +203,7 @@ def _vec_range(field_: str, arr: np.ndarray, lo: float | None, hi: float | None,
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64)
+    a = np.array(a, dtype=np.longdouble if getattr(a, "dtype", None) == np.longdouble else np.float64)
     a.setflags(write=False)
     return a
 
@@ -375,8 +375,11 @@ class State:
     def __post_init__(self) -> None:
         arrs = {}
         for name in ("X", "W", "Y"):
+            raw = getattr(self, name)
+            # float64, or long double as returned by run(..., precision="extended")
+            dt = np.longdouble if getattr(raw, "dtype", None) == np.longdouble else np.float64
             try:
-                a = np.array(getattr(self, name), dtype=np.float64)
+                a = np.array(raw, dtype=dt)
             except (TypeError, ValueError):
                 raise ValidationError(name, "must be a 1-D array of real numbers") from None
             if a.ndim != 1 or a.size == 0:
@@ -463,10 +466,24 @@ class Schedule:
 # one step and losses
 
 
+def _exact_ab(eta: Any, h: Any, ft: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """``a = eta h`` and ``b = 1 - eta h`` in type ``ft`` from the exact product of the float64
+    inputs (Dekker's error-free product, :mod:`numerics.stable`), so that ``b`` keeps its relative
+    accuracy where ``eta h`` is near 1 (there ``1 - fl(eta h)`` loses everything: the deterministic
+    part of the loss is ``(1 - eta h)^(2t) X_0``). ``eta`` and ``h`` must hold float64 values."""
+    from .stable import _two_product_scaled
+
+    eta, h = np.broadcast_arrays(np.asarray(eta, dtype=np.float64), np.asarray(h, dtype=np.float64))
+    p, e, k = _two_product_scaled(eta, h)
+    with np.errstate(over="ignore", under="ignore"):
+        hi, lo = np.ldexp(p, k), np.ldexp(e, k)  # eta h = hi + lo exactly (unless beyond float64)
+    c = 1.0 - hi  # exact (Sterbenz) where hi is in [1/2, 2], i.e. wherever the cancellation matters
+    return hi.astype(ft) + lo.astype(ft), c.astype(ft) - lo.astype(ft)
+
+
 def _full_step(X, W, Y, eta, mu, h, q):
     """One exact step of (X, W, Y); ``q = h^2 sigma2`` (possibly rescaled per coordinate)."""
-    a = eta * h
-    b = 1.0 - a
+    a, b = _exact_ab(eta, h, np.asarray(X).dtype if np.asarray(X).dtype == np.longdouble else np.float64)
     m = (mu * mu) * W + (eta * eta) * q
     Xn = b * b * X + (2.0 * mu) * b * Y + m
     Wn = a * a * X - (2.0 * mu) * a * Y + m
@@ -641,7 +658,8 @@ def run(problem: NQMProblem, eta: Any, t: Any, mu: Any = 0.0, *, curve: bool = T
             sc.guard([X])
             for s0, s1 in _chunks(etas[:n_loop], mus[:n_loop], problem.h_max, d):
                 e = etas_f[s0:s0 + 1] if const else etas_f[s0:s1]
-                r = (1.0 - e[:, None] * h) ** 2
+                e64 = etas[s0:s0 + 1] if const else etas[s0:s1]
+                r = _exact_ab(e64[:, None], problem.h, ft)[1] ** 2
                 n = (e * e)[:, None] * sc.q
                 for j in range(s1 - s0):
                     k = 0 if const else j
@@ -661,8 +679,7 @@ def run(problem: NQMProblem, eta: Any, t: Any, mu: Any = 0.0, *, curve: bool = T
             for s0, s1 in _chunks(etas, mus, problem.h_max, d):
                 e = etas_f[s0:s0 + 1] if const else etas_f[s0:s1]
                 u = mus_f[s0:s0 + 1] if const else mus_f[s0:s1]
-                a = e[:, None] * h
-                b = 1.0 - a
+                a, b = _exact_ab((etas[s0:s0 + 1] if const else etas[s0:s1])[:, None], problem.h, ft)
                 b2, a2 = b * b, a * a
                 c1 = (2.0 * u)[:, None] * b
                 c2 = (-2.0 * u)[:, None] * a
@@ -695,8 +712,9 @@ def run(problem: NQMProblem, eta: Any, t: Any, mu: Any = 0.0, *, curve: bool = T
     final = sc.excess(X)
     if not curve:
         exc[0] = final
-    with np.errstate(over="ignore"):  # an extended-precision value beyond float64 becomes +-inf, as documented
-        state = State(*(np.asarray(sc.unscale(v), dtype=np.float64) for v in (X, W, Y)))
+    # the final state in the working precision (long double with precision="extended": moments
+    # below float64's range, e.g. (1 - eta h)^(2t) X_0 at eta h ~ 1, stay exact for greedy_eta)
+    state = State(*(sc.unscale(v) for v in (X, W, Y)))
     irr = problem.irreducible
     return Trajectory(loss=exc + irr, excess=exc, state=state, etas=etas, mus=mus)
 
@@ -763,8 +781,13 @@ def greedy_eta(problem: NQMProblem, state: State) -> float:
     state = _state(problem, state)
     h = problem.h
     h2 = h * h
-    num = max(float(h2 @ state.X), 0.0)  # < 0 only by rounding of an X that is exactly 0
-    den = float((h2 * h) @ (state.X + problem.sigma2))
+    # the ratio is invariant under scaling X and sigma2 together: rescale by an exact power of 2 so
+    # that tiny (subnormal) moments keep their full precision
+    top = max(np.max(np.abs(state.X)), np.max(problem.sigma2).astype(state.X.dtype))
+    k = -int(np.frexp(top)[1]) if top > 0 and np.isfinite(top) else 0
+    X, s2 = np.ldexp(state.X, k), np.ldexp(problem.sigma2, k)
+    num = max(float(h2 @ X), 0.0)  # < 0 only by rounding of an X that is exactly 0
+    den = float((h2 * h) @ (X + s2))
     return num / den if den > 0 else 0.0
 
 

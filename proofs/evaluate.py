@@ -322,8 +322,8 @@ def _nqm(request: dict) -> dict:
     overflow = not all(math.isfinite(v) for v in losses)
     # null when undefined: 0/0 when no excess loss and no noise are left (every step size is then
     # one-step optimal), or after an overflow
-    den = float(np.sum(problem.h**3 * (traj.state.X + problem.sigma2))) if not overflow else 0.0
-    greedy = float(nqm.greedy_eta(problem, traj.state)) if den > 0 and math.isfinite(den) else None
+    defined = not overflow and bool((traj.state.X > 0).any() or (problem.sigma2 > 0).any())
+    greedy = float(nqm.greedy_eta(problem, traj.state)) if defined else None
     return {
         "model": "nqm",
         "results": [

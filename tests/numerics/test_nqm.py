@@ -510,24 +510,48 @@ def test_steps_to_target_against_the_curve(mu, problem, frac, q):
 # metamorphic: permutations
 
 
+def _greedy_condition(problem, sched) -> float:
+    """Largest condition number of the greedy-momentum Hessian [[A, -B], [-B, C]] along a schedule."""
+    h, s2 = problem.h, problem.sigma2
+    state, worst = initial_state(problem), 1.0
+    for e, m in zip(sched.etas, sched.mus):
+        A, B, C = float(h**3 @ (state.X + s2)), float(h**2 @ state.Y), float(h @ state.W)
+        if C > 0:
+            root = math.hypot(A - C, 2 * B)
+            lo = 0.5 * (A + C - root)
+            worst = max(worst, (0.5 * (A + C + root)) / lo if lo > 0 else math.inf)
+        state = step(problem, state, e, m)
+    return worst
+
+
 @given(problem=problems(), seed=st.integers(0, 2**32 - 1))
 def test_permutation_invariance(problem, seed):
     """Spec §11 item 20: every loss is invariant under permuting coordinates (to the rounding of
-    reordered sums: 1e-13 relative, or 1e-14 of the largest loss once a noiseless run has
-    converged to ~0 by cancellation)."""
+    reordered sums: 1e-13 relative, or, once a noiseless run has converged to ~0 by cancellation,
+    the a-priori forward error bound 16 (t + 1) eps x the largest loss: 1e-14 x max, tried first,
+    was exceeded under the thorough profile by a greedy-momentum run that cancels to -1e-15)."""
     rng = np.random.default_rng(seed)
     perm = rng.permutation(problem.d)
     q = NQMProblem(problem.h[perm], problem.sigma2[perm], problem.mean0[perm], problem.var0[perm])
     etas = rng.uniform(0.05, 1.5, 12) / problem.h_max
     mus = rng.uniform(0.0, 0.9, 12)
     a_loss, b_loss = run(q, etas, 12, mus).loss, run(problem, etas, 12, mus).loss
-    np.testing.assert_allclose(a_loss, b_loss, rtol=1e-13, atol=1e-14 * b_loss.max())
+    atol = 16 * 13 * np.finfo(float).eps  # 16 (t + 1) eps, t = 12 steps
+    np.testing.assert_allclose(a_loss, b_loss, rtol=1e-13, atol=atol * b_loss.max())
     ga, gb = greedy_schedule(q, 12, momentum=True), greedy_schedule(problem, 12, momentum=True)
-    np.testing.assert_allclose(ga.loss, gb.loss, rtol=1e-11, atol=1e-14 * gb.loss.max())
-    # the greedy step is a ratio of sums; once a noiseless run has converged to ~0 it is
-    # rounding noise, so compare it only while the excess is well above rounding
-    ok = gb.excess[:-1] > 1e-8 * gb.excess[0]
-    np.testing.assert_allclose(ga.etas[ok], gb.etas[ok], rtol=1e-6)
+    # The greedy (eta, mu) solves [[A, -B], [-B, C]] x = (D, -E) at every step: reordered sums
+    # perturb it by ~ cond(H) eps, and later greedy steps carry that on. The comparison is made only
+    # where every solve is well conditioned (cond <= 1e3, bound 16 (t + 1) eps cond); near a
+    # singular H (|Y| ~ sqrt(X W)) float64 does not determine the greedy schedule (the thorough
+    # profile found 2e-9 relative differences at cond ~ 6e4, and singular cases), so no order-free
+    # result can be asserted there.
+    cond = _greedy_condition(problem, gb)
+    if cond <= 1e3:
+        np.testing.assert_allclose(ga.loss, gb.loss, rtol=max(1e-13, atol * cond), atol=atol * gb.loss.max())
+        # the greedy step is a ratio of sums; once a noiseless run has converged to ~0 it is
+        # rounding noise, so compare it only while the excess is well above rounding
+        ok = gb.excess[:-1] > 1e-8 * gb.excess[0]
+        np.testing.assert_allclose(ga.etas[ok], gb.etas[ok], rtol=1e-6)
     a, b = schedule_gradient(q, etas, mus), schedule_gradient(problem, etas, mus)
     assert a[0] == pytest.approx(b[0], rel=1e-13)
     np.testing.assert_allclose(a[1], b[1], rtol=1e-11, atol=1e-14)
