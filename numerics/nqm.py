@@ -467,18 +467,28 @@ class Schedule:
 
 
 def _exact_ab(eta: Any, h: Any, ft: Any = np.float64) -> tuple[np.ndarray, np.ndarray]:
-    """``a = eta h`` and ``b = 1 - eta h`` in type ``ft`` from the exact product of the float64
-    inputs (Dekker's error-free product, :mod:`numerics.stable`), so that ``b`` keeps its relative
-    accuracy where ``eta h`` is near 1 (there ``1 - fl(eta h)`` loses everything: the deterministic
-    part of the loss is ``(1 - eta h)^(2t) X_0``). ``eta`` and ``h`` must hold float64 values."""
-    from .stable import _two_product_scaled
+    """``a = eta h`` and ``b = 1 - eta h`` in type ``ft``, broadcasting ``eta`` (any shape, e.g. (k, 1))
+    against the curvatures ``h`` (d,). Where ``eta h`` can lie in (1/2, 3/2), i.e. where ``1 - eta h``
+    may cancel, both come from the exact product of the float64 inputs (Dekker's error-free product,
+    :mod:`numerics.stable`), so ``b`` keeps its relative accuracy near ``eta h = 1``, where the
+    deterministic part of the loss is ``(1 - eta h)^(2t) X_0``. Only those columns of ``h`` take the
+    exact path; elsewhere ``1 - fl(eta h)`` loses at most a factor 2 of relative accuracy."""
+    eta, h = np.asarray(eta, dtype=np.float64), np.asarray(h, dtype=np.float64)
+    a = np.array(np.broadcast_to(eta.astype(ft, copy=False) * h.astype(ft, copy=False), np.broadcast_shapes(eta.shape, h.shape)))
+    b = 1.0 - a
+    emin, emax = float(eta.min(initial=np.inf)), float(eta.max(initial=0.0))
+    if emax > 0.0 and h.ndim == 1:
+        cols = (h > 0.5 / emax) & (h < (1.5 / emin if emin > 0.0 else np.inf))
+        if cols.any():
+            from .stable import _two_product_scaled
 
-    eta, h = np.broadcast_arrays(np.asarray(eta, dtype=np.float64), np.asarray(h, dtype=np.float64))
-    p, e, k = _two_product_scaled(eta, h)
-    with np.errstate(over="ignore", under="ignore"):
-        hi, lo = np.ldexp(p, k), np.ldexp(e, k)  # eta h = hi + lo exactly (unless beyond float64)
-    c = 1.0 - hi  # exact (Sterbenz) where hi is in [1/2, 2], i.e. wherever the cancellation matters
-    return hi.astype(ft) + lo.astype(ft), c.astype(ft) - lo.astype(ft)
+            E, H = np.broadcast_arrays(eta, h[cols])
+            p, e, k = _two_product_scaled(E, H)
+            with np.errstate(under="ignore", over="ignore"):
+                hi, lo = np.ldexp(p, k), np.ldexp(e, k)  # eta h = hi + lo exactly
+            a[..., cols] = hi.astype(ft) + lo.astype(ft)
+            b[..., cols] = (1.0 - hi).astype(ft) - lo.astype(ft)  # 1 - hi exact where hi in [1/2, 2] (Sterbenz)
+    return a, b
 
 
 def _full_step(X, W, Y, eta, mu, h, q):
@@ -643,7 +653,7 @@ def run(problem: NQMProblem, eta: Any, t: Any, mu: Any = 0.0, *, curve: bool = T
     ft = PRECISIONS[precision]
     h = problem.h.astype(ft)
     sc = _Scaled(h, h * h * problem.sigma2.astype(ft))
-    X = problem.X0.astype(ft)
+    X = problem.mean0.astype(ft) ** 2 + problem.var0.astype(ft)  # in ft: E w_0^2 below float64's range survives
     W = np.zeros(d, ft)
     Y = np.zeros(d, ft)
     etas_f, mus_f = etas.astype(ft), mus.astype(ft)
@@ -653,13 +663,15 @@ def run(problem: NQMProblem, eta: Any, t: Any, mu: Any = 0.0, *, curve: bool = T
     sgd = not mus.any()
     const = t > 0 and bool(np.all(etas == etas[0]) and np.all(mus == mus[0]))
     n_loop = t - 1 if (sgd and t > 0) else t  # SGD: X alone, the last step in full
+    if const:  # the coefficients of a constant schedule, once
+        ab_const = _exact_ab(etas[:1, None], problem.h, ft)
+        r_const = ab_const[1] ** 2
     with np.errstate(under="ignore"):
         if sgd:
             sc.guard([X])
             for s0, s1 in _chunks(etas[:n_loop], mus[:n_loop], problem.h_max, d):
                 e = etas_f[s0:s0 + 1] if const else etas_f[s0:s1]
-                e64 = etas[s0:s0 + 1] if const else etas[s0:s1]
-                r = _exact_ab(e64[:, None], problem.h, ft)[1] ** 2
+                r = r_const if const else _exact_ab(etas[s0:s1, None], problem.h, ft)[1] ** 2
                 n = (e * e)[:, None] * sc.q
                 for j in range(s1 - s0):
                     k = 0 if const else j
@@ -679,7 +691,7 @@ def run(problem: NQMProblem, eta: Any, t: Any, mu: Any = 0.0, *, curve: bool = T
             for s0, s1 in _chunks(etas, mus, problem.h_max, d):
                 e = etas_f[s0:s0 + 1] if const else etas_f[s0:s1]
                 u = mus_f[s0:s0 + 1] if const else mus_f[s0:s1]
-                a, b = _exact_ab((etas[s0:s0 + 1] if const else etas[s0:s1])[:, None], problem.h, ft)
+                a, b = ab_const if const else _exact_ab(etas[s0:s1, None], problem.h, ft)
                 b2, a2 = b * b, a * a
                 c1 = (2.0 * u)[:, None] * b
                 c2 = (-2.0 * u)[:, None] * a
