@@ -78,6 +78,7 @@ source: demo
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
@@ -636,6 +637,28 @@ class Derivation:
 
     def __repr__(self) -> str:
         return f"Derivation({self.name!r}, {len(self.steps)} steps)"
+
+    def replace_step(self, k: int, step: Step) -> "Derivation":
+        """A copy (same class and settings) with step ``k`` replaced, e.g. by a deliberately wrong
+        variant to test the checks."""
+        if not isinstance(k, int) or not 1 <= k <= len(self.steps):
+            raise ValueError(f"no step {k!r}")
+        if not isinstance(step, Step):
+            raise TypeError("replace_step needs a Step")
+        new = copy.copy(self)
+        new.steps = self.steps[: k - 1] + (step,) + self.steps[k:]
+        new.verification = None
+        return new
+
+    def verify_step(self, k: int) -> "StepResult":
+        """Check step ``k`` alone (the earlier steps are used as written, not checked)."""
+        if not isinstance(k, int) or not 1 <= k <= len(self.steps):
+            raise ValueError(f"no step {k!r}")
+        try:
+            status, detail, inst = self._check(k, self.steps[k - 1])
+        except Exception as exc:  # as in verify(): a checker crash is a failed check
+            status, detail, inst = "failed", f"error while checking: {type(exc).__name__}: {exc}", ()
+        return StepResult(k, status, detail, tuple(inst))
 
     # ---------------------------------------------------------------- verification
 

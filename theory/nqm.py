@@ -113,7 +113,6 @@ from theory.derivation import (
     Instance,
     Rule,
     Step,
-    StepResult,
 )
 from theory.sgd import ScalarExpect, expect
 
@@ -663,35 +662,6 @@ class NQMDerivation(Derivation):
         if isinstance(step.rule, ScalarExpectation):
             return self._check_expectation(n_, step, step.rule) + ((),)
         return super()._check(n_, step)
-
-    def replace_step(self, k: int, step: Step) -> "NQMDerivation":
-        """A copy with step ``k`` replaced (e.g. by a deliberately wrong variant, to test the checks)."""
-        if not isinstance(k, int) or not 1 <= k <= len(self.steps):
-            raise ValueError(f"no step {k!r}")
-        steps = list(self.steps)
-        steps[k - 1] = step
-        return NQMDerivation(
-            self.name,
-            self.title,
-            steps,
-            self.source,
-            self.assumptions,
-            dimension=self.dimension,
-            index=self.index,
-            horizon=self.horizon,
-            dims=self.dims,
-            ts=self.ts,
-        )
-
-    def verify_step(self, k: int) -> StepResult:
-        """Check step ``k`` alone (the earlier steps are used as written, not checked)."""
-        if not isinstance(k, int) or not 1 <= k <= len(self.steps):
-            raise ValueError(f"no step {k!r}")
-        try:
-            status, detail, inst = self._check(k, self.steps[k - 1])
-        except Exception as exc:  # as in Derivation.verify: a checker crash is a failed check
-            status, detail, inst = "failed", f"error while checking: {type(exc).__name__}: {exc}", ()
-        return StepResult(k, status, detail, tuple(inst))
 
     def _check_zero(self, expr: Basic) -> tuple[str, str]:
         expr = _explicit(expr)

@@ -103,7 +103,7 @@ from sympy import (
 )
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from theory.derivation import Definition, Derivation, FromPrevious, Identity, Rule, Step, StepResult
+from theory.derivation import Definition, Derivation, FromPrevious, Identity, Rule, Step
 
 __all__ = [
     "CONCRETE_STATUS",
@@ -849,28 +849,6 @@ class MomentDerivation(Derivation):
         self._current = len(self.steps) + 1
         self._failures = []
 
-    def replace_step(self, k: int, step: Step) -> "MomentDerivation":
-        """A copy with step ``k`` replaced (e.g. by a deliberately wrong variant, to test the checks)."""
-        if not isinstance(k, int) or not 1 <= k <= len(self.steps):
-            raise ValueError(f"no step {k!r}")
-        steps = list(self.steps)
-        steps[k - 1] = step
-        return MomentDerivation(
-            self.name,
-            self.title,
-            steps,
-            self.source,
-            self.assumptions,
-            dimension=self.dimension,
-            index=self.index,
-            horizon=self.horizon,
-            dims=self.dims,
-            ts=self.ts,
-            sizes=self.sizes,
-            symmetric=self.symmetric,
-            definitions=self.definitions,
-        )
-
     def _sizes_text(self) -> str:
         return ", ".join(_fmt_sizes(sz) for sz in self.sizes)
 
@@ -894,16 +872,6 @@ class MomentDerivation(Derivation):
         finally:
             self._current = len(self.steps) + 1
             self._failures = []
-
-    def verify_step(self, k: int) -> StepResult:
-        """Check step ``k`` alone (the earlier steps are used as written, not checked)."""
-        if not isinstance(k, int) or not 1 <= k <= len(self.steps):
-            raise ValueError(f"no step {k!r}")
-        try:
-            status, detail, inst = self._check(k, self.steps[k - 1])
-        except Exception as exc:  # as in Derivation.verify: a checker crash is a failed check
-            status, detail, inst = "failed", f"error while checking: {type(exc).__name__}: {exc}", ()
-        return StepResult(k, status, detail, tuple(inst))
 
     def unfold(self, expr: Basic, before: int | None = None, extra: Sequence[int] = ()) -> Basic:
         """``expr`` with the definitions of steps ``< before`` (and the equations ``extra``) substituted."""
