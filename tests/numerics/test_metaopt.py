@@ -187,15 +187,27 @@ def test_meta_gd_reproduces_the_spec_reference():
     """Spec §7 item 9 [derived]: within 0.1% of eta* after 68 steps for (t = 80, eta0 = 0.1), 195
     for (300, 0.1), 1244 for (1000, 1.0), step 1/(100 sqrt k). Reproduced exactly as the *first*
     step within 0.1%, and insensitive to perturbing eta0 by 1e-8 relative (so not an accident of
-    the last bits). The iterate stays within 0.1% only from steps 224, 646 and 1244."""
+    the last bits).
+
+    For t = 80 and 300 the first entry is not the end of the story: meta-GD near eta* oscillates
+    with a slowly decaying amplitude, so the iterate leaves the 0.1% band again and *stays* in it
+    only from about step 224 and 646 (for t = 1000 it arrives monotonically and stays from 1244).
+    The step from which it stays is ill-conditioned: while the oscillation decays, the deviation at
+    the band edge changes by about 1e-3 of the band per 1e-16 relative change in the iterate (BLAS
+    builds differ in summation order, so one build gives 224, another 225). The property asserted
+    is therefore the one that does not depend on the build: the reference step lies between the
+    stay steps for a band 1% wider and 1% narrower than 0.1%, and the stay step is later than the
+    first entry exactly where the spec says the iterate oscillates."""
     problem = code_instance(1)
     cases = [(80, 0.1, 68, 224), (300, 0.1, 195, 646), (1000, 1.0, 1244, 1244)]
     for pert in (0.0, 1e-8, -1e-8):
         runs = meta_gd_many(problem, [e0 * (1 + pert) for _, e0, _, _ in cases], [t for t, *_ in cases], 1300, c=0.01)
         for run, (t, _, entry, stay) in zip(runs, cases):
             es = eta_star(problem, t)
-            assert first_entry(run.etas, es, 1e-3 * es) == entry
-            assert first_hit(run, es, 1e-3 * es) == stay
+            tol = 1e-3 * es
+            assert first_entry(run.etas, es, tol) == entry
+            assert first_hit(run, es, 1.01 * tol) <= stay <= first_hit(run, es, 0.99 * tol)
+            assert (first_hit(run, es, tol) > entry) == (stay > entry)
 
 
 def test_meta_gd_paper_setting_converges_from_every_start():
