@@ -39,8 +39,8 @@ import time
 import numpy as np
 from scipy.optimize import minimize
 
-from numerics.moments import additive_noise_expectation
-from numerics.nqm import (
+from l2l.numerics.moments import additive_noise_expectation
+from l2l.numerics.nqm import (
     NQMProblem,
     best_constant_eta,
     greedy_schedule,
@@ -199,7 +199,7 @@ def table_optimal(quick: bool) -> None:
 _ADJOINT_AT_SCALE = """
 import time
 import numpy as np
-from numerics.nqm import NQMProblem, inverse_time, run, schedule_gradient
+from l2l.numerics.nqm import NQMProblem, inverse_time, run, schedule_gradient
 p = NQMProblem.stand_in(10**4)
 T = 10**5
 et = inverse_time(1.0, 100.0, 1.0, T)

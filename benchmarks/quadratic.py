@@ -21,10 +21,10 @@ import time
 
 import numpy as np
 
-from numerics import QuadraticProblem
-from numerics.reference import quadratic_reference
-from numerics.stable import evaluate
-from numerics.unroll import backprop
+from l2l.numerics import QuadraticProblem
+from l2l.numerics.reference import quadratic_reference
+from l2l.numerics.stable import evaluate
+from l2l.numerics.unroll import backprop
 
 
 def make_problem(d: int, seed: int = 0) -> QuadraticProblem:
@@ -96,7 +96,7 @@ def eval_end_to_end(p: QuadraticProblem, etas: np.ndarray) -> None:
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", fh.name], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", fh.name], capture_output=True, text=True)
         times.append(time.perf_counter() - t0)
         assert proc.returncode == 0, proc.stderr
     n = len(json.loads(proc.stdout)["results"])

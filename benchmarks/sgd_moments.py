@@ -25,9 +25,9 @@ import time
 
 import numpy as np
 
-from numerics import LeastSquaresProblem
-from numerics.moments import finite_set_expectation
-from numerics.montecarlo import simulate_finite_set
+from l2l.numerics import LeastSquaresProblem
+from l2l.numerics.moments import finite_set_expectation
+from l2l.numerics.montecarlo import simulate_finite_set
 
 
 def make_problem(seed: int = 0, n: int = 50, d: int = 100, n_valid: int = 200) -> LeastSquaresProblem:

@@ -85,7 +85,7 @@ ln|F'| - ln t with ``fit_exponential(..., subtract_log_t=True)`` to remove the k
 
 Example (the naive meta-gradient on a 2-d problem, L = 3, alpha = 1)::
 
-    >>> from numerics import QuadraticProblem
+    >>> from l2l.numerics import QuadraticProblem
     >>> p = QuadraticProblem([1.0, 3.0], [0.6, 0.8])
     >>> ts = np.arange(100, 2001, 100)
     >>> c = naive_gradient_growth(p, 0.8, ts)          # 0.8 > 2/L: explodes (slope biased by ln t)

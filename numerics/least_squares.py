@@ -63,7 +63,7 @@ Also here, sharing no code with the closed form (``../shared/DESIGN.md``, "Indep
 Example (1-d: X = [[1], [2]], y = [1, 1], so H = 5/2, w_ERM = 3/5 and ||r||^2 = 1/5; at
 eta = 1/5, a = 1/2 and the training loss is 1/20 + (5/4)(1/2)^(2t)(3/5)^2)::
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0], X_valid=[[1.0]], y_valid=[0.0])
     >>> g = gd(p, 0.2, [1, 2, 10**12])
     >>> g.train_loss.round(14).tolist()                     # 0.05 + 0.45 / 4**t
@@ -161,7 +161,7 @@ def _problem(problem: Any) -> LeastSquaresProblem:
 def spectrum(problem: LeastSquaresProblem, w0: Any = None) -> LeastSquaresSpectrum:
     """The eigen-data of H = X^T X / n via the thin SVD of X (see the module docstring).
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> sp = spectrum(LeastSquaresProblem([[1.0, 1.0], [2.0, 2.0]], [1.0, 1.0]))
     >>> sp.rank, round(sp.lam_max, 12), round(sp.resid2, 12)     # rank 1, H = [[5/2, 5/2], [5/2, 5/2]]
     (1, 5.0, 0.2)
@@ -203,7 +203,7 @@ def spectrum(problem: LeastSquaresProblem, w0: Any = None) -> LeastSquaresSpectr
 def erm(problem: LeastSquaresProblem) -> np.ndarray:
     """w_ERM = X^+ y, the minimum-norm least-squares solution (same cut-off as ``lstsq``).
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> erm(LeastSquaresProblem([[1.0, 1.0]], [2.0])).round(14).tolist()
     [1.0, 1.0]
     """
@@ -355,7 +355,7 @@ def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0
     quantity's scale where that conditioning is moderate, 1.7e-11 overall
     (``tests/numerics/test_least_squares.py``).
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0])
     >>> g = gd(p, [0.0, 0.2, 0.4], 1)
     >>> g.train_loss.round(12).tolist(), g.train_loss_grad.round(12).tolist()
@@ -420,7 +420,7 @@ def iterate(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: An
 
     Entries beyond the float64 range are +-inf (never NaN).
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0])      # H = I / 2, w_ERM = (1, 1)
     >>> iterate(p, [1.0, 2.0], 3, w0=[0.0, 2.0]).tolist()                 # a = 1/2 and 0
     [[0.875, 1.125], [1.0, 1.0]]
@@ -442,7 +442,7 @@ def iterate_norms(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any,
     divergent run gives a finite ln-norm). Cost O(len(eta) x t_max x r). :func:`first_crossing`
     uses the same norms to locate the truncation step.
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0])             # w_ERM = 3/5, H = 5/2
     >>> np.exp(iterate_norms(p, 1.0, 3)).round(12).tolist()             # 3/5 (1 - (-3/2)^tau)
     [0.0, 1.5, 0.75, 2.625]
@@ -473,7 +473,7 @@ def first_crossing(
     it is not scanned; otherwise tau is scanned in growing blocks and a step size stops being
     scanned at its first crossing. Used for the truncation rule of Wang et al. (2021) §2.3.
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0])     # |w_tau| = 0.6 |1 - (1 - 2.5 eta)^tau|
     >>> first_crossing(p, [0.2, 1.0], 10, 2.0).tolist()            # eta = 1: 1.5, 0.75, 2.625, ...
     [-1, 3]
@@ -568,7 +568,7 @@ def simulate(
     Plain loops, no eigen-decomposition: this is the process itself (implementation 2 of
     DESIGN.md). Overflows to inf/NaN like any float64 unroll would.
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> r = simulate(LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0]), 0.2, 2)
     >>> round(r.train_loss, 12), r.w.round(12).tolist()
     (0.078125, [0.45])
@@ -633,7 +633,7 @@ def reference(problem: LeastSquaresProblem, eta: float, t: int, w0: Any = None, 
     Precision: each step loses a few units of 10^-dps relative to the iterate's scale, so after
     t <= 50 steps of a well-scaled problem the reference is good to ~10^-(dps-4).
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> ref = reference(LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0]), 0.2, 2, dps=30)
     >>> ref.ctx.nstr(ref.train_loss, 10), ref.ctx.nstr(ref.train_loss_grad, 10)
     ('0.078125', '-0.5625')

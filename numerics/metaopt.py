@@ -43,7 +43,7 @@ Two further facts, [derived] here (not the paper's claims; tested in
 
 Example (a 2-d problem; eta*(1) = (0.36 + 0.64 x 9)/(0.36 + 0.64 x 27) = 6.12/17.64)::
 
-    >>> from numerics import QuadraticProblem
+    >>> from l2l.numerics import QuadraticProblem
     >>> p = QuadraticProblem([1.0, 3.0], [0.6, 0.8])
     >>> round(eta_star(p, 1), 12), round(6.12 / 17.64, 12)
     (0.34693877551, 0.34693877551)
@@ -189,7 +189,7 @@ def eta_star(problem: QuadraticProblem, t: Any) -> float:
     with tolerance 4 eps |eta| + 4 eps / L <= 8 eps eta* (eta* >= 1/L); the evaluation error of G'
     near its root adds about eps x (sum of |terms|) / G''(eta*), a few ulps on the instances tested.
 
-    >>> from numerics import QuadraticProblem
+    >>> from l2l.numerics import QuadraticProblem
     >>> eta_star(QuadraticProblem([2.0], [1.0]), 7)        # 1-d: f(w_t) = 0 at eta = 1/lambda
     0.5
     """
@@ -234,7 +234,7 @@ def eta_star_extremes(problem: QuadraticProblem, t: Any) -> float:
     2/(L + alpha) (module docstring). Repeated extreme eigenvalues pool their c_i^2. Needs
     :math:`c_1, c_d \ne 0` (``c_min > 0``, as in the paper) and L > alpha.
 
-    >>> from numerics import QuadraticProblem
+    >>> from l2l.numerics import QuadraticProblem
     >>> p = QuadraticProblem([1.0, 3.0], [0.6, 0.8])           # only two components: exact
     >>> abs(eta_star_extremes(p, 10) - eta_star(p, 10)) < 1e-15
     True
@@ -261,7 +261,7 @@ def stability_step(problem: QuadraticProblem, t: Any, c: Any = 1.0) -> float:
     iterate oscillates around it; above it the error contracts (module docstring). Returns 0 when
     G''(eta*) <= 0 or does not exist (f(w_t) = 0 at eta*).
 
-    >>> from numerics import QuadraticProblem
+    >>> from l2l.numerics import QuadraticProblem
     >>> round(stability_step(QuadraticProblem([1.0, 3.0], [0.6, 0.8]), 100, c=0.05), 1)
     14457.4
     """
@@ -306,7 +306,7 @@ def meta_gd(
     Cost: one :func:`numerics.stable.evaluate` per step; :func:`meta_gd_many` runs several
     starting points or horizons for about the price of one.
 
-    >>> from numerics import QuadraticProblem
+    >>> from l2l.numerics import QuadraticProblem
     >>> tr = meta_gd(QuadraticProblem([1.0, 3.0], [0.6, 0.8]), 2.0, 10, 3, c=0.1)
     >>> tr.etas.round(6).tolist(), tr.step_sizes.round(6).tolist()     # G'(2) ~ 2 x 3 / (2 x 3 - 1)
     ([2.0, 1.88, 1.788564, 1.709215], [0.1, 0.070711, 0.057735])
@@ -328,7 +328,7 @@ def meta_gd_many(
     together (one vectorised G' evaluation per step). Returns one trajectory per pair, in
     broadcast order; each is identical to the corresponding :func:`meta_gd` run.
 
-    >>> from numerics import QuadraticProblem
+    >>> from l2l.numerics import QuadraticProblem
     >>> runs = meta_gd_many(QuadraticProblem([1.0, 3.0], [0.6, 0.8]), [0.1, 2.0], [10], 3, c=0.1)
     >>> [round(float(r.etas[-1]), 6) for r in runs]
     [0.047918, 1.709215]

@@ -48,7 +48,7 @@ at zero as soon as it is seen and reports ``inf`` from then on, which is what th
 
 Example (output as run)::
 
-    >>> from numerics.mlp import train_inverse_time, grid_losses
+    >>> from l2l.numerics.mlp import train_inverse_time, grid_losses
     >>> round(train_inverse_time(0.01, 1.0, 50, seed=0), 6)
     0.025974
     >>> grid_losses([0.01, 10.0], [0.0, 1.0], 50, seed=0).round(6)
@@ -63,7 +63,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from numerics.validation import ValidationError, as_horizons, as_real_vector
+from l2l.numerics.validation import ValidationError, as_horizons, as_real_vector
 
 __all__ = [
     "N_IN",

@@ -126,7 +126,7 @@ Examples
 Two orthogonal samples, ``w0 = 0``, ``B = 1``: the first step lands on ``eta e_1`` or
 ``eta e_2``, so E[train loss] = ((1 - eta)^2 + 1) / 4, which is 1/4 with derivative 0 at eta = 1::
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0])
     >>> r = finite_set_expectation(p, 1.0, 1)
     >>> r.expected_train_loss, r.expected_train_loss_grad, r.status
@@ -460,7 +460,7 @@ def finite_set_expectation(
     together, vectorised). Recursion and reduction: see the module docstring, case (a). Cost
     ``O(len(eta) t n r^2)`` with ``r = rank X``; d = 100, n = 50, t = 1000 takes about 0.25 s.
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0], [[1.0, 1.0]], [3.0])
     >>> r = finite_set_expectation(p, 1.0, 1, curve=True)
     >>> r.expected_valid_loss, r.valid_curve.tolist()   # w_1 = e_1 or e_2: (3 - 1)^2 / 2

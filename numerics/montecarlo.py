@@ -35,7 +35,7 @@ by its own SVD, not by the eigen-decomposition the moment code uses.
 
 Example (two orthogonal samples; the exact E[loss] after one step at eta = 1 is 1/4)::
 
-    >>> from numerics import LeastSquaresProblem
+    >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0])
     >>> mc = simulate_finite_set(p, 1.0, 1, batch_size=1, n_paths=2000, seed=7)
     >>> mc.train_loss.mean, mc.train_loss.stderr, mc.n_paths, mc.seed   # every path has loss 1/4

@@ -257,7 +257,7 @@ class NQMProblem:
     >>> NQMProblem([1.0, -1.0], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0])
     Traceback (most recent call last):
     ...
-    numerics.validation.ValidationError: h: every entry must be > 0 (entry 1 is -1.0)
+    l2l.numerics.validation.ValidationError: h: every entry must be > 0 (entry 1 is -1.0)
     """
 
     h: np.ndarray

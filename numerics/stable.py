@@ -33,7 +33,7 @@ This module imports only numpy, so ``l2l eval`` starts fast.
 Example (Wang et al. 2021 §5 items 3-5 on a 2-D problem at t = 10^9, where f(w_t) and
 d f(w_t)/d eta are far outside the float64 range: ln|d f/d eta| is about -1.4e9 and +6.7e8)::
 
-    >>> from numerics import QuadraticProblem
+    >>> from l2l.numerics import QuadraticProblem
     >>> p = QuadraticProblem([1.0, 3.0], [0.6, 0.8])
     >>> r = evaluate(p, [0.5, 0.8], 10**9)
     >>> r.log_objective.round(9).tolist()          # mpmath, 30 digits: -1.38629436098886, 0.672944473201604

@@ -3,11 +3,11 @@
 Every public constructor and evaluator in :mod:`numerics` checks its inputs with these helpers, so
 that bad input fails early with a message that names the field and the allowed range, e.g.::
 
-    >>> from numerics.validation import as_real_vector
+    >>> from l2l.numerics.validation import as_real_vector
     >>> as_real_vector("eigenvalues", [1.0, -2.0], positive=True)
     Traceback (most recent call last):
     ...
-    numerics.validation.ValidationError: eigenvalues: every entry must be > 0 (entry 1 is -2.0)
+    l2l.numerics.validation.ValidationError: eigenvalues: every entry must be > 0 (entry 1 is -2.0)
 
 Nothing is clipped or silently replaced: a value outside its range is an error.
 """

@@ -30,7 +30,7 @@ class CatalogueError(Exception):
 
 def load(paper: str) -> list[Claim]:
     """The claims of one catalogue module, in definition order."""
-    module = importlib.import_module(f"proofs.{paper}")
+    module = importlib.import_module(f"l2l.proofs.{paper}")
     return [c for c in REGISTRY.values() if c.module == module.__name__]
 
 

@@ -4,7 +4,7 @@ A claim is a statement from a paper (or from you) bound to a check (``../shared/
 "Claims"). Write it like a Hypothesis test and decorate it with :func:`claim`::
 
     from hypothesis import given, strategies as st
-    from proofs import claim, strategies as ps
+    from l2l import claim, strategies as ps
 
     @claim(id="mylab.bound", statement=r"|G'(\eta)| \le 2L^2(L+\alpha)/(c_{\min}^2\alpha(L-\alpha))",
            source="my note, eq. (3)", kind="inequality")
@@ -158,7 +158,7 @@ def decode_counterexample(obj: Any) -> Any:
     'nan' / 'inf' / '-inf' floats again."""
     if isinstance(obj, Mapping):
         if set(obj) == {"eigenvalues", "coefficients"}:
-            from numerics.problems import QuadraticProblem
+            from l2l.numerics.problems import QuadraticProblem
 
             return QuadraticProblem(obj["eigenvalues"], obj["coefficients"])
         out = {}
@@ -316,7 +316,7 @@ def claim(
             kind=kind,
             expect=expect,
             func=func,
-            tag=tag or ("paper" if module.startswith("proofs.") else "user"),
+            tag=tag or ("paper" if module.startswith("l2l.proofs.") else "user"),
             assumptions=assumptions,
             tolerance=tolerance,
             examples=dict(examples or {}),

@@ -111,7 +111,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    from theory import quadratic
+    from l2l.theory import quadratic
 
     try:
         derivation = quadratic.get(args.name)
@@ -134,7 +134,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     names = None
     if args.derivations:
-        from theory import registry
+        from l2l.theory import registry
 
         known = registry.names()
         names = [n for n in known if any(n == p or n.startswith(p.rstrip(".") + ".") for p in args.derivations)]
@@ -221,7 +221,7 @@ def _build_parser() -> _Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from numerics.validation import ValidationError
+    from l2l.numerics.validation import ValidationError
 
     parser = _build_parser()
     try:

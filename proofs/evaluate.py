@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from numerics.problems import QuadraticProblem
-from numerics.validation import ValidationError, as_horizons, as_nonnegative_reals
+from l2l.numerics.problems import QuadraticProblem
+from l2l.numerics.validation import ValidationError, as_horizons, as_nonnegative_reals
 
 __all__ = ["evaluate_request", "MODELS", "BACKPROP_MAX_COST", "BACKPROP_DTYPES"]
 
@@ -87,7 +87,7 @@ def _finite(x: float) -> float | None:
 
 
 def _quadratic_gd(request: dict) -> dict:
-    from numerics.stable import evaluate
+    from l2l.numerics.stable import evaluate
 
     allowed = {"model", "eigenvalues", "coefficients", "hessian", "w0", "eta", "t", "backprop"}
     _check_keys(request, allowed, {"eta", "t"})
@@ -137,7 +137,7 @@ def _quadratic_gd(request: dict) -> dict:
     ev = evaluate(problem, etas[:, None], ts[None, :])
     backprop = {}
     if dtypes:
-        from numerics.unroll import backprop as run_backprop
+        from l2l.numerics.unroll import backprop as run_backprop
 
         h, w0 = request_h_w0(request, problem)
         for dt in dtypes:
@@ -185,7 +185,7 @@ def request_h_w0(request: dict, problem: QuadraticProblem) -> tuple[np.ndarray, 
 
 def _least_squares_input(request: dict, extra: set[str]) -> tuple:
     """Shared parsing of the least-squares models: (problem, w0 or None, etas, ts)."""
-    from numerics.problems import LeastSquaresProblem
+    from l2l.numerics.problems import LeastSquaresProblem
 
     allowed = {"model", "X", "y", "X_valid", "y_valid", "w0", "eta", "t"} | extra
     _check_keys(request, allowed, {"X", "y", "eta", "t"})
@@ -197,7 +197,7 @@ def _least_squares_input(request: dict, extra: set[str]) -> tuple:
     )
     w0 = None
     if "w0" in request:
-        from numerics.validation import as_real_vector
+        from l2l.numerics.validation import as_real_vector
 
         w0 = as_real_vector("w0", _numeric_array("w0", request["w0"], 1))
         if w0.size != problem.d:
@@ -232,7 +232,7 @@ def _least_squares_entry(eta: float, t: int, prefix: str, train: tuple, valid: t
 
 
 def _least_squares_gd(request: dict) -> dict:
-    from numerics.least_squares import gd
+    from l2l.numerics.least_squares import gd
 
     problem, w0, etas, ts = _least_squares_input(request, set())
     res = gd(problem, etas[:, None], ts[None, :], w0=w0)
@@ -254,8 +254,8 @@ def _least_squares_gd(request: dict) -> dict:
 
 
 def _least_squares_sgd(request: dict) -> dict:
-    from numerics.moments import finite_set_expectation
-    from numerics.validation import as_horizons as _as_int
+    from l2l.numerics.moments import finite_set_expectation
+    from l2l.numerics.validation import as_horizons as _as_int
 
     problem, w0, etas, ts = _least_squares_input(request, {"batch_size"})
     batch = int(_as_int("batch_size", request.get("batch_size", 1), maximum=10**9).reshape(-1)[0])
@@ -297,7 +297,7 @@ def _nqm_schedule(field: str, value: Any, t: int, default: float | None) -> Any:
 
 
 def _nqm(request: dict) -> dict:
-    from numerics import nqm
+    from l2l.numerics import nqm
 
     _check_keys(request, {"model", "h", "sigma2", "mean0", "var0", "eta", "mu", "t"}, {"h", "sigma2", "mean0", "eta", "t"})
     t = request["t"]

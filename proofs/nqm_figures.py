@@ -25,7 +25,7 @@ def nqm_figures(render: Callable[..., Any]) -> list:
     """The four figures, each made by ``render(fig, name, title, caption)``."""
     import matplotlib.pyplot as plt
 
-    from numerics import nqm
+    from l2l.numerics import nqm
 
     from . import wu2018
 

@@ -23,7 +23,7 @@ class ClaimItem(pytest.Item):
         self.claim = claim
 
     def runtest(self) -> None:
-        from proofs.claim import run_claim
+        from l2l.proofs.claim import run_claim
 
         profile = os.environ.get("L2L_PROFILE", "dev")
         result = run_claim(self.claim, profile=profile if profile in ("ci", "dev", "thorough") else "dev")
@@ -48,7 +48,7 @@ class ClaimItem(pytest.Item):
 
 
 def pytest_pycollect_makeitem(collector, name, obj):
-    from proofs.claim import Claim
+    from l2l.proofs.claim import Claim
 
     if isinstance(obj, Claim) and obj.module == getattr(collector.obj, "__name__", None):
         return ClaimItem.from_parent(collector, name=name, claim=obj)

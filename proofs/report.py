@@ -105,8 +105,8 @@ def _wang2021_figures() -> list[Figure]:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from numerics import metaopt, stable
-    from numerics.problems import QuadraticProblem
+    from l2l.numerics import metaopt, stable
+    from l2l.numerics.problems import QuadraticProblem
 
     from .strategies import make_gaussian_quadratic
 
@@ -195,7 +195,7 @@ def _wang2021_figures() -> list[Figure]:
     )
 
     # (4) backprop's relative error against t, float32 and float64 (Corollary 1)
-    from numerics.unroll import backprop
+    from l2l.numerics.unroll import backprop
 
     eta_bp = 1.23 * scale
     tb = np.unique(np.round(np.geomspace(1, 3000, 40)).astype(np.int64))
@@ -456,7 +456,7 @@ def _context(data: ReportData) -> dict:
         "derivations": _derivation_rows(data),
         "n_failed_derivations": sum(not v.ok for _, v in data.derivations),
         "figures": data.figures,
-        "figure_papers": {f.name: _paper_title(f"proofs.{f.paper}") for f in data.figures},
+        "figure_papers": {f.name: _paper_title(f"l2l.proofs.{f.paper}") for f in data.figures},
     }
 
 
@@ -626,7 +626,7 @@ def build_report(
     """Run the selected claims, verify the derivations (all registered ones by default), draw the
     figures and write the report to ``out``. Raises :class:`ReportError` for an unusable target
     (checked before any work) and ``proofs.catalogue.CatalogueError`` for a bad selector."""
-    from theory import registry
+    from l2l.theory import registry
 
     from .catalogue import select
     from .claim import run_claim
@@ -654,7 +654,7 @@ def build_report(
         log(f"[derivation {k}/{len(names)}] {name} ({time.perf_counter() - start:.1f} s)")
     from .catalogue import PAPERS
 
-    papers = [p for p in PAPERS if any(c.module == f"proofs.{p}" for c, _ in results)]
+    papers = [p for p in PAPERS if any(c.module == f"l2l.proofs.{p}" for c, _ in results)]
     figures = make_figures(papers) if formats else []
     log(f"[figures] {len(figures)} drawn ({time.perf_counter() - start:.1f} s)")
     env = environment(precision=PRECISION, profile=profile, seed=seed,

@@ -5,7 +5,7 @@ unbounded floats), produces valid objects only, and shrinks towards simple insta
 dimension, mild conditioning, the first listed special step size).
 
 >>> from hypothesis import given, settings
->>> from proofs import strategies as ps
+>>> from l2l.proofs import strategies as ps
 >>> @settings(max_examples=5, deadline=None)
 ... @given(ps.quadratic_problems(max_dim=4, max_kappa=1e3))
 ... def check(p):
@@ -32,7 +32,7 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from numerics.problems import QuadraticProblem
+from l2l.numerics.problems import QuadraticProblem
 
 __all__ = [
     "spectra",
@@ -201,7 +201,7 @@ def nqm_problems(
     ...     assert 1 <= p.d <= 3 and (p.h >= 0.01).all() and (p.sigma2 <= 2.0).all()
     >>> check()
     """
-    from numerics.nqm import NQMProblem
+    from l2l.numerics.nqm import NQMProblem
 
     if not max_dim >= 1:
         raise ValueError("nqm_problems: max_dim must be >= 1")
@@ -224,7 +224,7 @@ def nqm_moment_states(
     edge |Y| = sqrt(X W) included); without it W = Y = 0 (plain SGD, or t = 0 with v_0 = 0).
     For checking one-step (greedy) statements at arbitrary states, not only reachable ones.
     """
-    from numerics.nqm import NQMProblem, State
+    from l2l.numerics.nqm import NQMProblem, State
 
     d = draw(st.integers(1, max_dim))
     h = np.array(draw(st.lists(_bounded(*h_range), min_size=d, max_size=d)))

@@ -40,7 +40,7 @@ import math
 import numpy as np
 from hypothesis import assume, given, strategies as st
 
-from numerics import nqm
+from l2l.numerics import nqm
 
 from . import strategies as ps
 from .claim import claim, current_profile, evidence, refute
@@ -108,7 +108,7 @@ def _final_state(p: nqm.NQMProblem, s: nqm.Schedule) -> nqm.State:
 def dynamics_symbolic():
     """The raw-moment recursion, its mean/variance form and the SGD closed form, with the
     expectations computed by SymPy from the update rule (derivation ``nqm.moments``)."""
-    from theory.nqm import get
+    from l2l.theory.nqm import get
 
     return get("nqm.moments")
 
@@ -130,7 +130,7 @@ _moments = ps.nqm_moment_states
 )
 @given(p=_small_nqm(), frac=st.floats(0.05, 1.0), mu=st.floats(0.0, 0.95), t=st.integers(10, 50), seed=st.integers(0, 2**31))
 def dynamics_monte_carlo(p, frac, mu, t, seed):
-    from numerics.nqm_montecarlo import simulate_nqm
+    from l2l.numerics.nqm_montecarlo import simulate_nqm
 
     eta = frac / float(p.h.max())
     exact = nqm.run(p, eta, t, mu=mu, curve=False).final_loss
@@ -340,7 +340,7 @@ def greedy_w_zero(pm, mu):
 )
 def greedy_1d_symbolic():
     """SymPy derivation ``nqm.greedy-1d``: the greedy map adds the precision 1/sigma^2 per step."""
-    from theory.nqm import get
+    from l2l.theory.nqm import get
 
     return get("nqm.greedy-1d")
 
@@ -819,7 +819,7 @@ def neg_greedy_ignores_noise(pm):
     tolerance="|z| <= 5 against a Monte Carlo of the true update (2e4 paths), on three fixed instances",
 )
 def neg_velocity_noise_free():
-    from numerics.nqm_montecarlo import simulate_nqm
+    from l2l.numerics.nqm_montecarlo import simulate_nqm
 
     for seed, (h, s2, eta, mu, t) in enumerate((([1.0, 0.3], [1.0, 0.5], 0.5, 0.9, 20),
                                                 ([0.5], [2.0], 1.0, 0.5, 10),
@@ -855,7 +855,7 @@ def neg_velocity_noise_free():
 )
 def zhang_sgd_risk():
     """SymPy derivation ``nqm.zhang-sgd-risk`` (fixed point and the closed form by induction)."""
-    from theory.nqm import get
+    from l2l.theory.nqm import get
 
     return get("nqm.zhang-sgd-risk")
 
@@ -875,7 +875,7 @@ def zhang_sgd_risk():
 @given(d=st.integers(1, 20), B=st.sampled_from([1, 4, 64, 1024]), frac=st.floats(0.01, 1.99), t=st.integers(0, 200),
        s0=st.floats(0.1, 10.0), seed=st.integers(0, 2**31))
 def zhang_sgd_vs_recursion(d, B, frac, t, s0, seed):
-    from numerics import zhang
+    from l2l.numerics import zhang
 
     h = np.random.default_rng(seed).uniform(1e-3, 1.0, d)
     alpha = frac / float(h.max())
@@ -895,7 +895,7 @@ def zhang_sgd_vs_recursion(d, B, frac, t, s0, seed):
 )
 def zhang_momentum_risk():
     """SymPy derivation ``nqm.zhang-momentum-risk``."""
-    from theory.nqm import get
+    from l2l.theory.nqm import get
 
     return get("nqm.zhang-momentum-risk")
 
@@ -911,7 +911,7 @@ def zhang_momentum_risk():
     "off the grid by the check and listed)",
 )
 def zhang_momentum_stability():
-    from numerics import zhang
+    from l2l.numerics import zhang
 
     worst = 0.0
     for beta in np.linspace(0.0, 0.99, 34):
@@ -943,7 +943,7 @@ def zhang_momentum_stability():
     "x = alpha_eff h, and 2 beta / (2 + 2 beta - (1 - beta) x) <= 1 for x <= 1",
 )
 def zhang_momentum_small_step():
-    from numerics import zhang
+    from l2l.numerics import zhang
 
     for beta in (0.0, 0.5, 0.9, 0.99):
         for x in (1e-2, 1e-3, 1e-4, 1e-6):  # alpha_eff h
@@ -966,7 +966,7 @@ def zhang_momentum_small_step():
 def zhang_precond_ema():
     """SymPy derivations ``nqm.zhang-preconditioned-risk`` and ``nqm.zhang-ema-risk`` (both must be
     proved; the verification of the second is returned, the first is checked here)."""
-    from theory.nqm import get
+    from l2l.theory.nqm import get
 
     v = get("nqm.zhang-preconditioned-risk").verify()
     if not v.ok:
@@ -987,8 +987,8 @@ def zhang_precond_ema():
 )
 @given(ah=st.floats(0.05, 1.9), gamma=st.floats(0.05, 0.95), seed=st.integers(0, 2**31))
 def zhang_ema_mc(ah, gamma, seed):
-    from numerics import zhang
-    from numerics.nqm_montecarlo import simulate_nqm_ema
+    from l2l.numerics import zhang
+    from l2l.numerics.nqm_montecarlo import simulate_nqm_ema
 
     h = np.array([1.0])
     f = float(zhang.ema_factor(h, ah, gamma)[0])
@@ -1005,7 +1005,7 @@ def zhang_ema_mc(ah, gamma, seed):
 
 @functools.lru_cache(maxsize=None)
 def _batch_table():
-    from numerics import zhang
+    from l2l.numerics import zhang
 
     return zhang.critical_batch_table(d=1000, target=0.05)
 
@@ -1091,7 +1091,7 @@ def neg_perfect_scaling():
 )
 @given(ah=st.floats(0.01, 1.9), beta=st.floats(0.0, 0.99))
 def neg_momentum_risk(ah, beta):
-    from numerics import zhang
+    from l2l.numerics import zhang
 
     h = np.array([1.0])
     m = float(zhang.momentum_steady_state(h, h, 1, ah, beta))
@@ -1145,7 +1145,7 @@ def permutation_invariance(p, frac, mu, t, seed):
 
 @functools.lru_cache(maxsize=None)
 def _mlp_family():
-    from numerics import mlp
+    from l2l.numerics import mlp
 
     horizons = (50, 500, 5000)
     losses = mlp.sweep(horizons, seeds=(0, 1, 2), tau=500.0)  # (T, eta0, beta), seed-averaged

@@ -37,7 +37,7 @@ def main_job_report(tmp_path_factory: pytest.TempPathFactory):
     catalogue tests (``tests/proofs/test_wang2021.py``, ``test_wu2018.py``) read each claim's
     verdict from it instead of running the catalogue a second time."""
     out = tmp_path_factory.mktemp("main-job") / "report"
-    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "report", "--out", str(out)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "report", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True)
     verdicts = {}
     path = out / "claims.json"

@@ -47,8 +47,8 @@ def test_main_job_command_runs(main_job_report):
     md = (out / "report.md").read_text(encoding="utf-8")
     page = (out / "report.html").read_text(encoding="utf-8")
     # every catalogued claim and every registered derivation is in the report, all as expected
-    from proofs.catalogue import load_all
-    from theory import registry
+    from l2l.proofs.catalogue import load_all
+    from l2l.theory import registry
 
     claims = load_all()
     m = re.search(r"^(\d+) claims, (\d+) as expected, 0 not;", proc.stdout, re.M)
@@ -60,7 +60,7 @@ def test_main_job_command_runs(main_job_report):
     for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / path).is_file(), path
     # each catalogue paper has its section, with its figures (issue 6: the NQM section)
-    from proofs.catalogue import PAPER_TITLES
+    from l2l.proofs.catalogue import PAPER_TITLES
 
     for title in PAPER_TITLES.values():
         assert f"### {title}" in md and f'<h3 class="paper">{html.escape(title)}</h3>' in page, title
@@ -80,7 +80,7 @@ def _tables(marker: str):
 
 
 def _eval(path: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", path], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", path], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

@@ -60,9 +60,9 @@ from sympy import (
     Symbol,
 )
 
-from theory import quadratic
-from theory.derivation import Bound, Derivation, FromPrevious, Identity, Induction, Step
-from theory.sgd import (
+from l2l.theory import quadratic
+from l2l.theory.derivation import Bound, Derivation, FromPrevious, Identity, Induction, Step
+from l2l.theory.sgd import (
     Avg,
     Entry,
     Expectation,

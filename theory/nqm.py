@@ -104,7 +104,7 @@ from sympy import (
 from sympy.matrices import MatrixBase
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from theory.derivation import (
+from l2l.theory.derivation import (
     Bound,
     Derivation,
     FromPrevious,
@@ -114,7 +114,7 @@ from theory.derivation import (
     Rule,
     Step,
 )
-from theory.sgd import ScalarExpect, expect
+from l2l.theory.sgd import ScalarExpect, expect
 
 __all__ = [
     "alpha",

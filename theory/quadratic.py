@@ -55,7 +55,7 @@ from sympy import (
     log,
 )
 
-from theory.derivation import (
+from l2l.theory.derivation import (
     Bound,
     Derivation,
     FromPrevious,
@@ -880,7 +880,7 @@ def get(name: str) -> Derivation:
     """
     factory = DERIVATIONS.get(name) if isinstance(name, str) else None
     if factory is None:
-        from theory import registry  # imported here: registry imports this module
+        from l2l.theory import registry  # imported here: registry imports this module
 
         return registry.get(name)
     return factory()

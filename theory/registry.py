@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from theory import least_squares, nqm, quadratic, sgd
-from theory.derivation import Derivation
+from l2l.theory import least_squares, nqm, quadratic, sgd
+from l2l.theory.derivation import Derivation
 
 __all__ = ["MODULES", "derivations", "names", "get"]
 

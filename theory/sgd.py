@@ -103,7 +103,7 @@ from sympy import (
 )
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from theory.derivation import Definition, Derivation, FromPrevious, Identity, Rule, Step
+from l2l.theory.derivation import Definition, Derivation, FromPrevious, Identity, Rule, Step
 
 __all__ = [
     "CONCRETE_STATUS",

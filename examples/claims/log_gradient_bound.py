@@ -6,8 +6,8 @@ Run it with `l2l check examples/claims/log_gradient_bound.py` or `pytest example
 import numpy as np
 from hypothesis import given, strategies as st
 
-from numerics.stable import evaluate
-from proofs import claim, strategies as ps
+from l2l.numerics.stable import evaluate
+from l2l import claim, strategies as ps
 
 
 @claim(

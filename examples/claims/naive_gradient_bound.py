@@ -8,8 +8,8 @@ import math
 
 from hypothesis import given, strategies as st
 
-from numerics.stable import evaluate
-from proofs import claim, strategies as ps
+from l2l.numerics.stable import evaluate
+from l2l import claim, strategies as ps
 
 
 @claim(

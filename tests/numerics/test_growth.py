@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, strategies as st
 from scipy import stats
 
-from numerics import QuadraticProblem, ValidationError
-from numerics.growth import (
+from l2l.numerics import QuadraticProblem, ValidationError
+from l2l.numerics.growth import (
     DEFAULT_BOUNDED_DEGREE,
     DEFAULT_BOUNDED_RANGE,
     KINDS,
@@ -33,8 +33,8 @@ from numerics.growth import (
     predicted_rate,
     settling_horizon,
 )
-from numerics.stable import evaluate
-from proofs import strategies as ps
+from l2l.numerics.stable import evaluate
+from l2l.proofs import strategies as ps
 
 EPS = np.finfo(np.float64).eps
 

@@ -45,9 +45,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numerics import LeastSquaresProblem, QuadraticProblem, ValidationError
-from numerics.least_squares import erm, gd, iterate, iterate_norms, reference, simulate, spectrum
-from numerics.stable import evaluate
+from l2l.numerics import LeastSquaresProblem, QuadraticProblem, ValidationError
+from l2l.numerics.least_squares import erm, gd, iterate, iterate_norms, reference, simulate, spectrum
+from l2l.numerics.stable import evaluate
 
 EPS = float(np.finfo(np.float64).eps)
 TINY = float(np.finfo(np.float64).smallest_subnormal)  # spacing of float64 near 0 (subnormal results)

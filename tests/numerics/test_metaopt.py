@@ -30,8 +30,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from numerics import QuadraticProblem, ValidationError
-from numerics.metaopt import (
+from l2l.numerics import QuadraticProblem, ValidationError
+from l2l.numerics.metaopt import (
     MAX_META_STEPS,
     MetaTrajectory,
     eta_star,
@@ -41,9 +41,9 @@ from numerics.metaopt import (
     meta_gd_many,
     stability_step,
 )
-from numerics.reference import quadratic_reference
-from numerics.stable import evaluate
-from proofs import strategies as ps
+from l2l.numerics.reference import quadratic_reference
+from l2l.numerics.stable import evaluate
+from l2l.proofs import strategies as ps
 
 EPS = np.finfo(np.float64).eps
 

@@ -31,9 +31,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numerics import LeastSquaresProblem, ValidationError
-from numerics.least_squares import simulate
-from numerics.metaopt import (
+from l2l.numerics import LeastSquaresProblem, ValidationError
+from l2l.numerics.least_squares import simulate
+from l2l.numerics.metaopt import (
     DEFAULT_ETA_GRID,
     TRUNCATION_FACTOR,
     early_stopping_optimum,

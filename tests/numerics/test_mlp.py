@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numerics.mlp import (
+from l2l.numerics.mlp import (
     N_HIDDEN,
     N_IN,
     best_schedule,
@@ -23,7 +23,7 @@ from numerics.mlp import (
     make_problem,
     train_inverse_time,
 )
-from numerics.validation import ValidationError
+from l2l.numerics.validation import ValidationError
 
 
 def _flat(params):

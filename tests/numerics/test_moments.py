@@ -33,17 +33,17 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import numerics.moments as moments
-from numerics import LeastSquaresProblem
-from numerics.moments import (
+import l2l.numerics.moments as moments
+from l2l.numerics import LeastSquaresProblem
+from l2l.numerics.moments import (
     MAX_ETA_SCALE,
     MAX_MOMENT_STEPS,
     additive_noise_expectation,
     finite_set_expectation,
     gaussian_expectation,
 )
-from numerics.montecarlo import simulate_additive_noise, simulate_finite_set, simulate_gaussian
-from numerics.validation import ValidationError
+from l2l.numerics.montecarlo import simulate_additive_noise, simulate_finite_set, simulate_gaussian
+from l2l.numerics.validation import ValidationError
 
 EPS = float(np.finfo(np.float64).eps)
 Z = 5.0  # z-score threshold (module docstring)

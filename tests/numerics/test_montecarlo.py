@@ -24,16 +24,16 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import numerics.montecarlo as montecarlo
-from numerics import LeastSquaresProblem
-from numerics.montecarlo import (
+import l2l.numerics.montecarlo as montecarlo
+from l2l.numerics import LeastSquaresProblem
+from l2l.numerics.montecarlo import (
     CHUNK_PATHS,
     MCEstimate,
     simulate_additive_noise,
     simulate_finite_set,
     simulate_gaussian,
 )
-from numerics.validation import ValidationError
+from l2l.numerics.validation import ValidationError
 
 Z = 5.0
 

@@ -36,9 +36,9 @@ import pytest
 from hypothesis import assume, given, strategies as st
 from scipy.optimize import minimize, minimize_scalar
 
-import numerics.nqm as nqm
-from numerics.moments import additive_noise_expectation
-from numerics.nqm import (
+import l2l.numerics.nqm as nqm
+from l2l.numerics.moments import additive_noise_expectation
+from l2l.numerics.nqm import (
     NQMProblem,
     State,
     best_constant_eta,
@@ -60,7 +60,7 @@ from numerics.nqm import (
     steps_to_target,
     tune_inverse_time,
 )
-from numerics.validation import ValidationError
+from l2l.numerics.validation import ValidationError
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -625,7 +625,7 @@ def test_extended_precision_absorbs_momentum_cancellation():
     X' = (1-a)^2 X + mu^2 W + 2 mu (1-a) Y cancels. float64 then misses the 40-digit reference by
     more than 1e-12 relative (the failure the eval test first found: 3.2e-12 at t = 15), while
     ``precision="extended"`` (64-bit significand) stays within 1e-14."""
-    from numerics.nqm_reference import nqm_reference, to_float
+    from l2l.numerics.nqm_reference import nqm_reference, to_float
 
     if np.finfo(np.longdouble).eps >= 1e-18:
         pytest.skip("numpy.longdouble is not wider than float64 on this platform")

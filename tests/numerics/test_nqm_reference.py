@@ -26,12 +26,12 @@ import mpmath
 import numpy as np
 import pytest
 
-import numerics.nqm_montecarlo as nqm_montecarlo
-import numerics.nqm_reference as nqm_reference_mod
-from numerics.moments import additive_noise_expectation
-from numerics.nqm_montecarlo import simulate_nqm, simulate_nqm_ema
-from numerics.nqm_reference import greedy_eta_reference, nqm_reference, to_float
-from numerics.validation import ValidationError
+import l2l.numerics.nqm_montecarlo as nqm_montecarlo
+import l2l.numerics.nqm_reference as nqm_reference_mod
+from l2l.numerics.moments import additive_noise_expectation
+from l2l.numerics.nqm_montecarlo import simulate_nqm, simulate_nqm_ema
+from l2l.numerics.nqm_reference import greedy_eta_reference, nqm_reference, to_float
+from l2l.numerics.validation import ValidationError
 
 Z = 5.0
 

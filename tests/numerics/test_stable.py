@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from numerics import QuadraticProblem, ValidationError
-from numerics.reference import quadratic_reference
-from numerics.stable import evaluate, log_abs_one_minus
-from proofs import strategies as ps
+from l2l.numerics import QuadraticProblem, ValidationError
+from l2l.numerics.reference import quadratic_reference
+from l2l.numerics.stable import evaluate, log_abs_one_minus
+from l2l.proofs import strategies as ps
 
 EPS = np.finfo(np.float64).eps
 

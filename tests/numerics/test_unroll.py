@@ -32,9 +32,9 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-import numerics.unroll as unroll
-from numerics.unroll import MAX_BACKPROP_COST, BackpropResult, Trace, backprop, forward_tangent, loss_curve
-from numerics.validation import ValidationError
+import l2l.numerics.unroll as unroll
+from l2l.numerics.unroll import MAX_BACKPROP_COST, BackpropResult, Trace, backprop, forward_tangent, loss_curve
+from l2l.numerics.validation import ValidationError
 
 EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
 #: log10 of the largest finite value / smallest normal value of each dtype (the spec's ~38 / ~308).

@@ -22,10 +22,10 @@ import mpmath
 import numpy as np
 import pytest
 
-import numerics.zhang as zhang
-from numerics.nqm_montecarlo import simulate_nqm_ema
-from numerics.validation import ValidationError
-from numerics.zhang import (
+import l2l.numerics.zhang as zhang
+from l2l.numerics.nqm_montecarlo import simulate_nqm_ema
+from l2l.numerics.validation import ValidationError
+from l2l.numerics.zhang import (
     SPEC_TABLE,
     critical_batch_table,
     ema_factor,

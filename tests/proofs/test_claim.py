@@ -12,9 +12,9 @@ import pytest
 import sympy
 from hypothesis import given, strategies as st
 
-from proofs.catalogue import CatalogueError, load_file
-from proofs.claim import REGISTRY, Claim, ReplayData, claim, decode_counterexample, refute, run_claim
-from proofs.cli import main
+from l2l.proofs.catalogue import CatalogueError, load_file
+from l2l.proofs.claim import REGISTRY, Claim, ReplayData, claim, decode_counterexample, refute, run_claim
+from l2l.proofs.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLDS = ROOT / "examples" / "claims" / "log_gradient_bound.py"
@@ -22,7 +22,7 @@ REFUTED = ROOT / "examples" / "claims" / "naive_gradient_bound.py"
 
 
 def _l2l(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "proofs.cli", *args], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "l2l.proofs.cli", *args], cwd=ROOT, capture_output=True, text=True)
 
 
 @pytest.fixture()
@@ -61,7 +61,7 @@ def test_true_claim_holds_and_false_claim_is_refuted_with_shrunk_example(scratch
 
 
 def test_counterexample_with_data_draws_and_problem_replays_from_json(scratch_ids):
-    from proofs import strategies as ps
+    from l2l.proofs import strategies as ps
 
     @claim(id="t.draws", statement="eta < 1/L", source="test", kind="inequality")
     @given(problem=ps.quadratic_problems(max_dim=3), data=st.data())
@@ -108,7 +108,7 @@ def test_plain_checks_and_refute_witness(scratch_ids):
 
 
 def test_symbolic_claims_prove_or_refute(scratch_ids):
-    from theory.derivation import Definition, Derivation, FromPrevious, Step
+    from l2l.theory.derivation import Definition, Derivation, FromPrevious, Step
 
     x = sympy.Symbol("x", positive=True)
     g = sympy.Function("g")(x)
@@ -235,7 +235,7 @@ def test_error_claim_file(tmp_path):
         textwrap.dedent(
             """
             from hypothesis import given, strategies as st
-            from proofs import claim
+            from l2l.proofs import claim
 
             @claim(id="tmp.error", statement="-", source="-", kind="identity")
             @given(x=st.integers(0, 3))
@@ -270,7 +270,7 @@ def test_derive_prints_and_rejects():
 
 def test_catalogue_selectors(capsys):
     with pytest.raises(CatalogueError):
-        from proofs.catalogue import select
+        from l2l.proofs.catalogue import select
 
         select(["wang2021.nothing-here"])
     assert main(["list"]) == 0

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numerics.reference import quadratic_reference
-from proofs import strategies as ps
-from proofs.cli import main
+from l2l.numerics.reference import quadratic_reference
+from l2l.proofs import strategies as ps
+from l2l.proofs.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,11 +139,11 @@ def test_subprocess_exit_code_and_no_sympy(tmp_path):
     """The installed entry point: exit 2 with one line, and the eval path never imports SymPy."""
     bad = tmp_path / "bad.json"
     bad.write_text('{"model": "quadratic_gd", "eigenvalues": [1], "coefficients": [1], "eta": -1, "t": 1}')
-    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", str(bad)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == ["l2l: error: eta: must be >= 0 (got -1.0)"]
     code = (
-        "import sys; from proofs.cli import main; "
+        "import sys; from l2l.proofs.cli import main; "
         f"rc = main(['eval', {str(ROOT / 'examples' / 'quadratic_gd.json')!r}]); "
         "assert 'sympy' not in sys.modules, 'sympy imported'; sys.exit(rc)"
     )

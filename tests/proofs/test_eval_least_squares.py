@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numerics import LeastSquaresProblem
-from numerics.least_squares import reference
-from proofs.cli import main
+from l2l.numerics import LeastSquaresProblem
+from l2l.numerics.least_squares import reference
+from l2l.proofs.cli import main
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -154,7 +154,7 @@ def test_sgd_eval_matches_exact_theory_recursion(n, d, batch, t, frac, seed):
     """
     from fractions import Fraction
 
-    from theory.sgd import finite_set_loss_callable, finite_set_tangent_callable
+    from l2l.theory.sgd import finite_set_loss_callable, finite_set_tangent_callable
 
     rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(n, d)), rng.normal(size=n)

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numerics.nqm_reference import greedy_eta_reference, nqm_reference, to_float
-from numerics.validation import ValidationError
-from proofs.evaluate import evaluate_request
+from l2l.numerics.nqm_reference import greedy_eta_reference, nqm_reference, to_float
+from l2l.numerics.validation import ValidationError
+from l2l.proofs.evaluate import evaluate_request
 
 ROOT = Path(__file__).resolve().parents[2]
 fl = lambda lo, hi: st.floats(lo, hi, allow_nan=False, allow_infinity=False)  # noqa: E731
@@ -169,12 +169,12 @@ def test_eval_nqm_bad_input_names_the_field(patch, field):
 
 
 def test_eval_nqm_cli_example_and_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", "examples/nqm.json"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", "examples/nqm.json"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["model"] == "nqm" and len(out["results"][0]["expected_loss"]) == 5
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": [0.1], "t": 3}))
-    proc = subprocess.run([sys.executable, "-m", "proofs.cli", "eval", str(bad)], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", str(bad)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "eta" in proc.stderr and "Traceback" not in proc.stderr

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from proofs import cli, report
-from proofs.catalogue import select
+from l2l.proofs import cli, report
+from l2l.proofs.catalogue import select
 
 SELECTOR = "wang2021.thm3"
 
@@ -26,7 +26,7 @@ SELECTOR = "wang2021.thm3"
 def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("rep") / "report"
     proc = subprocess.run(
-        [sys.executable, "-m", "proofs.cli", "report", "--out", str(out), "--claims", SELECTOR,
+        [sys.executable, "-m", "l2l.proofs.cli", "report", "--out", str(out), "--claims", SELECTOR,
          "--format", "md,html,tex"],
         capture_output=True, text=True, timeout=300,
     )
@@ -36,7 +36,7 @@ def full_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproc
 @pytest.fixture
 def small(monkeypatch: pytest.MonkeyPatch) -> None:
     """Verify one derivation only (the full list is covered by ``full_report``)."""
-    from theory import registry
+    from l2l.theory import registry
 
     monkeypatch.setattr(registry, "names", lambda: ("quadratic.loss",))
 
@@ -56,7 +56,7 @@ def test_every_claim_in_md_and_html(full_report):
     page = (out / "report.html").read_text(encoding="utf-8")
     for c in select([SELECTOR]):
         assert c.id in md and c.id in page, c.id
-    from theory import registry
+    from l2l.theory import registry
 
     for name in registry.names():
         assert name in md and name in page, name
@@ -164,7 +164,7 @@ def test_overwrites_previous_report(tmp_path, small, capsys):
 
 
 USER_CLAIM = '''
-from proofs import claim
+from l2l.proofs import claim
 
 @claim(id="user.report.false", statement=r"1 + 1 = 3", source="test", kind="identity")
 def false_claim():
@@ -190,7 +190,7 @@ def test_html_renders_offline_in_headless_chromium(tmp_path):
     screenshot is a real page (not blank): math and inline SVG need no network."""
     out = tmp_path / "rep"
     proc = subprocess.run(
-        [sys.executable, "-m", "proofs.cli", "report", "--out", str(out), "--claims", "wang2021.thm3.closed-form"],
+        [sys.executable, "-m", "l2l.proofs.cli", "report", "--out", str(out), "--claims", "wang2021.thm3.closed-form"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from proofs.catalogue import load
+from l2l.proofs.catalogue import load
 
 from .catalogue_checks import check_verdict
 

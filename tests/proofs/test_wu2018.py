@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from proofs.catalogue import load
+from l2l.proofs.catalogue import load
 
 from .catalogue_checks import check_verdict
 

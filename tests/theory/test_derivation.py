@@ -12,8 +12,8 @@ import sympy
 from hypothesis import given, strategies as st
 from sympy import Derivative, Function, Integer, Rational, Sum, latex
 
-from theory import quadratic as q
-from theory.derivation import (
+from l2l.theory import quadratic as q
+from l2l.theory.derivation import (
     STATUSES,
     Bound,
     Derivation,

@@ -16,9 +16,9 @@ import sympy
 from hypothesis import given, strategies as st
 from sympy import MatrixSymbol, Rational, Sum
 
-from theory import least_squares as ls, quadratic, registry
-from theory.derivation import Derivation
-from theory.sgd import MomentDerivation, Sc
+from l2l.theory import least_squares as ls, quadratic, registry
+from l2l.theory.derivation import Derivation
+from l2l.theory.sgd import MomentDerivation, Sc
 
 C, D, S, S3, SA = "concrete-d", "definition", "symbolic", "symbolic-d<=3", "sampled"
 EXPECTED_STATUSES = {

@@ -19,10 +19,10 @@ import scipy.optimize
 import sympy
 from sympy import ImmutableMatrix, Integer, MatAdd, MatMul, Rational, Sum, sqrt
 
-from proofs.cli import main as cli_main
-from theory import nqm, quadratic, registry
-from theory.derivation import Derivation, Step
-from theory.nqm import (
+from l2l.proofs.cli import main as cli_main
+from l2l.theory import nqm, quadratic, registry
+from l2l.theory.derivation import Derivation, Step
+from l2l.theory.nqm import (
     CenteredNormal,
     KnownMoments,
     NQMDerivation,
@@ -53,7 +53,7 @@ from theory.nqm import (
     Y,
     Ys,
 )
-from theory.sgd import expect
+from l2l.theory.sgd import expect
 
 D_, S_, SA = "definition", "symbolic", "sampled"
 # The statuses observed for each registered derivation: a change here is a change in what is

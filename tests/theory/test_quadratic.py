@@ -12,8 +12,8 @@ import pytest
 import sympy
 from hypothesis import assume, given, strategies as st
 
-from theory import quadratic as q
-from theory.derivation import Derivation, Verification
+from l2l.theory import quadratic as q
+from l2l.theory.derivation import Derivation, Verification
 
 # The statuses observed for each registered derivation. A change here is a change in what is
 # proved, so it must be deliberate.

@@ -16,9 +16,9 @@ import sympy
 from hypothesis import given, strategies as st
 from sympy import MatrixSymbol, Symbol, Trace
 
-from theory import quadratic, registry, sgd
-from theory.derivation import Derivation, Step
-from theory.sgd import (
+from l2l.theory import quadratic, registry, sgd
+from l2l.theory.derivation import Derivation, Step
+from l2l.theory.sgd import (
     Expectation,
     MomentDerivation,
     Sc,
