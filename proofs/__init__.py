@@ -1,6 +1,6 @@
-"""proofs: claims, the runner, public Hypothesis strategies, catalogues, reports and the CLI.
+"""l2l.proofs: claims, the runner, public Hypothesis strategies, the papers, reports and the CLI.
 
-``from proofs import claim, strategies`` is the user-facing API (DESIGN.md, "Claims"). Heavy
+``from l2l import claim, strategies`` is the user-facing API (DESIGN.md, "Claims"). Heavy
 submodules (Hypothesis strategies, catalogues) load lazily so that ``l2l eval`` stays fast.
 """
 
@@ -15,6 +15,6 @@ __all__ = ["claim", "evidence", "refute", "strategies"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("strategies", "catalogue", "wang2021", "wu2018"):
+    if name in ("strategies", "catalogue", "papers"):
         return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'proofs' has no attribute {name!r}")
+    raise AttributeError(f"module 'l2l.proofs' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The catalogue: one claims module per paper in ``../shared/papers/``.
+"""The catalogue: the claims of every registered paper (:mod:`l2l.proofs.papers`), and user files.
 
 >>> [c.id for c in load("wang2021")][:1]
 ['wang2021.thm3.closed-form']
@@ -6,22 +6,14 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import sys
 from pathlib import Path
 
-from .claim import REGISTRY, Claim
+from . import papers as registry
+from .claim import Claim
 
-__all__ = ["PAPERS", "PAPER_TITLES", "load", "load_all", "load_file", "select", "CatalogueError"]
-
-#: Catalogue modules, in report order (``proofs.<name>``).
-PAPERS = ("wang2021", "wu2018")
-#: Section titles of the catalogue papers in reports.
-PAPER_TITLES = {
-    "wang2021": "Wang, Yuan, Wu & Ge (ICML 2021): step-size tuning by learning to learn",
-    "wu2018": "Wu, Ren, Liao & Grosse (ICLR 2018) and Zhang et al. (NeurIPS 2019): the noisy quadratic model",
-}
+__all__ = ["load", "load_all", "load_file", "select", "CatalogueError"]
 
 
 class CatalogueError(Exception):
@@ -29,15 +21,21 @@ class CatalogueError(Exception):
 
 
 def load(paper: str) -> list[Claim]:
-    """The claims of one catalogue module, in definition order."""
-    module = importlib.import_module(f"l2l.proofs.{paper}")
-    return [c for c in REGISTRY.values() if c.module == module.__name__]
+    """The claims of one registered paper, in definition order."""
+    try:
+        return registry.get(paper).load_claims()
+    except registry.PaperError as exc:
+        raise CatalogueError(str(exc)) from None
 
 
 def load_all() -> list[Claim]:
+    """Every catalogued claim, paper by paper in report order."""
     out: list[Claim] = []
-    for paper in PAPERS:
-        out.extend(load(paper))
+    try:
+        for paper in registry.papers():
+            out.extend(paper.load_claims())
+    except registry.PaperError as exc:
+        raise CatalogueError(str(exc)) from None
     return out
 
 
@@ -60,7 +58,7 @@ def load_file(path: str) -> list[Claim]:
         raise CatalogueError(f"cannot load {path}: {type(exc).__name__}: {first}") from None
     claims = [v for v in vars(module).values() if isinstance(v, Claim)]
     if not claims:
-        raise CatalogueError(f"{path}: defines no claim (decorate a check with proofs.claim)")
+        raise CatalogueError(f"{path}: defines no claim (decorate a check with l2l.claim)")
     return claims
 
 
@@ -82,4 +80,7 @@ def select(selectors: list[str]) -> list[Claim]:
             raise CatalogueError(f"no claim id or prefix matches {sel!r} (see `l2l list`)")
         out.extend(hit)
     seen: set[str] = set()
-    return [c for c in out if not (c.id in seen or seen.add(c.id))]
+    unique = [c for c in out if not (c.id in seen or seen.add(c.id))]
+    # paper by paper in report order (each paper's claims contiguous), user files last
+    order = {p.claim_module(): k for k, p in enumerate(registry.papers())}
+    return sorted(unique, key=lambda c: order.get(c.module, len(order)))

@@ -60,9 +60,9 @@ def test_main_job_command_runs(main_job_report):
     for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
         assert (out / path).is_file(), path
     # each catalogue paper has its section, with its figures (issue 6: the NQM section)
-    from l2l.proofs.catalogue import PAPER_TITLES
+    from l2l.proofs.papers import papers
 
-    for title in PAPER_TITLES.values():
+    for title in (p.title for p in papers()):
         assert f"### {title}" in md and f'<h3 class="paper">{html.escape(title)}</h3>' in page, title
     for name in ("nqm-greedy-vs-optimal", "nqm-curvature", "nqm-look-ahead", "nqm-batch-size"):
         assert (out / "figures" / f"{name}.png").is_file() and f'id="figure-{name}"' in page, name

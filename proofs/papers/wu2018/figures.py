@@ -1,15 +1,14 @@
-r"""Figures of the noisy-quadratic-model section of ``l2l report`` (Wu et al. 2018; Zhang et al. 2019).
+r"""Figures of the Wu et al. (2018) section of ``l2l report``: short-horizon bias on the NQM.
 
 All on the spec's *stand-in* NQP (:math:`h_i = 1/i`, :math:`\sigma_i^2=\kappa/h_i`,
 :math:`\mathbb E\theta_0^2 = 1`, step cap 1.999), not the paper's unknown instance; they reuse the
-computations cached by :mod:`proofs.wu2018`, so a report that ran the catalogue draws them at
+computations cached by :mod:`.experiments`, so a report that ran the catalogue draws them at
 little extra cost.
 
 1. greedy versus T-optimal schedules and their excess-loss curves (n = 1000, T = 250, kappa = 1 and
    0.01);
 2. the per-curvature decomposition of the final excess loss;
 3. the bias against the look-ahead k of receding-horizon meta-optimisation (T = 1000);
-4. steps to the target loss against the batch size (Zhang et al. 2019, §10.7 of the spec).
 """
 
 from __future__ import annotations
@@ -21,20 +20,20 @@ import numpy as np
 STAND_IN = "stand-in NQP h_i = 1/i, sigma_i^2 = kappa/h_i, E theta_0^2 = 1 (papers/wu2018.md §2), not the paper's instance"
 
 
-def nqm_figures(render: Callable[..., Any]) -> list:
-    """The four figures, each made by ``render(fig, name, title, caption)``."""
+def figures(render: Callable[..., Any]) -> list:
+    """The three figures, each made by ``render(fig, name, title, caption)``."""
     import matplotlib.pyplot as plt
 
     from l2l.numerics import nqm
 
-    from . import wu2018
+    from .experiments import final_state, look_ahead_runs, schedules
 
     out = []
 
     # (1) greedy vs optimal schedules and loss curves
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for kappa, ls in ((1.0, "-"), (0.01, "--")):
-        s = wu2018._schedules(1000, kappa, 250)
+        s = schedules(1000, kappa, 250)
         t = np.arange(250)
         axes[0].plot(t, s["greedy"].etas, ls, color="C0", label=f"greedy, kappa = {kappa:g}")
         axes[0].plot(t, s["optimal"].etas, ls, color="C1", label=f"T-optimal, kappa = {kappa:g}")
@@ -64,12 +63,12 @@ def nqm_figures(render: Callable[..., Any]) -> list:
     ))
 
     # (2) per-curvature decomposition
-    s = wu2018._schedules(1000, 1.0, 250)
+    s = schedules(1000, 1.0, 250)
     p = s["problem"]
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     edges = np.geomspace(p.h.min(), p.h.max() * 1.0001, 16)
     for name, color in (("greedy", "C0"), ("optimal", "C1")):
-        pc = nqm.per_coordinate_excess(p, wu2018._final_state(p, s[name]))
+        pc = nqm.per_coordinate_excess(p, final_state(p, s[name]))
         idx = np.digitize(p.h, edges) - 1
         sums = np.bincount(idx, weights=pc, minlength=len(edges) - 1)[: len(edges) - 1]
         mids = np.sqrt(edges[:-1] * edges[1:])
@@ -92,7 +91,7 @@ def nqm_figures(render: Callable[..., Any]) -> list:
     ))
 
     # (3) bias against look-ahead
-    runs, opt = wu2018._look_ahead()
+    runs, opt = look_ahead_runs()
     ks = sorted(runs)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
     ax1.plot(ks, [runs[k].final_excess for k in ks], "o-", label="k-step look-ahead")
@@ -118,27 +117,4 @@ def nqm_figures(render: Callable[..., Any]) -> list:
         f"steps ahead (numerics.nqm.receding_horizon_schedule); n = 1000, kappa = 1, T = 1000, {STAND_IN}.",
     ))
 
-    # (4) steps to target against batch size (Zhang et al.)
-    rows = wu2018._batch_table()
-    B = np.array([r.batch_size for r in rows])
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.plot(B, [r.sgd.steps for r in rows], "o-", label="SGD")
-    ax.plot(B, [r.momentum.steps for r in rows], "s-", label="heavy-ball momentum")
-    ax.plot(B, [r.preconditioned.steps for r in rows], "^-", label="preconditioned, p = 0.5")
-    ax.plot(B, [r.lower_bound for r in rows], "k:", label="lower bound d/(2 eps B)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel("steps to excess loss 0.05")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out.append(render(
-        fig, "nqm-batch-size",
-        "Steps to target against batch size (Zhang et al. 2019, spec §10.7)",
-        "d = 1000, h_i = 1/i, C = H, target 0.05, E theta_0^2 = 1; each method at its best learning rate (and "
-        "momentum) on the notebook's grids, refined (numerics.zhang.critical_batch_table). Perfect scaling "
-        "(slope -1) up to a critical batch size, then a curvature-limited plateau that momentum and "
-        "preconditioning push to larger B.",
-    ))
     return out

@@ -1,4 +1,4 @@
-r"""Wu, Ren, Liao & Grosse (ICLR 2018) and Zhang et al. (NeurIPS 2019): the noisy quadratic model.
+r"""Wu, Ren, Liao & Grosse (ICLR 2018): short-horizon bias on the noisy quadratic model (claims).
 
 *Understanding Short-Horizon Bias in Stochastic Meta-Optimization* and *Which Algorithmic Choices
 Matter at Which Batch Sizes?*, spec ``../shared/papers/wu2018.md`` (§3-§7, §10; checkable claims
@@ -38,60 +38,12 @@ import functools
 import math
 
 import numpy as np
-from hypothesis import assume, given, strategies as st
+from hypothesis import given, strategies as st
 
 from l2l.numerics import nqm
-
-from . import strategies as ps
-from .claim import claim, current_profile, evidence, refute
-
-SOURCE = "Wu, Ren, Liao & Grosse (ICLR 2018)"
-ZHANG = "Zhang et al. (NeurIPS 2019)"
-EPS = float(np.finfo(np.float64).eps)
-#: The step-size cap of spec §11 item 8 (h_max = 1 on the stand-in).
-CAP = 1.999
-
-
-# =============================================================================================
-# shared computations (cached: several claims read the same optimal schedules)
-
-
-def _stand_in(n: int, kappa: float) -> nqm.NQMProblem:
-    return nqm.NQMProblem.stand_in(n, kappa=kappa)
-
-
-@functools.lru_cache(maxsize=None)
-def _schedules(n: int, kappa: float, T: int) -> dict:
-    """Greedy, T-optimal and best constant step size on the stand-in (n, kappa) at horizon T."""
-    p = _stand_in(n, kappa)
-    cap = CAP / float(p.h.max())
-    greedy = nqm.greedy_schedule(p, T, eta_max=cap)
-    opt = nqm.optimal_schedule(p, T, eta_max=cap, init=greedy.etas)
-    eta_fixed, fixed_loss = nqm.best_constant_eta(p, T, eta_max=cap)
-    return {"problem": p, "cap": cap, "greedy": greedy, "optimal": opt, "fixed": (eta_fixed, fixed_loss - p.irreducible)}
-
-
-#: The settings of the spec's §7 reference table (n, kappa, T) on the stand-in: where the
-#: quantitative statements of §11 item 8 were derived, so where they are asserted.
-TABLE_SETTINGS = ((20, 1.0, 50), (100, 1.0, 100), (100, 0.01, 100), (1000, 1.0, 250), (1000, 0.01, 250))
-#: The whole parameter grid of §11 item 8: n in {20, 100, 1000}, kappa in {1, 0.01}, T in {50, 100, 250}
-#: (all 18 optimal schedules take a few seconds). Statements that fail off the table are findings.
-GRID_SETTINGS = tuple((n, k, T) for n in (20, 100, 1000) for k in (1.0, 0.01) for T in (50, 100, 250))
-
-
-def _bias_settings(grid: bool = False) -> tuple[tuple[int, float, int], ...]:
-    """(n, kappa, T) of §11 item 8: the reference table, or the full grid."""
-    return GRID_SETTINGS if grid else TABLE_SETTINGS
-
-
-#: §7 reference values [derived] (greedy excess, optimal excess) on the stand-in, for evidence only.
-SPEC_BIAS = {(1000, 1.0, 250): (1.461, 0.956), (1000, 0.01, 250): (0.484, 0.138), (100, 1.0, 100): (0.668, 0.434),
-             (100, 0.01, 100): (0.078, 0.0135), (20, 1.0, 50): (0.282, 0.208), (1000, 1.0, 1000): (1.110, 0.455)}
-
-
-def _final_state(p: nqm.NQMProblem, s: nqm.Schedule) -> nqm.State:
-    return nqm.run(p, s.etas, len(s.etas), mu=s.mus, curve=False).state
-
+from l2l.proofs import strategies as ps
+from l2l.proofs.claim import claim, current_profile, evidence, refute
+from .experiments import CAP, EPS, SOURCE, SPEC_BIAS, TABLE_SETTINGS, bias_settings, final_state, look_ahead_runs, schedules, stand_in
 
 # =============================================================================================
 # Dynamics (§11 items 1-3, 15)
@@ -114,6 +66,7 @@ def dynamics_symbolic():
 
 
 _small_nqm = ps.nqm_problems  # ranges of §11 item 2 by default
+
 _moments = ps.nqm_moment_states
 
 
@@ -424,7 +377,7 @@ def bayes_bound_momentum(T, h, s2, m0):
 
 
 def _bias_claim_settings(kappa: float | None = None, grid: bool = False) -> list:
-    return [s for s in _bias_settings(grid) if kappa is None or s[1] == kappa]
+    return [s for s in bias_settings(grid) if kappa is None or s[1] == kappa]
 
 
 def _crossing(s: dict) -> tuple[int, int]:
@@ -455,8 +408,8 @@ def _ratio_needed(n: int, kappa: float) -> float:
     "conservative. Off the table the thresholds fail at short horizons: wu2018.finding.bias-ratio-at-short-horizons",
 )
 def bias_worse_at_T():
-    for n, kappa, T in _bias_settings():
-        s = _schedules(n, kappa, T)
+    for n, kappa, T in bias_settings():
+        s = schedules(n, kappa, T)
         ratio = s["greedy"].final_excess / s["optimal"].final_excess
         need = _ratio_needed(n, kappa)
         ref = SPEC_BIAS.get((n, kappa, T))
@@ -478,8 +431,8 @@ def bias_worse_at_T():
     assumptions="the settings of the spec's §7 table (off it: wu2018.finding.greedy-ahead-at-tenth-of-T)",
 )
 def bias_ahead_early():
-    for n, kappa, T in _bias_settings():
-        s = _schedules(n, kappa, T)
+    for n, kappa, T in bias_settings():
+        s = schedules(n, kappa, T)
         k = T // 10
         ge, oe = s["greedy"].excess[k], s["optimal"].excess[k]
         evidence(f"excess at t = T/10 greedy / optimal (n={n}, kappa={kappa}, T={T})", [ge, oe], expected="greedy < optimal")
@@ -499,8 +452,8 @@ def bias_ahead_early():
     tolerance="differences within 1e-12 x the loss are treated as 0 (float64 rounding of two loss curves)",
 )
 def bias_single_crossover():
-    for n, kappa, T in _bias_settings(grid=True):
-        changes, first = _crossing(_schedules(n, kappa, T))
+    for n, kappa, T in bias_settings(grid=True):
+        changes, first = _crossing(schedules(n, kappa, T))
         on_table = (n, kappa, T) in TABLE_SETTINGS
         evidence(f"sign changes; crossover t / T (n={n}, kappa={kappa}, T={T})", [changes, first / T],
                  expected="1; [0.4, 0.97]" if on_table else "1")
@@ -522,8 +475,8 @@ def bias_single_crossover():
     "half the early median) failed at n = 1000, kappa = 0.01, where the drop happens in the last 4% of steps",
 )
 def bias_optimal_shape():
-    for n, kappa, T in _bias_settings():
-        s = _schedules(n, kappa, T)
+    for n, kappa, T in bias_settings():
+        s = schedules(n, kappa, T)
         o, g = s["optimal"].etas, s["greedy"].etas
         ratio = float(o[0] / g[0])
         drop = float(o[-1] / np.median(o[: T // 2]))
@@ -545,7 +498,7 @@ def bias_optimal_shape():
 )
 def greedy_monotone():
     for n, kappa, T in _bias_claim_settings(1.0, grid=True):
-        e = _schedules(n, kappa, T)["greedy"].etas
+        e = schedules(n, kappa, T)["greedy"].etas
         rise = float(np.max(np.diff(e) / e[:-1]))
         evidence(f"largest relative rise of greedy alpha (n={n}, T={T})", rise, expected="<= 1e-12")
         if rise > 1e-12:
@@ -562,11 +515,11 @@ def greedy_monotone():
     assumptions=r"stand-in $n=1000$, $\kappa=1$, $T=250$",
 )
 def curvature_decomposition():
-    s = _schedules(1000, 1.0, 250)
+    s = schedules(1000, 1.0, 250)
     p = s["problem"]
     parts = {}
     for name in ("greedy", "optimal"):
-        pc = nqm.per_coordinate_excess(p, _final_state(p, s[name]))
+        pc = nqm.per_coordinate_excess(p, final_state(p, s[name]))
         parts[name] = (float(pc[p.h >= 0.1].sum()), float(pc[p.h < 0.01].sum()))
     evidence("high curvature (h >= 0.1): greedy, optimal", [parts["greedy"][0], parts["optimal"][0]], expected=[0.034, 0.069])
     evidence("low curvature (h < 0.01): greedy, optimal", [parts["greedy"][1], parts["optimal"][1]], expected=[1.011, 0.701])
@@ -584,8 +537,8 @@ def curvature_decomposition():
     "alpha_{T-1} with curvature f'' = sum h^3 (X + sigma^2), and L-BFGS-B stops at |dL/dlog alpha| <= g_tol",
 )
 def bellman():
-    for n, kappa, T in _bias_settings(grid=True):
-        s = _schedules(n, kappa, T)
+    for n, kappa, T in bias_settings(grid=True):
+        s = schedules(n, kappa, T)
         p, o = s["problem"], s["optimal"]
         st_ = nqm.run(p, o.etas[:-1], T - 1, curve=False).state
         ag = min(nqm.greedy_eta(p, st_), s["cap"])
@@ -607,25 +560,13 @@ def bellman():
     tolerance="1e-12 relative (the optimiser starts from the greedy schedule, so it can only improve on it)",
 )
 def optimal_beats_greedy_and_fixed():
-    for n, kappa, T in _bias_settings(grid=True):
-        s = _schedules(n, kappa, T)
+    for n, kappa, T in bias_settings(grid=True):
+        s = schedules(n, kappa, T)
         o, g, f = s["optimal"].final_excess, s["greedy"].final_excess, s["fixed"][1]
         evidence(f"excess optimal / greedy / best fixed (n={n}, kappa={kappa}, T={T})", [o, g, f],
                  expected="optimal smallest; greedy vs fixed: no general order")
         if not o <= min(g, f) * (1 + 1e-12):
             refute(f"optimal {o:.6g} vs greedy {g:.6g}, best fixed {f:.6g}", n=n, kappa=kappa, T=T)
-
-
-# =============================================================================================
-# Look-ahead, momentum, the deterministic control, the offline family (§11 items 10-12, 14)
-
-
-@functools.lru_cache(maxsize=None)
-def _look_ahead():
-    p = _stand_in(1000, 1.0)
-    runs = {k: nqm.receding_horizon_schedule(p, 1000, k, eta_max=CAP) for k in (1, 3, 10, 30, 100, 300)}
-    opt = nqm.optimal_schedule(p, 1000, eta_max=CAP, init=runs[300].etas)
-    return runs, opt
 
 
 @claim(
@@ -640,7 +581,7 @@ def _look_ahead():
     "'clearly worse': k = 300 at least 1.2x the T-optimal excess (spec: 0.706 vs 0.455)",
 )
 def look_ahead():
-    runs, opt = _look_ahead()
+    runs, opt = look_ahead_runs()
     ks = sorted(runs)
     ex = [runs[k].final_excess for k in ks]
     lr = [float(runs[k].etas[100]) for k in ks]
@@ -658,7 +599,7 @@ def look_ahead():
 
 @functools.lru_cache(maxsize=None)
 def _momentum_runs(n: int, kappa: float, T: int):
-    p = _stand_in(n, kappa)
+    p = stand_in(n, kappa)
     greedy = nqm.greedy_schedule(p, T, momentum=True, eta_max=CAP)
     opt = nqm.optimal_schedule(p, T, eta_max=CAP, momentum=True)
     sgd = nqm.optimal_schedule(p, T, eta_max=CAP)
@@ -735,7 +676,7 @@ def _family_horizons() -> tuple[int, ...]:
 
 @functools.lru_cache(maxsize=None)
 def _family(horizons: tuple[int, ...]):
-    p = _stand_in(1000, 1.0)
+    p = stand_in(1000, 1.0)
     eg = np.geomspace(1e-3, 1.9, 12)
     bg = np.concatenate([[0.0], np.geomspace(0.01, 100.0, 13)])
     best = {T: nqm.tune_inverse_time(p, T, tau=5000.0, eta0_grid=eg, beta_grid=bg) for T in horizons}
@@ -785,7 +726,7 @@ def offline_family():
     tag="derived",
 )
 def neg_greedy_always_optimal():
-    s = _schedules(20, 1.0, 50)
+    s = schedules(20, 1.0, 50)
     g, o = s["greedy"].final_loss, s["optimal"].final_loss
     if o < g * (1 - 1e-9):
         refute(f"the T-optimal schedule reaches {o:.6g} < greedy {g:.6g} (stand-in n = 20, kappa = 1, T = 50)",
@@ -839,264 +780,6 @@ def neg_velocity_noise_free():
         if abs(z) > 5:
             refute(f"z = {z:.1f}: the Monte Carlo mean {mc.mean:.5g} +- {mc.stderr:.2g} vs {false_loss:.5g}",
                    h=h.tolist(), sigma2=s2.tolist(), eta=eta, mu=mu, t=t)
-
-
-# =============================================================================================
-# Zhang et al. (2019): steady-state risks and batch size (§11 items 16-19)
-
-
-@claim(
-    id="wu2018.zhang.sgd-risk",
-    statement=r"s=(1-\alpha h)^2s+\alpha^2c/B \iff \tfrac12hs=\frac{\alpha c}{2B(2-\alpha h)};\quad "
-    r"s_t=s_\star+(1-\alpha h)^{2t}(s_0-s_\star)",
-    source=f"{ZHANG}, §10.2 of papers/wu2018.md; §11 item 16",
-    kind="identity",
-    tag="derived",
-)
-def zhang_sgd_risk():
-    """SymPy derivation ``nqm.zhang-sgd-risk`` (fixed point and the closed form by induction)."""
-    from l2l.theory.nqm import get
-
-    return get("nqm.zhang-sgd-risk")
-
-
-@claim(
-    id="wu2018.zhang.sgd-closed-form-vs-recursion",
-    statement=r"\textstyle\sum_i\big[(1-\alpha h_i)^{2t}(\ell_i(0)-\ell_i^\star)+\ell_i^\star\big] = "
-    r"\text{the expected loss of the moment recursion}",
-    source=f"{ZHANG}, §10.2 of papers/wu2018.md; §11 item 16",
-    kind="identity",
-    tag="derived",
-    assumptions=r"$C=H$, $h_i\in[10^{-3},1]$, $0<\alpha h_i<2$, $t\le200$",
-    tolerance="1e-12 relative: (t + 1) x a few eps for the recursion (<= 2e-13 at t = 200) plus the closed "
-    "form's exp(2t ln|1 - a|) rounding",
-    examples={"ci": 15, "dev": 60, "thorough": 500},
-)
-@given(d=st.integers(1, 20), B=st.sampled_from([1, 4, 64, 1024]), frac=st.floats(0.01, 1.99), t=st.integers(0, 200),
-       s0=st.floats(0.1, 10.0), seed=st.integers(0, 2**31))
-def zhang_sgd_vs_recursion(d, B, frac, t, s0, seed):
-    from l2l.numerics import zhang
-
-    h = np.random.default_rng(seed).uniform(1e-3, 1.0, d)
-    alpha = frac / float(h.max())
-    closed = float(zhang.sgd_risk(h, h, B, alpha, t, s0))
-    p = nqm.NQMProblem.from_batch(h, h, B, mean0=np.zeros(d), var0=np.full(d, s0))
-    rec = nqm.run(p, alpha, t, curve=False).final_excess
-    assert abs(closed - rec) <= 1e-12 * rec, f"closed form {closed:.16g}, recursion {rec:.16g}"
-
-
-@claim(
-    id="wu2018.zhang.momentum-risk",
-    statement=r"\tfrac12hX_\star=\frac{(1+\beta)\alpha c}{2B(1-\beta)(2+2\beta-\alpha h)}\ "
-    r"(\text{fixed point of the }3\times3\text{ system}),\ \beta=0:\ \text{the SGD risk}",
-    source=f"{ZHANG}, §10.3 of papers/wu2018.md; §11 item 17",
-    kind="identity",
-    tag="derived",
-)
-def zhang_momentum_risk():
-    """SymPy derivation ``nqm.zhang-momentum-risk``."""
-    from l2l.theory.nqm import get
-
-    return get("nqm.zhang-momentum-risk")
-
-
-@claim(
-    id="wu2018.zhang.momentum-stability",
-    statement=r"\rho(M)=\max|r|^2,\ r^2-(1-\alpha h+\beta)r+\beta=0;\ \ \rho(M)<1\iff|r|<1",
-    source=f"{ZHANG}, §10.3 of papers/wu2018.md; §11 items 17 and 20",
-    kind="identity",
-    tag="derived",
-    tolerance="1e-9 relative (numpy eigvals of a 3x3 non-normal matrix: a double root of the mean "
-    "polynomial makes M defective, where eigenvalues are only sqrt(eps) accurate; such points are kept "
-    "off the grid by the check and listed)",
-)
-def zhang_momentum_stability():
-    from l2l.numerics import zhang
-
-    worst = 0.0
-    for beta in np.linspace(0.0, 0.99, 34):
-        a = np.linspace(0.01, 4.5, 151)
-        disc = (1 - a + beta) ** 2 - 4 * beta
-        a = a[np.abs(disc) > 1e-4]  # away from double roots (defective M)
-        M = zhang.momentum_transition(a, 1.0, beta)
-        rho = np.max(np.abs(np.linalg.eigvals(M)), axis=1)
-        r = zhang.momentum_rate(a, 1.0, beta)
-        err = np.abs(rho - r) / np.maximum(r, 1e-300)
-        worst = max(worst, float(err.max()))
-        roots_inside = np.array([max(abs(np.roots([1.0, -(1 - x + beta), beta]))) < 1 for x in a])
-        if not np.array_equal(rho < 1, roots_inside):
-            refute("rho(M) < 1 disagrees with |r| < 1", beta=float(beta))
-        if err.max() > 1e-9:
-            i = int(np.argmax(err))
-            refute(f"spectral radius {rho[i]:.12g} vs max|r|^2 {r[i]:.12g}", beta=float(beta), alpha_h=float(a[i]))
-    evidence("worst relative |rho(M) - max|r|^2| over the grid", worst, tolerance=1e-9)
-
-
-@claim(
-    id="wu2018.zhang.momentum-equals-sgd-at-small-step",
-    statement=r"\alpha=(1-\beta)\alpha_{\mathrm{eff}}:\ \ell^\star_{\mathrm{mom}}/\ell^\star_{\mathrm{SGD}}(\alpha_{\mathrm{eff}})\to1 "
-    r"\text{ as } \alpha_{\mathrm{eff}}h\to0",
-    source=f"{ZHANG}, §10.3 of papers/wu2018.md; §11 item 17",
-    kind="asymptotic",
-    tag="derived",
-    tolerance="|ratio - 1| <= alpha_eff h: algebra gives ratio - 1 = -2 beta x / (2 + 2 beta - (1 - beta) x) with "
-    "x = alpha_eff h, and 2 beta / (2 + 2 beta - (1 - beta) x) <= 1 for x <= 1",
-)
-def zhang_momentum_small_step():
-    from l2l.numerics import zhang
-
-    for beta in (0.0, 0.5, 0.9, 0.99):
-        for x in (1e-2, 1e-3, 1e-4, 1e-6):  # alpha_eff h
-            h = np.array([1.0])
-            r = float(zhang.momentum_steady_state(h, h, 1, (1 - beta) * x, beta)) / float(zhang.sgd_steady_state(h, h, 1, x))
-            if abs(r - 1) > x:
-                refute(f"ratio {r:.12g} at alpha_eff h = {x}, beta = {beta}")
-            if x == 1e-2:
-                evidence(f"momentum / SGD steady-state risk at alpha_eff h = 1e-2, beta = {beta}", r, expected="-> 1")
-
-
-@claim(
-    id="wu2018.zhang.preconditioned-and-ema-risk",
-    statement=r"\ell^\star_{P=H^p}=\frac{\alpha ch^{-p}}{2B(2-\alpha h^{1-p})},\quad "
-    r"\ell^\star_{\mathrm{EMA}}=\ell^\star_{\mathrm{SGD}}\frac{(1-\gamma)(1+\gamma(1-\alpha h))}{(1+\gamma)(1-\gamma(1-\alpha h))}",
-    source=f"{ZHANG}, §10.4-§10.5 of papers/wu2018.md; §11 item 18",
-    kind="identity",
-    tag="derived",
-)
-def zhang_precond_ema():
-    """SymPy derivations ``nqm.zhang-preconditioned-risk`` and ``nqm.zhang-ema-risk`` (both must be
-    proved; the verification of the second is returned, the first is checked here)."""
-    from l2l.theory.nqm import get
-
-    v = get("nqm.zhang-preconditioned-risk").verify()
-    if not v.ok:
-        refute("nqm.zhang-preconditioned-risk has a failed step")
-    return get("nqm.zhang-ema-risk")
-
-
-@claim(
-    id="wu2018.zhang.ema-monte-carlo",
-    statement=r"\text{EMA-SGD at stationarity: Monte Carlo mean of } \tfrac12h\tilde\theta^2 = \ell^\star_{\mathrm{EMA}},\ "
-    r"\text{factor}\in(0,1)",
-    source=f"{ZHANG}, §10.5 of papers/wu2018.md; §11 item 18",
-    kind="statistical",
-    tag="derived",
-    tolerance="|z| <= 5 over 4e4 paths, run for t with (1 - alpha h)^{2t}, gamma^t < 1e-12 so the transient is "
-    "below the Monte Carlo error",
-    examples={"ci": 4, "dev": 15, "thorough": 60},
-)
-@given(ah=st.floats(0.05, 1.9), gamma=st.floats(0.05, 0.95), seed=st.integers(0, 2**31))
-def zhang_ema_mc(ah, gamma, seed):
-    from l2l.numerics import zhang
-    from l2l.numerics.nqm_montecarlo import simulate_nqm_ema
-
-    h = np.array([1.0])
-    f = float(zhang.ema_factor(h, ah, gamma)[0])
-    assert 0 < f < 1, f"EMA factor {f}"
-    star = float(zhang.ema_steady_state(h, h, 1, ah, gamma))
-    rate = max(abs(1 - ah) ** 2, gamma**2)
-    t = int(math.ceil(math.log(1e-12) / math.log(rate))) if rate > 0 else 1
-    # Zhang's gradient noise c/B = h  <=>  sigma2 = c / (B h^2) = 1
-    mc = simulate_nqm_ema(h, [1.0], [0.0], [1.0], ah, t, 40_000, seed, gamma=gamma, include_irreducible=False)
-    z = (mc.mean - star) / mc.stderr
-    evidence(f"z (alpha h = {ah:.3g}, gamma = {gamma:.3g})", z, tolerance="|z| <= 5")
-    assert abs(z) <= 5, f"fixed point {star:.6g}, Monte Carlo {mc.mean:.6g} +- {mc.stderr:.2g}"
-
-
-@functools.lru_cache(maxsize=None)
-def _batch_table():
-    from l2l.numerics import zhang
-
-    return zhang.critical_batch_table(d=1000, target=0.05)
-
-
-@claim(
-    id="wu2018.zhang.critical-batch-size",
-    statement=r"\text{steps to } \epsilon \text{ vs } B:\ \text{perfect scaling to a critical } B\text{, then a plateau; "
-    r"momentum and preconditioning extend it; steps} \ge d/(2\epsilon B)",
-    source=f"{ZHANG} [paper, abstract; code]; papers/wu2018.md §10.6-§10.7, §11 item 19",
-    kind="trend",
-    tag="derived",
-    assumptions=r"$d=1000$, $h_i=1/i$, $C=H$, $\epsilon=0.05$, $s_0=1$, $B\in\{1,4,\dots,65536\}$, each method at its best learning rate",
-    tolerance="(a) steps x B within 1.1x of B = 1 for B <= 16; (b) plateau: SGD steps at B = 4096 within 10% of "
-    "B = 65536 (the spec's 'for B >= 1024' is the finding wu2018.finding.sgd-plateau-from-1024); (c) best lr x 3-5 "
-    "per 4x B for B <= 16 and <= 2/h_max; (d) momentum >= 9x fewer steps at B >= 4096 (the spec's 'within 2% at "
-    "B <= 4' is the finding wu2018.finding.momentum-equals-sgd-at-small-batch); (e) p = 0.5 >= 2.5x fewer at B = 1 "
-    "and >= 20x at B >= 4096; (f) the lower bound. Thresholds are the spec's (3x read as >= 2.5x: 'about 3x')",
-)
-def zhang_critical_batch():
-    rows = _batch_table()
-    by = {int(r.batch_size): r for r in rows}
-    spec = {1: 62218, 4: 15676, 16: 4033, 64: 1172, 256: 567, 1024: 445, 4096: 418, 65536: 411}
-    evidence("SGD steps by B", {b: r.sgd.steps for b, r in by.items()}, expected=spec)
-    evidence("momentum steps by B", {b: r.momentum.steps for b, r in by.items()},
-             expected={1: 62088, 4: 15474, 16: 3806, 64: 915, 256: 236, 1024: 68, 4096: 44, 65536: 40})
-    evidence("preconditioned (p = 0.5) steps by B", {b: r.preconditioned.steps for b, r in by.items()},
-             expected={1: 19458, 4: 4866, 16: 1218, 64: 306, 256: 79, 1024: 25, 4096: 19, 65536: 18})
-    evidence("best SGD learning rate by B", {b: r.sgd.alpha for b, r in by.items()},
-             expected={1: 0.0205, 4: 0.0796, 16: 0.31, 64: 0.977, 256: 1.65, 1024: 1.83, 4096: 1.83, 65536: 1.83})
-    s1 = by[1].sgd.steps
-    for b in (4, 16):
-        if not by[b].sgd.steps * b <= 1.1 * s1:
-            refute(f"(a) no perfect scaling at B = {b}: {by[b].sgd.steps} x {b} vs {s1}")
-    last = by[65536].sgd.steps
-    if not abs(by[4096].sgd.steps - last) <= 0.1 * last:
-        refute(f"(b) no plateau: {by[4096].sgd.steps} steps at B = 4096 vs {last} at 65536")
-    for b0, b1 in ((1, 4), (4, 16)):
-        q = by[b1].sgd.alpha / by[b0].sgd.alpha
-        if not 3.0 <= q <= 5.0:
-            refute(f"(c) best lr ratio {q:.3g} from B = {b0} to {b1}")
-    if not max(r.sgd.alpha for r in rows) <= 2.0:
-        refute("(c) best SGD lr above the stability limit 2/h_max")
-    for b in (4096, 65536):
-        if not by[b].sgd.steps >= 9 * by[b].momentum.steps:
-            refute(f"(d) momentum gains only {by[b].sgd.steps / by[b].momentum.steps:.3g}x at B = {b}")
-    if not by[1].sgd.steps >= 2.5 * by[1].preconditioned.steps:
-        refute(f"(e) preconditioning gains only {by[1].sgd.steps / by[1].preconditioned.steps:.3g}x at B = 1")
-    for b in (4096, 65536):
-        if not by[b].sgd.steps >= 20 * by[b].preconditioned.steps:
-            refute(f"(e) preconditioning gains only {by[b].sgd.steps / by[b].preconditioned.steps:.3g}x at B = {b}")
-    for r in rows:
-        for m in (r.sgd, r.momentum, r.preconditioned):
-            if m.steps is None or m.steps < r.lower_bound:
-                refute(f"(f) {m.method} at B = {r.batch_size:g}: {m.steps} steps below d/(2 eps B) = {r.lower_bound:.3g}")
-
-
-@claim(
-    id="wu2018.neg.perfect-scaling-at-every-batch-size",
-    statement=r"\text{(false) steps}\times B \text{ is constant for every } B",
-    source="negative control: Zhang et al.'s plateau past the critical batch size (§10.6)",
-    kind="trend",
-    expect="refuted",
-    tag="derived",
-)
-def neg_perfect_scaling():
-    rows = _batch_table()
-    s1 = rows[0].sgd.steps * rows[0].batch_size
-    for r in rows:
-        if not abs(r.sgd.steps * r.batch_size - s1) <= 0.1 * s1:
-            refute(f"steps x B = {r.sgd.steps * r.batch_size:.4g} at B = {r.batch_size:g} vs {s1:.4g} at B = 1",
-                   batch_size=r.batch_size, steps=r.sgd.steps, steps_at_1=rows[0].sgd.steps)
-
-
-@claim(
-    id="wu2018.neg.momentum-risk-equals-sgd-at-same-alpha",
-    statement=r"\text{(false) } \ell^\star_{\mathrm{mom}}(\alpha,\beta) = \ell^\star_{\mathrm{SGD}}(\alpha)",
-    source="negative control: momentum's risk is (1 + beta)/((1 - beta)(2 + 2 beta - alpha h)) / (1/(2 - alpha h)) "
-    "times SGD's at the same raw alpha (§10.3)",
-    kind="identity",
-    expect="refuted",
-    tag="derived",
-    examples={"ci": 10, "dev": 40, "thorough": 200},
-)
-@given(ah=st.floats(0.01, 1.9), beta=st.floats(0.0, 0.99))
-def neg_momentum_risk(ah, beta):
-    from l2l.numerics import zhang
-
-    h = np.array([1.0])
-    m = float(zhang.momentum_steady_state(h, h, 1, ah, beta))
-    s = float(zhang.sgd_steady_state(h, h, 1, ah))
-    assert abs(m - s) <= 1e-9 * s, f"momentum {m:.6g} vs SGD {s:.6g} (beta = {beta:.3g})"
 
 
 # =============================================================================================
@@ -1233,55 +916,6 @@ def finding_momentum_n100():
 
 
 @claim(
-    id="wu2018.finding.sgd-plateau-from-1024",
-    statement=r"\text{(spec, not confirmed) SGD steps to } \epsilon \text{ are within 10\% of the plateau for every } B\ge1024",
-    source="papers/wu2018.md §11 item 19(b) (plateau 'within 10% of ~411'); finding of this package",
-    kind="trend",
-    expect="refuted",
-    tag="derived",
-    tolerance="10% of the B = 65536 value, each B at its best learning rate (notebook grid refined 3 rounds)",
-)
-def finding_sgd_plateau():
-    """With the learning rate refined beyond the notebook's grid, the best rate at large B moves to
-    1.93-1.98 (the grid stops at 1.83) and the plateau falls from ~411 to 382 steps, so B = 1024 (443
-    steps) is still 16% above it; from B = 4096 (404) on the plateau holds
-    (``wu2018.zhang.critical-batch-size``). On the notebook grid alone the spec's numbers come back."""
-    by = {int(r.batch_size): r for r in _batch_table()}
-    last = by[65536].sgd.steps
-    for b in (1024, 4096):
-        gap = by[b].sgd.steps / last - 1
-        evidence(f"SGD steps at B = {b} above the B = 65536 value", gap, expected="<= 0.10")
-        if gap > 0.10:
-            refute(f"{by[b].sgd.steps} steps at B = {b} is {gap:.0%} above {last} at B = 65536",
-                   batch_size=b, steps=by[b].sgd.steps, plateau=last, lr=by[b].sgd.alpha)
-
-
-@claim(
-    id="wu2018.finding.momentum-equals-sgd-at-small-batch",
-    statement=r"\text{(spec, not confirmed) at } B\le4 \text{ momentum needs within 2\% of SGD's steps}",
-    source=f"{ZHANG} [finding 3: momentum does not help at small B]; papers/wu2018.md §11 item 19(d); finding of this package",
-    kind="trend",
-    expect="refuted",
-    tag="derived",
-    tolerance="2% of SGD's steps, both at their best (learning rate, beta) on the notebook grids, refined",
-)
-def finding_momentum_small_batch():
-    """Momentum with beta ~ 0.9994 (a point of the notebook's own grid 1 - logspace(-5, 0, 20)) needs
-    60749 steps at B = 1 and 14344 at B = 4 against SGD's 62218 and 15662: 2.4% and 8.4% fewer,
-    confirmed by two independent implementations (``numerics.zhang`` closed forms and the
-    ``numerics.nqm`` recursion). The qualitative finding (no large gain at small B, >= 9x at large
-    B) stands; the 2% band does not."""
-    by = {int(r.batch_size): r for r in _batch_table()}
-    for b in (1, 4):
-        gain = 1 - by[b].momentum.steps / by[b].sgd.steps
-        evidence(f"B = {b}: momentum saves", gain, expected="<= 0.02")
-        if abs(gain) > 0.02:
-            refute(f"momentum needs {by[b].momentum.steps} steps vs SGD {by[b].sgd.steps} at B = {b} ({gain:.1%} fewer)",
-                   batch_size=b, momentum_steps=by[b].momentum.steps, sgd_steps=by[b].sgd.steps,
-                   beta=by[b].momentum.beta, effective_lr=by[b].momentum.effective_alpha)
-
-
-@claim(
     id="wu2018.finding.bias-ratio-at-short-horizons",
     statement=r"\text{(spec, not confirmed off its table) greedy/optimal excess at } T \ge 1.3\ (\kappa=1),\ \ge3\ "
     r"(\kappa=0.01) \text{ for } n\in\{100,1000\},\ T\in\{50,100,250\}",
@@ -1296,10 +930,10 @@ def finding_bias_ratio():
     everywhere, but not at short horizons: 1.29 at (n, kappa, T) = (100, 1, 50), 1.15 and 1.27 at
     (1000, 1, 50/100), 1.37 and 1.81 at (1000, 0.01, 50/100). The bias grows with the horizon."""
     bad = []
-    for n, kappa, T in _bias_settings(grid=True):
+    for n, kappa, T in bias_settings(grid=True):
         if n < 100:
             continue
-        s = _schedules(n, kappa, T)
+        s = schedules(n, kappa, T)
         ratio = s["greedy"].final_excess / s["optimal"].final_excess
         evidence(f"greedy / optimal excess (n={n}, kappa={kappa}, T={T})", ratio, expected=f">= {_ratio_needed(n, kappa)}")
         if ratio < _ratio_needed(n, kappa):
@@ -1320,8 +954,8 @@ def finding_ahead_early():
     """At (n, kappa, T) = (20, 0.01, 250) the optimal schedule is already ahead at t = T/10 = 25 (it
     overtakes greedy at t = 0.10 T): 'early' scales with n, not with T."""
     bad = []
-    for n, kappa, T in _bias_settings(grid=True):
-        s = _schedules(n, kappa, T)
+    for n, kappa, T in bias_settings(grid=True):
+        s = schedules(n, kappa, T)
         if not s["greedy"].excess[T // 10] < s["optimal"].excess[T // 10]:
             bad.append({"n": n, "kappa": kappa, "T": T, "crossover_fraction": _crossing(s)[1] / T})
     if bad:
@@ -1341,8 +975,8 @@ def finding_crossover_window():
     T/n: 0.10-0.38 T when T is long for the dimension (e.g. n = 20, T = 100/250; n = 100, T = 250)
     and 0.98-0.99 T at n = 1000, kappa = 0.01, T = 50/100."""
     bad = []
-    for n, kappa, T in _bias_settings(grid=True):
-        first = _crossing(_schedules(n, kappa, T))[1]
+    for n, kappa, T in bias_settings(grid=True):
+        first = _crossing(schedules(n, kappa, T))[1]
         if not 0.4 * T <= first <= 0.97 * T:
             bad.append({"n": n, "kappa": kappa, "T": T, "crossover_fraction": first / T})
     if bad:

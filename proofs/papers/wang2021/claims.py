@@ -30,8 +30,8 @@ from hypothesis import assume, given, strategies as st
 from l2l.numerics import QuadraticProblem
 from l2l.numerics.stable import evaluate
 
-from . import strategies as ps
-from .claim import claim, evidence, refute
+from l2l.proofs import strategies as ps
+from l2l.proofs.claim import claim, evidence, refute
 
 SOURCE = "Wang, Yuan, Wu & Ge (ICML 2021)"
 EPS = float(np.finfo(np.float64).eps)
@@ -772,7 +772,7 @@ PAPER_SEEDS = (0, 1)
 
 
 def _ls_seeds() -> tuple[int, ...]:
-    from .claim import current_profile
+    from l2l.proofs.claim import current_profile
 
     return PAPER_SEEDS if current_profile() == "thorough" else LS_SEEDS
 
@@ -780,7 +780,7 @@ def _ls_seeds() -> tuple[int, ...]:
 def _ls_setting(sigma: float, seed: int):
     """One TbT-vs-TbV run: ci/dev size d = 40, n = 20, m = 10, 100 test tasks; paper size under
     the thorough profile. Cached, so the Theorem 5 claims share runs."""
-    from .claim import current_profile
+    from l2l.proofs.claim import current_profile
 
     size = PAPER_SIZE if current_profile() == "thorough" else dict(d=40, n=20, m=10, m_test=100)
     return _ls_cached(sigma, seed, **size)
