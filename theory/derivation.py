@@ -112,6 +112,7 @@ from sympy.core.function import AppliedUndef
 __all__ = [
     "RELATIONS",
     "STATUSES",
+    "status_strength",
     "Rule",
     "Definition",
     "Identity",
@@ -129,8 +130,10 @@ __all__ = [
 RELATIONS = ("=", "<=", ">=", "<", ">")
 
 #: Possible step statuses, strongest first. ``symbolic-d<=N`` stands for the concrete-dimension
-#: status, whose ``N`` is the largest checked dimension (``Derivation.dims``).
-STATUSES = ("definition", "symbolic", "symbolic-d<=N", "concrete-t", "sampled", "failed")
+#: status, whose ``N`` is the largest checked dimension (``Derivation.dims``); ``concrete-d``
+#: (exact, every entry symbolic, at listed matrix sizes only) is given by the matrix checks of
+#: :mod:`theory.expectation.checks`. :func:`status_strength` ranks them for combining checks.
+STATUSES = ("definition", "symbolic", "symbolic-d<=N", "concrete-t", "concrete-d", "sampled", "failed")
 
 _LATEX_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 _TEXT_REL = {"=": "=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
@@ -567,15 +570,14 @@ def _factor_safe(e: Basic) -> Basic:
 # the derivation
 
 
-_STRENGTH = {"symbolic": 3, "concrete-t": 1, "failed": 0}
+_STRENGTH = {"symbolic": 3, "concrete-t": 1, "concrete-d": 0, "failed": -1}
 
 
-def _strength(status: str) -> int:
-    """Rank of a status for combining parts of one check: "failed" is always the weakest, and a
-    status this module does not know (a subclass's own, e.g. "concrete-d") ranks just above it,
-    so combining it with "failed" can never hide the failure."""
-    if status == "failed":
-        return -1
+def status_strength(status: str) -> int:
+    """Rank of a status for combining parts of one check (the weakest part decides): "symbolic" 3,
+    "symbolic-d..." 2, "concrete-t" 1, "concrete-d" and any status not listed 0, "failed" -1 (always
+    the weakest, so combining it with anything can never hide the failure). The only ranking of
+    statuses in :mod:`theory`."""
     if status.startswith("symbolic-d"):
         return 2
     return _STRENGTH.get(status, 0)
@@ -697,6 +699,18 @@ class Derivation:
             return self._check_bound(n, step, rule)
         return "failed", f"unknown rule {type(rule).__name__}", ()
 
+    @staticmethod
+    def _substitute_until_fixed(expr: Basic, rep: Mapping[Basic, Basic]) -> Basic:
+        """``expr`` with each left side of ``rep`` replaced by its right side, repeatedly (at most
+        ``len(rep) + 1`` rounds), so that definitions may refer to earlier ones. Used by the
+        subclasses whose rules substitute named quantities (:mod:`theory.expectation.checks`)."""
+        for _ in range(len(rep) + 1):
+            new = expr.xreplace(rep)
+            if new == expr:
+                break
+            expr = new
+        return expr
+
     def _substitute_equations(self, n: int, given: Iterable[int], lhs: Basic, rhs: Basic) -> tuple[Basic, Basic, str]:
         used = []
         for k in given:
@@ -794,7 +808,7 @@ class Derivation:
                 continue
             status, detail = self._check_zero(diff)
             parts.append(f"the {side} side: {detail}")
-            if _strength(status) < _strength(worst):
+            if status_strength(status) < status_strength(worst):
                 worst = status
         return worst, f"{rule.description}, applied to both sides of step {k}: " + "; ".join(parts)
 
@@ -824,7 +838,7 @@ class Derivation:
             return "failed", f"step {rule.recurrence} refers to the sequence at other indices"
         s0, d0 = self._check_zero(closed(Integer(0)) - base.rhs)
         s1, d1 = self._check_zero(closed(tau + 1) - rec_rhs)
-        worst = s0 if _strength(s0) <= _strength(s1) else s1
+        worst = s0 if status_strength(s0) <= status_strength(s1) else s1
         return worst, (
             f"induction on {t}: base case (closed form at {t} = 0 minus step {rule.base}): {d0}; "
             f"step (closed form at {sstr(tau + 1)} minus the recursion of step {rule.recurrence} applied to "

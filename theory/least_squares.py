@@ -8,7 +8,7 @@ Full-batch GD with step ``eta`` from ``w_0``. In the eigenbasis of ``H`` write
 the ``p = rank(H)`` positive eigenvalues ``i = 1..p`` (directions with ``lambda_i = 0`` never move and,
 as ``a_i = beta_i = 0`` there, contribute nothing that depends on ``eta``).
 
-Derivations (each a :class:`theory.derivation.Derivation` or :class:`theory.sgd.MomentDerivation`
+Derivations (each a :class:`theory.derivation.Derivation` or :class:`theory.expectation.MomentDerivation`
 whose steps SymPy checks):
 
 ``least_squares.iterate``
@@ -38,7 +38,7 @@ whose steps SymPy checks):
 Source: Wang, Yuan, Wu & Ge (2021), ICML, Sec. 4; ``papers/wang2021.md`` §2.3, §4 and §5 items
 10-13 (the proof sketches there are reconstructions, tagged [derived]).
 
->>> names()[:3]
+>>> tuple(DERIVATIONS)[:3]
 ('least_squares.iterate', 'least_squares.train-loss', 'least_squares.tbt-quadratic')
 >>> train_loss_expr()
 Sum((-eta*lambda[i] + 1)**(2*t)*a[i]**2*lambda[i], (i, 1, p))/2 + r2/(2*n)
@@ -62,7 +62,7 @@ from sympy import (
 
 from l2l.theory import quadratic
 from l2l.theory.derivation import Bound, Derivation, FromPrevious, Identity, Induction, Step
-from l2l.theory.sgd import (
+from l2l.theory.expectation import (
     Avg,
     Entry,
     Expectation,
@@ -114,8 +114,6 @@ __all__ = [
     "early_stopping",
     "erm_error",
     "DERIVATIONS",
-    "get",
-    "names",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -466,8 +464,9 @@ def validation_loss() -> MomentDerivation:
     checker does not know ``Q_ik = Q_ki``).
     Source: paper Sec. 4, Eq. (2); derived.
 
-    >>> validation_loss().verify().statuses
-    ('definition', 'definition', 'concrete-d', 'definition', 'definition', 'symbolic', 'symbolic-d<=3')
+    >>> D = validation_loss()   # every step is verified in tests/theory
+    >>> D.verify_step(3).status, D.verify_step(6).status
+    ('concrete-d', 'symbolic')
     """
     Xv, yv, wv = MatrixSymbol("X_v", n_v, d), MatrixSymbol("y_v", n_v, 1), MatrixSymbol("w", d, 1)
     Hv, bv = MatrixSymbol("H_v", d, d), MatrixSymbol("b_v", d, 1)
@@ -596,8 +595,9 @@ def early_stopping() -> MomentDerivation:
     Source: ``papers/wang2021.md`` §5 item 13 ([derived]); the Wishart moment
     ``E[(X^T X)^2] = n (n + d + 1) I`` is quoted from there.
 
-    >>> early_stopping().verify().statuses
-    ('definition', 'definition', 'definition', 'concrete-d', 'definition', 'concrete-d', 'concrete-d', 'concrete-d', 'concrete-d', 'concrete-d', 'concrete-d', 'concrete-d', 'concrete-d', 'symbolic', 'definition', 'definition', 'symbolic', 'symbolic', 'symbolic', 'definition', 'symbolic', 'symbolic', 'symbolic', 'definition', 'symbolic', 'definition', 'symbolic')
+    >>> D = early_stopping()   # every step is verified in tests/theory
+    >>> len(D.steps), D.verify_step(14).status
+    (27, 'symbolic')
     """
     X, ws, xiv = MatrixSymbol("X", n, d), MatrixSymbol("w^*", d, 1), MatrixSymbol(r"\xi", n, 1)
     yv, H, b = MatrixSymbol("y", n, 1), MatrixSymbol("H", d, d), MatrixSymbol("b", d, 1)
@@ -793,20 +793,3 @@ DERIVATIONS: dict[str, Callable[[], Derivation]] = {
     "least_squares.erm-error": erm_error,
 }
 
-
-def names() -> tuple[str, ...]:
-    """The registered derivation names, in registration order."""
-    return tuple(DERIVATIONS)
-
-
-def get(name: str) -> Derivation:
-    """A fresh derivation by name; ``KeyError`` naming the known names otherwise.
-
-    >>> get("least_squares.iterate").title
-    'GD iterate on least squares in the eigenbasis of H'
-    """
-    try:
-        factory = DERIVATIONS[name]
-    except (KeyError, TypeError):
-        raise KeyError(f"unknown derivation {name!r}; known: {', '.join(DERIVATIONS)}") from None
-    return factory()

@@ -24,16 +24,14 @@ Source: Wang, Yuan, Wu & Ge (2021), "Guarantees for Tuning the Step Size using a
 Approach", ICML, Sec. 3 (Theorems 3 and 4); the derived identities of ``papers/wang2021.md`` §5,
 items 1-7.
 
->>> names()[:3]
+>>> tuple(DERIVATIONS)[:3]
 ('quadratic.iterate', 'quadratic.loss', 'quadratic.naive-gradient')
->>> f = lambdify_concrete("loss", 2, modules="math")
->>> round(f([2.0, 1.0], [0.6, 0.8], 0.25, 3), 12)   # 1/2 (0.72 (1/2)^6 + 0.64 (3/4)^6)
-0.062578125
+>>> loss_expr()[0]
+Sum((-eta*lambda[i] + 1)**(2*t)*c[i]**2*lambda[i], (i, 1, d))/2
 """
 
 from __future__ import annotations
 
-import functools
 import random
 from fractions import Fraction
 from dataclasses import dataclass
@@ -96,7 +94,6 @@ __all__ = [
     "log_hess_expr",
     "log_grad_normalised_expr",
     "EXPRESSIONS",
-    "lambdify_concrete",
     "sample_instance",
     "instance_sampler",
     "iterate",
@@ -107,8 +104,6 @@ __all__ = [
     "theorem3",
     "theorem4_bound",
     "DERIVATIONS",
-    "get",
-    "names",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -254,7 +249,7 @@ def log_grad_normalised_expr() -> tuple[sympy.Expr, QuadraticSymbols]:
     r"""``G'(eta) = -(2/rho) sum c^2 lambda^2 s^{2t-1} / sum c^2 lambda s^{2t}``, ``s_i = (1 - eta lambda_i)/rho``.
 
     The released code's stable form (§5 item 6): every ``|s_i| <= 1``. Here ``rho`` is the symbol;
-    :func:`lambdify_concrete` replaces it by ``max_i |1 - eta lambda_i|``.
+    :func:`theory.lambdify.lambdify_concrete` replaces it by ``max_i |1 - eta lambda_i|``.
 
     >>> log_grad_normalised_expr()[0].has(rho)
     True
@@ -265,7 +260,7 @@ def log_grad_normalised_expr() -> tuple[sympy.Expr, QuadraticSymbols]:
     return -2 / rho * num / den, SYMBOLS
 
 
-#: Names accepted by :func:`lambdify_concrete`.
+#: Names accepted by :func:`theory.lambdify.lambdify_concrete`.
 EXPRESSIONS: dict[str, Callable[[], tuple[sympy.Expr, QuadraticSymbols]]] = {
     "loss": loss_expr,
     "naive_grad": naive_grad_expr,
@@ -275,68 +270,6 @@ EXPRESSIONS: dict[str, Callable[[], tuple[sympy.Expr, QuadraticSymbols]]] = {
     "log_hess": log_hess_expr,
     "log_grad_normalised": log_grad_normalised_expr,
 }
-
-_MODULES = ("mpmath", "math")
-
-
-@functools.lru_cache(maxsize=None)
-def _lambdified(expr_name: str, dim: int, modules: str) -> Callable[..., object]:
-    expr, _ = EXPRESSIONS[expr_name]()
-    lams = [Symbol(f"lam_{k}") for k in range(1, dim + 1)]
-    cs = [Symbol(f"c_{k}") for k in range(1, dim + 1)]
-    expr = expr.xreplace({d: Integer(dim)})
-    expr = expr.replace(
-        lambda e: isinstance(e, Sum),
-        lambda e: sympy.Add(*[e.function.xreplace({e.limits[0][0]: Integer(k)}) for k in range(1, dim + 1)]),
-    )
-    rep = {lam[k]: lams[k - 1] for k in range(1, dim + 1)}
-    rep.update({c[k]: cs[k - 1] for k in range(1, dim + 1)})
-    expr = expr.xreplace(rep)
-    # for d = 1 the coefficients cancel and leave x**(2t - 1) * x**(-2t): combine such powers
-    # (exact for integer exponents) so that no needlessly large intermediate is formed
-    expr = sympy.powsimp(expr, deep=True, combine="exp")
-    if expr.has(rho):
-        expr = expr.xreplace({rho: Max(*[Abs(1 - eta * x) for x in lams])})
-    return sympy.lambdify([*lams, *cs, eta, t], expr, modules=modules)
-
-
-def lambdify_concrete(expr_name: str, d: int, modules: str = "mpmath") -> Callable[..., object]:
-    r"""A plain callable ``f(eigenvalues, coefficients, eta, t)`` for one closed form in dimension ``d``.
-
-    The sums are expanded for the given ``d``, the ``IndexedBase`` entries become positional
-    arguments, and the expression is passed to ``sympy.lambdify`` with ``modules`` ``"mpmath"``
-    (arithmetic at the precision of mpmath's global context, which this function never changes)
-    or ``"math"`` (floats). ``expr_name`` is a key of :data:`EXPRESSIONS`. Powers of one base are
-    combined (``powsimp``, exact for the integer exponents here), and for ``"log_grad_normalised"``
-    the symbol ``rho`` becomes ``max_i |1 - eta lambda_i|``. These are the closed forms as written:
-    at large ``t`` the unnormalised ones overflow or underflow (that is the point of
-    ``"log_grad_normalised"`` and of ``numerics/stable.py``). The callables are cached per
-    ``(expr_name, d, modules)``.
-
-    >>> g = lambdify_concrete("log_grad", 1, modules="math")
-    >>> g([2.0], [1.0], 0.25, 4)   # d = 1: G' = -2 lambda / (1 - eta lambda)
-    -8.0
-    """
-    if expr_name not in EXPRESSIONS:
-        raise ValueError(f"expr_name must be one of {sorted(EXPRESSIONS)}, got {expr_name!r}")
-    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-        raise ValueError(f"d must be an integer >= 1, got {d!r}")
-    if modules not in _MODULES:
-        raise ValueError(f"modules must be one of {_MODULES}, got {modules!r}")
-    fn = _lambdified(expr_name, d, modules)
-
-    def evaluate(eigenvalues, coefficients, eta_value, t_value):
-        ev, cs = list(eigenvalues), list(coefficients)
-        if len(ev) != d:
-            raise ValueError(f"eigenvalues must have length d = {d}, got {len(ev)}")
-        if len(cs) != d:
-            raise ValueError(f"coefficients must have length d = {d}, got {len(cs)}")
-        return fn(*ev, *cs, eta_value, t_value)
-
-    evaluate.__name__ = f"{expr_name}_d{d}_{modules}"
-    evaluate.__doc__ = f"{expr_name} for d = {d} ({modules}): f(eigenvalues, coefficients, eta, t)."
-    return evaluate
-
 
 # ------------------------------------------------------------------------------------------------
 # concrete instances for the sampled bounds
@@ -682,8 +615,9 @@ def theorem4_bound() -> Derivation:
     inequality is proved symbolically from the earlier steps.
     Source: paper Sec. 3, Theorem 4 (ii); ``papers/wang2021.md`` §5 item 7.
 
-    >>> theorem4_bound().verify().statuses
-    ('definition', 'symbolic', 'definition', 'sampled', 'sampled', 'symbolic', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
+    >>> D = theorem4_bound()   # every step is verified in tests/theory
+    >>> D.verify_step(2).status, D.verify_step(10).status
+    ('symbolic', 'symbolic')
     """
     A, B = weighted_sum(2, 2 * t - 1), weighted_sum(1, 2 * t)
     gabs = Abs(Derivative(G(eta), eta))
@@ -781,8 +715,9 @@ def theorem3() -> Derivation:
     Assumptions: ``sum_i c_i^2 = 1``, ``lambda_i <= L = lambda_1``.
     Source: paper Sec. 3, Theorem 3; ``papers/wang2021.md`` §3.2 remarks (a), (b) and §5 items 3-4.
 
-    >>> theorem3().verify().statuses
-    ('definition', 'symbolic', 'symbolic', 'symbolic', 'sampled', 'symbolic', 'symbolic', 'symbolic', 'sampled', 'symbolic')
+    >>> D = theorem3()   # every step is verified in tests/theory
+    >>> D.verify_step(2).status, D.verify_step(4).status
+    ('symbolic', 'symbolic')
     """
     A = weighted_sum(2, 2 * t - 1)
     A_flip = Sum(c[i] ** 2 * lam[i] ** 2 * (eta * lam[i] - 1) ** (2 * t - 1), (i, 1, d))
@@ -863,24 +798,3 @@ DERIVATIONS: dict[str, Callable[[], Derivation]] = {
     "quadratic.theorem4-bound": theorem4_bound,
 }
 
-
-def names() -> tuple[str, ...]:
-    """The registered derivation names, in registration order."""
-    return tuple(DERIVATIONS)
-
-
-def get(name: str) -> Derivation:
-    """A fresh :class:`Derivation` by name; ``KeyError`` naming the known names otherwise.
-
-    Names this module does not own (``least_squares.*``, ``sgd.*``) are looked up in
-    :mod:`theory.registry`, which merges every module's ``DERIVATIONS``.
-
-    >>> get("quadratic.loss").title
-    'Naive meta-objective in closed form'
-    """
-    factory = DERIVATIONS.get(name) if isinstance(name, str) else None
-    if factory is None:
-        from l2l.theory import registry  # imported here: registry imports this module
-
-        return registry.get(name)
-    return factory()

@@ -1,10 +1,9 @@
 """Every registered derivation of :mod:`theory`, by name: ``l2l derive NAME`` looks names up here.
 
 The registry merges the ``DERIVATIONS`` dicts of :mod:`theory.quadratic` (``quadratic.*``),
-:mod:`theory.least_squares` (``least_squares.*``), :mod:`theory.sgd` (``sgd.*``) and
-:mod:`theory.nqm` (``nqm.*``, the noisy quadratic model), in that order.
-:func:`theory.quadratic.get` delegates here for names it does not own, so existing callers of
-``quadratic.get`` find every derivation.
+:mod:`theory.least_squares` (``least_squares.*``), :mod:`theory.sgd_moments` (``sgd.*``) and
+:mod:`theory.nqm` (``nqm.*``, the noisy quadratic model), in that order. It is the only lookup
+by name: it imports the model modules and none of them imports it (no import cycle).
 
 >>> names()[:2]
 ('quadratic.iterate', 'quadratic.loss')
@@ -16,13 +15,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from l2l.theory import least_squares, nqm, quadratic, sgd
+from l2l.theory import least_squares, nqm, quadratic, sgd_moments
 from l2l.theory.derivation import Derivation
 
 __all__ = ["MODULES", "derivations", "names", "get"]
 
 #: The modules whose ``DERIVATIONS`` are merged, in order.
-MODULES = (quadratic, least_squares, sgd, nqm)
+MODULES = (quadratic, least_squares, sgd_moments, nqm)
 
 
 def derivations() -> dict[str, Callable[[], Derivation]]:

@@ -16,9 +16,9 @@ import sympy
 from hypothesis import given, strategies as st
 from sympy import MatrixSymbol, Rational, Sum
 
-from l2l.theory import least_squares as ls, quadratic, registry
+from l2l.theory import lambdify, least_squares as ls, registry
 from l2l.theory.derivation import Derivation
-from l2l.theory.sgd import MomentDerivation, Sc
+from l2l.theory.expectation import MomentDerivation, Sc
 
 C, D, S, S3, SA = "concrete-d", "definition", "symbolic", "symbolic-d<=3", "sampled"
 EXPECTED_STATUSES = {
@@ -41,16 +41,16 @@ QUOTED = {
 
 @functools.lru_cache(maxsize=None)
 def _verified(name: str):
-    der = ls.get(name)
+    der = registry.get(name)
     return der, der.verify()
 
 
 def test_registry():
-    assert ls.names() == tuple(EXPECTED_STATUSES)
-    with pytest.raises(KeyError, match="unknown derivation 'least_squares.nope'; known: least_squares.iterate"):
-        ls.get("least_squares.nope")
-    for name in ls.names():
-        assert quadratic.get(name).name == name  # `l2l derive NAME` goes through quadratic.get
+    assert tuple(ls.DERIVATIONS) == tuple(EXPECTED_STATUSES)
+    with pytest.raises(KeyError, match="unknown derivation 'least_squares.nope'; known: quadratic.iterate"):
+        registry.get("least_squares.nope")
+    for name in ls.DERIVATIONS:
+        assert registry.get(name).name == name  # `l2l derive NAME` goes through registry.get
         assert name in registry.names()
     assert len(set(registry.names())) == len(registry.names())
 
@@ -266,7 +266,7 @@ def test_tbt_is_the_section3_quadratic_when_n_below_d():
     ctx.dps = 50
     lams, _, a_coef, r2 = _eigen(ctx, X, y)
     assert len(lams) == 2 and abs(r2) < ctx.mpf(10) ** -40  # the interpolating residual vanishes
-    f = quadratic.lambdify_concrete("loss", 2, modules="math")
+    f = lambdify.lambdify_concrete("loss", 2, modules="math")
     for eta, t in ((Fraction(1, 4), 3), (Fraction(1, 10), 7)):
         w_t = _gd(X, y, eta, t, [Fraction(0)] * 3)
         direct = float(_loss(X, y, w_t))

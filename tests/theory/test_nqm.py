@@ -20,20 +20,17 @@ import sympy
 from sympy import ImmutableMatrix, Integer, MatAdd, MatMul, Rational, Sum, sqrt
 
 from l2l.proofs.cli import main as cli_main
-from l2l.theory import nqm, quadratic, registry
+from l2l.theory import lambdify, nqm, registry
 from l2l.theory.derivation import Derivation, Step
+from l2l.theory.expectation import CenteredNormal, Expectation, KnownMoments, expect, expectation_of
 from l2l.theory.nqm import (
-    CenteredNormal,
-    KnownMoments,
     NQMDerivation,
-    ScalarExpectation,
     alpha,
     beta,
     batch,
     c,
     c_grad,
     d,
-    expectation_of,
     gamma,
     h,
     hs,
@@ -53,7 +50,6 @@ from l2l.theory.nqm import (
     Y,
     Ys,
 )
-from l2l.theory.sgd import expect
 
 D_, S_, SA = "definition", "symbolic", "sampled"
 # The statuses observed for each registered derivation: a change here is a change in what is
@@ -74,7 +70,7 @@ EXPECTED_STATUSES = {
 
 @functools.lru_cache(maxsize=None)
 def _verified(name: str):
-    der = nqm.get(name)
+    der = registry.get(name)
     return der, der.verify()
 
 
@@ -83,16 +79,16 @@ def _verified(name: str):
 
 
 def test_registry():
-    assert nqm.names() == tuple(EXPECTED_STATUSES)
+    names = tuple(nqm.DERIVATIONS)
+    assert names == tuple(EXPECTED_STATUSES)
     every = registry.names()
-    assert every[-len(nqm.names()):] == nqm.names()  # appended after sgd
+    assert every[-len(names):] == names  # appended after sgd
     assert registry.MODULES[-1] is nqm
-    for name in nqm.names():
-        assert quadratic.get(name).name == name  # what `l2l derive NAME` calls
-        assert registry.get(name).name == name
-    with pytest.raises(KeyError, match="unknown derivation 'nqm.nope'; known: nqm.moments"):
-        nqm.get("nqm.nope")
-    assert nqm.get("nqm.moments") is not nqm.get("nqm.moments")
+    for name in names:
+        assert registry.get(name).name == name  # what `l2l derive NAME` calls
+    with pytest.raises(KeyError, match="unknown derivation 'nqm.nope'; known: quadratic.iterate"):
+        registry.get("nqm.nope")
+    assert registry.get("nqm.moments") is not registry.get("nqm.moments")
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_STATUSES))
@@ -117,7 +113,7 @@ def test_every_derivation_verifies_with_a_status_per_step(name):
 def test_expectation_steps_are_computed_from_the_update_rule():
     der, v = _verified("nqm.moments")
     for k, step in enumerate(der.steps, 1):
-        if isinstance(step.rule, ScalarExpectation):
+        if isinstance(step.rule, Expectation):
             assert "E[...] computed by the checker" in v.results[k - 1].detail
             assert v.results[k - 1].status == "symbolic"
     # the raw 3x3 map is derived by expectation (not quoted) and names the noise law
@@ -139,7 +135,7 @@ def test_l2l_derive_greedy_momentum(capsys):
 
 
 def _variant(name: str, k: int, **changes) -> str:
-    der = nqm.get(name)
+    der = registry.get(name)
     bad = der.replace_step(k, dataclasses.replace(der.steps[k - 1], **changes))
     res = bad.verify_step(k)
     return res.status, res.detail
@@ -196,7 +192,7 @@ def test_wrong_adjoint_fails():
 def test_wrong_greedy_sgd_fails():
     # alpha_greedy without sigma^2 in the denominator: the factorisation f' = A (alpha - alpha_g) fails
     no_noise = Sum(hs[i] ** 2 * Xs[i], (i, 1, d)) / Sum(hs[i] ** 3 * Xs[i], (i, 1, d))
-    der = nqm.get("nqm.greedy-sgd")
+    der = registry.get("nqm.greedy-sgd")
     bad = der.replace_step(6, dataclasses.replace(der.steps[5], rhs=no_noise))
     res = bad.verify_step(7)
     assert res.status == "failed"
@@ -206,7 +202,7 @@ def test_wrong_greedy_sgd_fails():
 
 
 def test_wrong_greedy_momentum_fails():
-    der = nqm.get("nqm.greedy-momentum")
+    der = registry.get("nqm.greedy-momentum")
     sA, sB, sC, sD, sE = (der.steps[k].lhs for k in range(3, 8))  # the symbols A..E of steps 4-8
     assert str(sA) == "A" and str(sE) == "E"
     # a sign slip in Cramer's rule for mu
@@ -244,7 +240,7 @@ def test_wrong_zhang_risks_fail():
     status, detail = _variant("nqm.zhang-momentum-risk", 11, rhs=wrong)
     assert status == "failed"
     # a wrong fixed point candidate fails the fixed-point identity
-    der = nqm.get("nqm.zhang-momentum-risk")
+    der = registry.get("nqm.zhang-momentum-risk")
     bad = der.replace_step(6, dataclasses.replace(der.steps[5], rhs=alpha**2 * c_grad / (batch * (1 - beta) * (2 + 2 * beta - alpha * h))))
     assert bad.verify_step(8).status == "failed"
     # SGD risk with (2 + alpha h)
@@ -255,7 +251,7 @@ def test_wrong_zhang_risks_fail():
     # EMA factor with (1 - gamma)^2 (the unnormalised-EMA slip)
     r_ = 1 - alpha * h
     wrong = (1 - gamma) ** 2 * (1 + gamma * r_) / ((1 + gamma) * (1 - gamma * r_))
-    der = nqm.get("nqm.zhang-ema-risk")
+    der = registry.get("nqm.zhang-ema-risk")
     bad = der.replace_step(9, dataclasses.replace(der.steps[8], rhs=wrong))
     assert bad.verify_step(10).status == "failed"
     # the EMA noise vector with (1 - gamma) for (1 - gamma)^2 in the u row
@@ -269,7 +265,7 @@ def test_wrong_bound_is_not_proved():
     # phi > 1 is false: neither proved nor sampled (no sampler): failed
     assert _variant("nqm.zhang-ema-risk", 13, rel=">")[0] == "failed"
     # the transient bound with the wrong sign of the floor
-    der = nqm.get("nqm.zhang-sgd-risk")
+    der = registry.get("nqm.zhang-sgd-risk")
     step = der.steps[9]
     assert _variant("nqm.zhang-sgd-risk", 10, rhs=step.rhs - 2 * alpha * c_grad / (2 * batch * (2 - alpha * h)))[0] == "failed"
 
@@ -303,19 +299,19 @@ def test_expectation_of_by_hand():
 def test_expectation_rule_guards():
     noise = CenteredNormal(c, sigma**2)
     # a plain Derivation does not know the rule: failed, never silently passed
-    step = Step(expect(theta), "=", nqm.m_theta, "ok", ScalarExpectation((_LAW, noise)))
+    step = Step(expect(theta), "=", nqm.m_theta, "ok", Expectation((_LAW, noise)))
     assert Derivation("demo.base", "t", [step], "test").verify().statuses == ("failed",)
     assert NQMDerivation("demo.ok", "t", [step], "test").verify().statuses == ("symbolic",)
     # the left side must contain E[...]
-    step = Step(theta, "=", theta, "no E", ScalarExpectation((_LAW, noise)))
+    step = Step(theta, "=", theta, "no E", Expectation((_LAW, noise)))
     assert NQMDerivation("demo.lhs", "t", [step], "test").verify().statuses == ("failed",)
     # forgetting the update rule (no given) leaves theta' unaveraged: failed
-    steps = [Step(theta_next, "=", theta + c, "update"), Step(expect(theta_next), "=", nqm.m_theta, "E", ScalarExpectation((_LAW, noise)))]
+    steps = [Step(theta_next, "=", theta + c, "update"), Step(expect(theta_next), "=", nqm.m_theta, "E", Expectation((_LAW, noise)))]
     assert NQMDerivation("demo.given", "t", steps, "test").verify().statuses == ("definition", "failed")
-    steps[1] = dataclasses.replace(steps[1], rule=ScalarExpectation((_LAW, noise), given=(1,)))
+    steps[1] = dataclasses.replace(steps[1], rule=Expectation((_LAW, noise), given=(1,)))
     assert NQMDerivation("demo.given", "t", steps, "test").verify().statuses == ("definition", "symbolic")
     # a third moment the law does not know: a loud failure
-    steps[1] = Step(expect(theta_next**3), "=", 0, "E", ScalarExpectation((_LAW, noise), given=(1,)))
+    steps[1] = Step(expect(theta_next**3), "=", 0, "E", Expectation((_LAW, noise), given=(1,)))
     res = NQMDerivation("demo.third", "t", steps, "test").verify().results[1]
     assert res.status == "failed" and "not among the known moments" in res.detail
 
@@ -355,7 +351,7 @@ def test_next_moments_equal_exact_enumeration():
         q = lambda x: Rational(x.numerator, x.denominator)  # noqa: E731
         exact = nqm.next_moments(*map(q, state), q(alpha_), q(mu_), q(h_), q(sigma_) ** 2)
         assert list(exact) == [q(e) for e in expected]
-        step = nqm.moment_step_callable()
+        step = lambdify.moment_step_callable()
         floats = step(*map(float, state), float(alpha_), float(mu_), float(h_), float(sigma_ * sigma_))
         assert np.allclose(floats, [float(e) for e in expected], rtol=1e-12, atol=1e-12)
 
@@ -376,24 +372,24 @@ def test_steady_state_risks_equal_the_lyapunov_fixed_point(seed):
     a_ = rng.uniform(0.05, 1.9)
     alpha_ = a_ / h_
     # SGD
-    got = nqm.steady_state_risk_callable("sgd")(alpha_, h_, c_, B_)
+    got = lambdify.steady_state_risk_callable("sgd")(alpha_, h_, c_, B_)
     assert got == pytest.approx(_lyapunov_risk([[1 - a_]], [-alpha_], var, h_), rel=1e-10)
     # heavy ball: (theta, v), v' = beta v - alpha (h theta + eps), theta' = theta + v'
     beta_ = rng.uniform(0.0, 0.95)
     A = [[1 - a_, beta_], [-a_, beta_]]
-    got = nqm.steady_state_risk_callable("momentum")(alpha_, h_, c_, B_, beta_)
+    got = lambdify.steady_state_risk_callable("momentum")(alpha_, h_, c_, B_, beta_)
     assert got == pytest.approx(_lyapunov_risk(A, [-alpha_, -alpha_], var, h_), rel=1e-9)
     # preconditioned: theta' = theta - alpha h^-p (h theta + eps)
     p_ = rng.uniform(0.0, 1.0)
     alpha_p = rng.uniform(0.05, 1.9) / h_ ** (1 - p_)
-    got = nqm.steady_state_risk_callable("preconditioned")(alpha_p, h_, c_, B_, p_)
+    got = lambdify.steady_state_risk_callable("preconditioned")(alpha_p, h_, c_, B_, p_)
     want = _lyapunov_risk([[1 - alpha_p * h_ ** (1 - p_)]], [-alpha_p * h_ ** (-p_)], var, h_)
     assert got == pytest.approx(want, rel=1e-10)
     # EMA: (theta, u), u' = gamma u + (1 - gamma) theta'
     g_ = rng.uniform(0.05, 0.99)
     r_ = 1 - a_
     A = [[r_, 0.0], [(1 - g_) * r_, g_]]
-    got = nqm.steady_state_risk_callable("ema")(alpha_, h_, c_, B_, g_)
+    got = lambdify.steady_state_risk_callable("ema")(alpha_, h_, c_, B_, g_)
     assert got == pytest.approx(_lyapunov_risk(A, [-alpha_, -(1 - g_) * alpha_], var, h_, row=1), rel=1e-9)
     assert 0 < float(nqm.ema_factor_expr().subs({alpha: alpha_, h: h_, gamma: g_})) < 1
 
@@ -412,7 +408,7 @@ def test_greedy_closed_forms_equal_a_numerical_minimiser(seed):
     Xv = rng.uniform(0.1, 2.0, dim)
     Wv = rng.uniform(0.0, 1.0, dim)
     Yv = rng.uniform(-1, 1, dim) * np.sqrt(Xv * Wv)
-    step = nqm.moment_step_callable()
+    step = lambdify.moment_step_callable()
 
     def f(x):  # one-step expected loss, through the moment map
         a_, m_ = x

@@ -12,7 +12,7 @@ import pytest
 import sympy
 from hypothesis import assume, given, strategies as st
 
-from l2l.theory import quadratic as q
+from l2l.theory import lambdify, quadratic as q, registry
 from l2l.theory.derivation import Derivation, Verification
 
 # The statuses observed for each registered derivation. A change here is a change in what is
@@ -36,16 +36,16 @@ EXPECTED_STATUSES = {
 
 @functools.lru_cache(maxsize=None)
 def _verified(name: str) -> tuple[Derivation, Verification]:
-    d = q.get(name)
+    d = registry.get(name)
     return d, d.verify()
 
 
 def test_registry():
-    assert q.names() == tuple(EXPECTED_STATUSES)
+    assert tuple(q.DERIVATIONS) == tuple(EXPECTED_STATUSES)
     assert set(q.DERIVATIONS) == set(EXPECTED_STATUSES)
     with pytest.raises(KeyError, match="unknown derivation 'nope'; known: quadratic.iterate"):
-        q.get("nope")
-    assert q.get("quadratic.loss") is not q.get("quadratic.loss")  # fresh objects
+        registry.get("nope")
+    assert registry.get("quadratic.loss") is not registry.get("quadratic.loss")  # fresh objects
 
 
 @pytest.mark.parametrize("name", list(EXPECTED_STATUSES))
@@ -116,12 +116,12 @@ def test_expression_functions_return_the_shared_symbols():
 
 def test_lambdify_concrete_validates():
     with pytest.raises(ValueError, match="expr_name"):
-        q.lambdify_concrete("nope", 2)
+        lambdify.lambdify_concrete("nope", 2)
     with pytest.raises(ValueError, match="d must be"):
-        q.lambdify_concrete("loss", 0)
+        lambdify.lambdify_concrete("loss", 0)
     with pytest.raises(ValueError, match="modules"):
-        q.lambdify_concrete("loss", 2, modules="numpy")
-    f = q.lambdify_concrete("loss", 2, modules="math")
+        lambdify.lambdify_concrete("loss", 2, modules="numpy")
+    f = lambdify.lambdify_concrete("loss", 2, modules="math")
     with pytest.raises(ValueError, match="eigenvalues must have length d = 2"):
         f([1.0], [1.0, 0.0], 0.1, 3)
     with pytest.raises(ValueError, match="coefficients must have length d = 2"):
@@ -186,7 +186,7 @@ def test_lambdify_concrete_matches_direct_mpmath_sums(name, modules, instance):
     eig, coef, eta, t = instance
     # every log quantity divides by B = 2 f(w_t); require f(w_t) > 0 (some c_i != 0 with eta lambda_i != 1)
     assume(any(ci != 0 and eta * li != 1 for ci, li in zip(coef, eig)))
-    f = q.lambdify_concrete(name, len(eig), modules=modules)
+    f = lambdify.lambdify_concrete(name, len(eig), modules=modules)
     if modules == "math":
         got = f([float(v) for v in eig], [float(v) for v in coef], float(eta), t)
     else:

@@ -1,4 +1,4 @@
-"""SGD moment recursions (theory.sgd): every derivation verifies with the expected statuses, wrong
+"""SGD moment recursions (theory.sgd_moments): every derivation verifies with the expected statuses, wrong
 variants are refuted, and the exported recursion maps agree with expectations computed here
 independently, by enumerating the sampling (finite set, additive noise) or by Gauss-Hermite
 quadrature (Gaussian samples), never from the closed forms."""
@@ -16,13 +16,14 @@ import sympy
 from hypothesis import given, strategies as st
 from sympy import MatrixSymbol, Symbol, Trace
 
-from l2l.theory import quadratic, registry, sgd
+from l2l.theory import lambdify, quadratic, registry, sgd_moments as sgd
 from l2l.theory.derivation import Derivation, Step
-from l2l.theory.sgd import (
+from l2l.theory.expectation import (
     Expectation,
     MomentDerivation,
     Sc,
     SecondOrder,
+    wick,
     expect,
 )
 
@@ -41,7 +42,7 @@ EXPECTED_STATUSES = {
 
 @functools.lru_cache(maxsize=None)
 def _verified(name: str):
-    der = sgd.get(name)
+    der = registry.get(name)
     return der, der.verify()
 
 
@@ -50,22 +51,20 @@ def _verified(name: str):
 
 
 def test_registry():
-    assert sgd.names() == tuple(EXPECTED_STATUSES)
-    assert set(sgd.DERIVATIONS) == set(EXPECTED_STATUSES)
-    with pytest.raises(KeyError, match="unknown derivation 'sgd.nope'; known: sgd.isserlis"):
-        sgd.get("sgd.nope")
-    assert sgd.get("sgd.isserlis") is not sgd.get("sgd.isserlis")
+    assert tuple(sgd.DERIVATIONS) == tuple(EXPECTED_STATUSES)
+    with pytest.raises(KeyError, match="unknown derivation 'sgd.nope'; known: quadratic.iterate"):
+        registry.get("sgd.nope")
+    assert registry.get("sgd.isserlis") is not registry.get("sgd.isserlis")
 
 
-def test_merged_registry_and_quadratic_get_delegation():
+def test_merged_registry():
     every = registry.names()
-    assert every[: len(quadratic.names())] == quadratic.names()
-    for name in sgd.names():
+    assert every[: len(quadratic.DERIVATIONS)] == tuple(quadratic.DERIVATIONS)
+    for name in sgd.DERIVATIONS:
         assert name in every
-        assert quadratic.get(name).name == name  # what `l2l derive NAME` calls
-        assert registry.get(name).name == name
+        assert registry.get(name).name == name  # what `l2l derive NAME` calls
     with pytest.raises(KeyError, match="unknown derivation 'nope'; known: quadratic.iterate"):
-        quadratic.get("nope")
+        registry.get("nope")
     with pytest.raises(KeyError, match="unknown derivation"):
         registry.get(3)
 
@@ -138,7 +137,7 @@ def test_wrong_finite_set_recursion_fails():
 
 def test_wrong_tangent_fails():
     der = sgd.finite_set()
-    H, b = MatrixSymbol("H", d, d), MatrixSymbol("b", d, 1)
+    H = MatrixSymbol("H", d, d)
     md = MatrixSymbol(r"\dot{m}", d, 1)
     status, detail = _check_variant(der, 19, (sympy.Identity(d) - eta * H) * md)  # forgot -(H m - b)
     assert status == "failed" and "the difference is not 0" in detail
@@ -200,15 +199,15 @@ def test_moment_derivation_validation():
     with pytest.raises(ValueError, match="must be an integer"):
         sgd.finite_set_recursion(0, 1, 1)
     with pytest.raises(ValueError, match="modules"):
-        sgd.finite_set_step_callable(1, 1, 1, modules="numpy")
+        lambdify.finite_set_step_callable(1, 1, 1, modules="numpy")
 
 
 def test_wick_matches_known_moments():
     s_ = Symbol("s", positive=True)
     cov = lambda a, b: s_  # noqa: E731 - one-dimensional N(0, s)
-    assert sgd.wick((0,) * 4, cov) == 3 * s_**2
-    assert sgd.wick((0,) * 6, cov) == 15 * s_**3
-    assert sgd.wick((0,) * 5, cov) == 0
+    assert wick((0,) * 4, cov) == 3 * s_**2
+    assert wick((0,) * 6, cov) == 15 * s_**3
+    assert wick((0,) * 5, cov) == 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -273,11 +272,11 @@ def finite_problems(draw):
 def test_finite_set_step_matches_enumeration(problem):
     dim, n_, batch, X, y, w_dist, eta_ = problem
     m, M = _outer_mean(w_dist)
-    m1, M1 = sgd.finite_set_step_callable(dim, n_, batch, modules="exact")(X, y, m, M, eta_)
+    m1, M1 = lambdify.finite_set_step_callable(dim, n_, batch, modules="exact")(X, y, m, M, eta_)
     bm, bM = _brute_force_moments(X, y, w_dist, batch, eta_)
     assert m1 == bm and M1 == bM  # exact rational equality
     # the expected loss formula against the loss averaged over the distribution of w
-    loss, _ = sgd.finite_set_loss_callable(dim, n_, modules="exact")(X, y, m, M, [0] * dim, [[0] * dim] * dim)
+    loss, _ = lambdify.finite_set_loss_callable(dim, n_, modules="exact")(X, y, m, M, [0] * dim, [[0] * dim] * dim)
     assert loss == sum(p * _train_loss(X, y, w) for p, w in w_dist)
 
 
@@ -285,9 +284,9 @@ def test_finite_set_mpmath_callable_agrees_with_exact():
     X = [[1, 2], [-1, Fraction(1, 2)], [3, 0]]
     y = [1, 0, -2]
     m, M = [Fraction(1, 3), -1], [[1, Fraction(1, 5)], [Fraction(1, 5), 2]]
-    exact = sgd.finite_set_step_callable(2, 3, 2, modules="exact")(X, y, m, M, Fraction(1, 7))
+    exact = lambdify.finite_set_step_callable(2, 3, 2, modules="exact")(X, y, m, M, Fraction(1, 7))
     ctx = mpmath.MPContext()  # the lambdified code uses mpmath's default context (53 bits)
-    approx = sgd.finite_set_step_callable(2, 3, 2)(X, y, m, M, mpmath.mpf(1) / 7)  # Fractions mix with mpf
+    approx = lambdify.finite_set_step_callable(2, 3, 2)(X, y, m, M, mpmath.mpf(1) / 7)  # Fractions mix with mpf
     flat_e = exact[0] + [x for row in exact[1] for x in row]
     flat_a = approx[0] + [x for row in approx[1] for x in row]
     # inputs of size O(1), about 20 operations per entry: 2^-53 * 100 bounds the rounding error
@@ -302,7 +301,7 @@ def test_iterated_map_matches_enumeration_over_paths(dim, n_, batch, steps):
     y = [Fraction(j - 1, 2) for j in range(n_)]
     w0 = [Fraction(1, 2)] * dim
     eta_ = Fraction(1, 3)
-    step = sgd.finite_set_step_callable(dim, n_, batch, modules="exact")
+    step = lambdify.finite_set_step_callable(dim, n_, batch, modules="exact")
     m, M = _outer_mean([(1, w0)])
     for _ in range(steps):
         m, M = step(X, y, m, M, eta_)
@@ -329,12 +328,12 @@ def test_tangent_matches_derivative_of_enumeration():
     exp_loss = sum(p * _train_loss(Xs, ys, w) for p, w in paths)
     eta0 = Fraction(1, 5)
     want = sympy.diff(exp_loss, h).subs(h, sympy.Rational(1, 5))
-    tan = sgd.finite_set_tangent_callable(dim, n_, batch, modules="exact")
+    tan = lambdify.finite_set_tangent_callable(dim, n_, batch, modules="exact")
     m, M = [Fraction(v) for v in w0], [[Fraction(a * b) for b in w0] for a in w0]
     dm, dM = [Fraction(0)] * dim, [[Fraction(0)] * dim for _ in range(dim)]
     for _ in range(steps):
         m, M, dm, dM = tan(X, y, m, M, dm, dM, eta0)
-    loss, dloss = sgd.finite_set_loss_callable(dim, n_, modules="exact")(X, y, m, M, dm, dM)
+    loss, dloss = lambdify.finite_set_loss_callable(dim, n_, modules="exact")(X, y, m, M, dm, dM)
     at = exp_loss.subs(h, sympy.Rational(1, 5))
     assert dloss == Fraction(int(want.p), int(want.q))
     assert loss == Fraction(int(at.p), int(at.q))
@@ -366,7 +365,7 @@ def test_additive_noise_step_matches_enumeration(dim, pool, eta_):
         for pe, e in eps_dist:
             g = [sum(H[a][c] * w[c] for c in range(dim)) - bvec[a] + e[a] for a in range(dim)]
             out.append((pw * pe, [w[a] - eta_ * g[a] for a in range(dim)]))
-    assert sgd.additive_noise_step_callable(dim, modules="exact")(H, bvec, Scov, m, M, eta_) == _outer_mean(out)
+    assert lambdify.additive_noise_step_callable(dim, modules="exact")(H, bvec, Scov, m, M, eta_) == _outer_mean(out)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -413,13 +412,13 @@ def test_gaussian_step_matches_gauss_hermite_quadrature():
                 acc_m[a] += weight * q(pe) * ep[a]
                 for b in range(dim):
                     acc_M[a][b] += weight * q(pe) * ep[a] * ep[b]
-    m1, M1 = sgd.gaussian_step_callable(dim, batch, modules="exact")(Sigma, sig, m_e, M_e, eta_)
+    m1, M1 = lambdify.gaussian_step_callable(dim, batch, modules="exact")(Sigma, sig, m_e, M_e, eta_)
     tol = ctx.mpf(10) ** -30  # 40 digits, about 10^3 terms of size O(10)
     for a in range(dim):
         assert abs(acc_m[a] - q(m1[a])) < tol
         for b in range(dim):
             assert abs(acc_M[a][b] - q(M1[a][b])) < tol
-    loss, _ = sgd.gaussian_loss_callable(dim, modules="exact")(Sigma, sig, m_e, M_e, [0, 0], [[0, 0], [0, 0]])
+    loss, _ = lambdify.gaussian_loss_callable(dim, modules="exact")(Sigma, sig, m_e, M_e, [0, 0], [[0, 0], [0, 0]])
     want = (sum(Sigma[a][b] * M_e[b][a] for a in range(dim) for b in range(dim)) + sig**2) / 2
     assert loss == want
 
@@ -430,7 +429,7 @@ def test_gaussian_tangent_is_the_eta_derivative():
     m, M = [1, Fraction(-1, 2)], [[2, Fraction(1, 3)], [Fraction(1, 3), 1]]
     dm, dM = [Fraction(1, 2), 1], [[1, Fraction(-1, 4)], [Fraction(-1, 4), 3]]
     eta0, hh = Fraction(1, 5), Fraction(1, 10)
-    step = sgd.gaussian_step_callable(2, 2, modules="exact")
+    step = lambdify.gaussian_step_callable(2, 2, modules="exact")
 
     def at(e_):  # the map along the path (m, M) + (eta - eta0)(dm, dM)
         s_ = e_ - eta0
@@ -444,7 +443,7 @@ def test_gaussian_tangent_is_the_eta_derivative():
         f = [get(v) for v in vals]
         return (f[0] - 8 * f[1] + 8 * f[2] - f[3]) / (12 * hh)
 
-    _, _, tdm, tdM = sgd.gaussian_tangent_callable(2, 2, modules="exact")(Sigma, sig, m, M, dm, dM, eta0)
+    _, _, tdm, tdM = lambdify.gaussian_tangent_callable(2, 2, modules="exact")(Sigma, sig, m, M, dm, dM, eta0)
     for a in range(2):
         assert tdm[a] == stencil(lambda v: v[0][a])
         for b in range(2):
