@@ -39,7 +39,7 @@ import time
 import numpy as np
 from scipy.optimize import minimize
 
-from l2l.numerics.moments import additive_noise_expectation
+from l2l.numerics.least_squares.moments import additive_noise_expectation
 from l2l.numerics.nqm import (
     NQMProblem,
     best_constant_eta,

@@ -22,9 +22,9 @@ import time
 import numpy as np
 
 from l2l.numerics import QuadraticProblem
-from l2l.numerics.reference import quadratic_reference
-from l2l.numerics.stable import evaluate
-from l2l.numerics.unroll import backprop
+from l2l.numerics.quadratic.reference import quadratic_reference
+from l2l.numerics.quadratic.stable import evaluate
+from l2l.numerics.quadratic.unroll import backprop
 
 
 def make_problem(d: int, seed: int = 0) -> QuadraticProblem:

@@ -26,8 +26,8 @@ import time
 import numpy as np
 
 from l2l.numerics import LeastSquaresProblem
-from l2l.numerics.moments import finite_set_expectation
-from l2l.numerics.montecarlo import simulate_finite_set
+from l2l.numerics.least_squares.moments import finite_set_expectation
+from l2l.numerics.least_squares.montecarlo import simulate_finite_set
 
 
 def make_problem(seed: int = 0, n: int = 50, d: int = 100, n_valid: int = 200) -> LeastSquaresProblem:

@@ -20,16 +20,18 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from . import codec
 from .validation import SYMMETRY_RTOL, ValidationError, as_real_matrix, as_real_vector, as_symmetric_matrix  # noqa: F401 (SYMMETRY_RTOL re-exported)
 
 __all__ = ["QuadraticProblem", "LeastSquaresProblem"]
 
 
 
+@codec.register
 @dataclass(frozen=True, eq=False)
 class QuadraticProblem:
     """f(w) = 1/2 w^T H w in the eigenbasis of H.
@@ -47,6 +49,9 @@ class QuadraticProblem:
     eigenvalues: np.ndarray
     coefficients: np.ndarray
     eigenvectors: np.ndarray | None = field(default=None, repr=False)
+
+    #: Keys of :meth:`to_dict` (:mod:`numerics.codec`).
+    CODEC_KEYS: ClassVar[tuple[str, ...]] = ("eigenvalues", "coefficients")
 
     def __post_init__(self) -> None:
         lam = as_real_vector("eigenvalues", self.eigenvalues, positive=True)
@@ -140,9 +145,20 @@ class QuadraticProblem:
         return QuadraticProblem(self.eigenvalues, self.coefficients, q)
 
     def to_dict(self) -> dict:
-        """JSON-serialisable form (used for counterexamples)."""
-        out = {"eigenvalues": self.eigenvalues.tolist(), "coefficients": self.coefficients.tolist()}
-        return out
+        """JSON-serialisable form (used for counterexamples): the problem in its eigenbasis.
+
+        The basis (``eigenvectors``) is not encoded: every quantity of the problem is a function
+        of (eigenvalues, coefficients) alone, and counterexamples are stored in this form.
+
+        >>> QuadraticProblem.from_dict(QuadraticProblem([1.0, 4.0], [0.6, 0.8]).to_dict())
+        QuadraticProblem(dim=2, L=4, alpha=1, eigenvalues=[1.0, 4.0], coefficients=[0.6, 0.8])
+        """
+        return {"eigenvalues": self.eigenvalues.tolist(), "coefficients": self.coefficients.tolist()}
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> "QuadraticProblem":
+        """Inverse of :meth:`to_dict`."""
+        return cls(obj["eigenvalues"], obj["coefficients"])
 
     def __repr__(self) -> str:
         return (
@@ -153,6 +169,7 @@ class QuadraticProblem:
         )
 
 
+@codec.register
 @dataclass(frozen=True, eq=False)
 class LeastSquaresProblem:
     """Least squares (1/2n)||y - X w||^2 with an optional validation set (Wang et al. 2021, §4).
@@ -176,6 +193,9 @@ class LeastSquaresProblem:
     y: np.ndarray
     X_valid: np.ndarray | None = None
     y_valid: np.ndarray | None = None
+
+    #: Keys of :meth:`to_dict` (:mod:`numerics.codec`).
+    CODEC_KEYS: ClassVar[tuple[str, ...]] = ("X", "y", "X_valid", "y_valid")
 
     def __post_init__(self) -> None:
         x = as_real_matrix("X", self.X)
@@ -228,8 +248,15 @@ class LeastSquaresProblem:
         return self.X.T @ self.y / self.n
 
     def to_dict(self) -> dict:
-        out = {"X": self.X.tolist(), "y": self.y.tolist()}
-        if self.has_validation:
-            out["X_valid"] = self.X_valid.tolist()
-            out["y_valid"] = self.y_valid.tolist()
-        return out
+        """JSON-ready form; ``X_valid`` and ``y_valid`` are None without a validation set."""
+        return {
+            "X": self.X.tolist(),
+            "y": self.y.tolist(),
+            "X_valid": None if self.X_valid is None else self.X_valid.tolist(),
+            "y_valid": None if self.y_valid is None else self.y_valid.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> "LeastSquaresProblem":
+        """Inverse of :meth:`to_dict`."""
+        return cls(obj["X"], obj["y"], obj.get("X_valid"), obj.get("y_valid"))

@@ -70,7 +70,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from .catalogue import CatalogueError, select
-    from .claim import run_claim
+    from .runner import run_claim
     from .environment import environment
 
     try:
@@ -111,10 +111,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    from l2l.theory import quadratic
+    from l2l.theory import registry
 
     try:
-        derivation = quadratic.get(args.name)
+        derivation = registry.get(args.name)
     except KeyError as exc:
         raise UsageError(str(exc.args[0]) if exc.args else f"unknown derivation {args.name!r}") from None
     verification = derivation.verify()

@@ -87,7 +87,7 @@ def _finite(x: float) -> float | None:
 
 
 def _quadratic_gd(request: dict) -> dict:
-    from l2l.numerics.stable import evaluate
+    from l2l.numerics.quadratic.stable import evaluate
 
     allowed = {"model", "eigenvalues", "coefficients", "hessian", "w0", "eta", "t", "backprop"}
     _check_keys(request, allowed, {"eta", "t"})
@@ -137,7 +137,7 @@ def _quadratic_gd(request: dict) -> dict:
     ev = evaluate(problem, etas[:, None], ts[None, :])
     backprop = {}
     if dtypes:
-        from l2l.numerics.unroll import backprop as run_backprop
+        from l2l.numerics.quadratic.unroll import backprop as run_backprop
 
         h, w0 = request_h_w0(request, problem)
         for dt in dtypes:
@@ -232,7 +232,7 @@ def _least_squares_entry(eta: float, t: int, prefix: str, train: tuple, valid: t
 
 
 def _least_squares_gd(request: dict) -> dict:
-    from l2l.numerics.least_squares import gd
+    from l2l.numerics.least_squares.closed_form import gd
 
     problem, w0, etas, ts = _least_squares_input(request, set())
     res = gd(problem, etas[:, None], ts[None, :], w0=w0)
@@ -254,7 +254,7 @@ def _least_squares_gd(request: dict) -> dict:
 
 
 def _least_squares_sgd(request: dict) -> dict:
-    from l2l.numerics.moments import finite_set_expectation
+    from l2l.numerics.least_squares.moments import finite_set_expectation
     from l2l.numerics.validation import as_horizons as _as_int
 
     problem, w0, etas, ts = _least_squares_input(request, {"batch_size"})

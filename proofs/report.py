@@ -452,7 +452,7 @@ def build_report(
     from l2l.theory import registry
 
     from .catalogue import select
-    from .claim import run_claim
+    from .runner import run_claim
     from .environment import environment
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))

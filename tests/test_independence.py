@@ -19,9 +19,9 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from l2l.numerics import QuadraticProblem
-from l2l.numerics.reference import quadratic_reference_dense
-from l2l.numerics.stable import evaluate
-from l2l.numerics.unroll import backprop
+from l2l.numerics.quadratic.reference import quadratic_reference_dense
+from l2l.numerics.quadratic.stable import evaluate
+from l2l.numerics.quadratic.unroll import backprop
 from l2l.proofs import strategies as ps
 
 EPS = float(np.finfo(np.float64).eps)
@@ -92,7 +92,7 @@ def test_lambdified_theory_equals_unroll_and_reference(inst, t, frac):
     range (rho >= 0.001 is assumed so that ratios of powers do not underflow); its rounding error is
     a few (4t + d) eps of the sum of |terms|, and the unroll's is bounded as in the test above.
     """
-    from l2l.theory.quadratic import lambdify_concrete
+    from l2l.theory.lambdify import lambdify_concrete
 
     h, w0 = inst
     import mpmath

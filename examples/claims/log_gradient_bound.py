@@ -3,11 +3,10 @@
 Run it with `l2l check examples/claims/log_gradient_bound.py` or `pytest examples/claims/log_gradient_bound.py`.
 """
 
-import numpy as np
 from hypothesis import given, strategies as st
 
-from l2l.numerics.stable import evaluate
 from l2l import claim, strategies as ps
+from l2l.numerics.quadratic.stable import evaluate
 
 
 @claim(

@@ -8,8 +8,8 @@ import math
 
 from hypothesis import given, strategies as st
 
-from l2l.numerics.stable import evaluate
 from l2l import claim, strategies as ps
+from l2l.numerics.quadratic.stable import evaluate
 
 
 @claim(

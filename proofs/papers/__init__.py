@@ -76,7 +76,11 @@ class Paper:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - a broken plug-in is a load error, not a crash
             raise PaperError(f"paper {self.key!r}: cannot import {name}: {type(exc).__name__}: {exc}") from None
-        return [c for c in REGISTRY.values() if c.module == name]
+        claims = [c for c in REGISTRY.values() if c.module == name]
+        for c in claims:
+            if c.tag == "user":  # no tag given: a paper's claim is a "paper" claim
+                c.tag = "paper"
+        return claims
 
     def draw_figures(self, render: Callable[..., Any]) -> list:
         """The paper's figures (none when it declares no figure function)."""

@@ -1,4 +1,4 @@
-"""numerics.growth: growth-rate fits and classification (Wang et al. 2021, Theorem 3, Theorem 4(ii)).
+"""numerics.diagnostics.growth: growth-rate fits and classification (Wang et al. 2021, Theorem 3, Theorem 4(ii)).
 
 Instances for the paper's claims follow ``wang2021.md`` §7: H = X X^T with X in R^{d x 2d} standard
 Gaussian, d in {5, 20}, w0 uniform on the unit sphere (kappa ~ 10-50).
@@ -7,7 +7,7 @@ Measured while writing these tests (400 instances per d, eta in {0.5, 1.0, 1.3} 
 the slope of ln|F'| - ln t fitted over ``geomspace(t0, 100 t0)``, t0 = settling_horizon, matched
 2 ln rho to <= 4e-10 relative; over the fixed long grid ``linspace(1000, 20000)`` to <= 1.5e-4; over
 the paper's grid t in [50, 800] the error exceeded 5% on 0.7% of instances (max 18%), because the
-sub-dominant eigencomponent had not died out there (module docstring of numerics.growth).
+sub-dominant eigencomponent had not died out there (module docstring of numerics.diagnostics.growth).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import given, strategies as st
 from scipy import stats
 
 from l2l.numerics import QuadraticProblem, ValidationError
-from l2l.numerics.growth import (
+from l2l.numerics.diagnostics.growth import (
     DEFAULT_BOUNDED_DEGREE,
     DEFAULT_BOUNDED_RANGE,
     KINDS,
@@ -33,7 +33,7 @@ from l2l.numerics.growth import (
     predicted_rate,
     settling_horizon,
 )
-from l2l.numerics.stable import evaluate
+from l2l.numerics.quadratic.stable import evaluate
 from l2l.proofs import strategies as ps
 
 EPS = np.finfo(np.float64).eps
@@ -65,7 +65,7 @@ def test_naive_gradient_rate_is_2_log_rho(problem, factor):
     """Slope of ln|F'| - ln t against t equals 2 ln rho(eta) within 5% (the spec's tolerance).
 
     Two grids: one starting at the settling horizon (log-spaced over two decades), and a fixed,
-    problem-independent long grid t in [1000, 20000] (possible because numerics.stable is accurate
+    problem-independent long grid t in [1000, 20000] (possible because numerics.quadratic.stable is accurate
     at any t). The sign is negative below 2/L and positive above, and the classification agrees.
     """
     eta = factor * 2 / (problem.L + problem.alpha)

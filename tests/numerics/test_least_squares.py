@@ -46,8 +46,10 @@ import pytest
 from hypothesis import given, strategies as st
 
 from l2l.numerics import LeastSquaresProblem, QuadraticProblem, ValidationError
-from l2l.numerics.least_squares import erm, gd, iterate, iterate_norms, reference, simulate, spectrum
-from l2l.numerics.stable import evaluate
+from l2l.numerics.least_squares.closed_form import erm, gd, iterate, iterate_norms, spectrum
+from l2l.numerics.least_squares.reference import reference
+from l2l.numerics.least_squares.simulation import simulate
+from l2l.numerics.quadratic.stable import evaluate
 
 EPS = float(np.finfo(np.float64).eps)
 TINY = float(np.finfo(np.float64).smallest_subnormal)  # spacing of float64 near 0 (subnormal results)

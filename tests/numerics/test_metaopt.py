@@ -1,4 +1,4 @@
-"""numerics.metaopt: eta*(t) and meta-gradient descent (Wang et al. 2021, Theorem 4; spec §7 items 4, 7, 9).
+"""numerics.quadratic.metaopt: eta*(t) and meta-gradient descent (Wang et al. 2021, Theorem 4; spec §7 items 4, 7, 9).
 
 Instances:
 
@@ -31,7 +31,7 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from l2l.numerics import QuadraticProblem, ValidationError
-from l2l.numerics.metaopt import (
+from l2l.numerics.quadratic.metaopt import (
     MAX_META_STEPS,
     MetaTrajectory,
     eta_star,
@@ -41,8 +41,8 @@ from l2l.numerics.metaopt import (
     meta_gd_many,
     stability_step,
 )
-from l2l.numerics.reference import quadratic_reference
-from l2l.numerics.stable import evaluate
+from l2l.numerics.quadratic.reference import quadratic_reference
+from l2l.numerics.quadratic.stable import evaluate
 from l2l.proofs import strategies as ps
 
 EPS = np.finfo(np.float64).eps
@@ -93,7 +93,7 @@ def test_eta_star_at_t1_is_the_line_search_step(problem):
 
 def _reference_root(problem: QuadraticProblem, t: int, guess: float) -> tuple[float, float]:
     """Adjacent floats [lo, hi] around the root of F'(eta) at horizon t, by bisection on the sign
-    of the 60-digit mpmath reference (numerics.reference, a local MPContext; exact at each float
+    of the 60-digit mpmath reference (numerics.quadratic.reference, a local MPContext; exact at each float
     eta). Starts from [guess (1 - 1e-9), guess (1 + 1e-9)] after checking the signs there."""
     sign = lambda e: quadratic_reference(problem.eigenvalues, problem.coefficients, e, t, dps=60).naive_grad_sign
     lo, hi = guess * (1 - 1e-9), guess * (1 + 1e-9)
@@ -132,7 +132,7 @@ def test_eta_star_reproduces_the_spec_figure_2_reference():
 def test_eta_star_tends_to_2_over_L_plus_alpha_like_1_over_t(problem):
     """|eta*(t) - 2/(L + alpha)| decreases over t in {100, 10^3, 10^4, 10^5} and is below its
     value at t = 10 from t = 1000 on; the gap closes like 1/t, with the [derived] constant
-    rho ln(c_d^2 alpha^2 / (c_1^2 L^2)) / ((2t - 1)(L + alpha)) (numerics.metaopt docstring).
+    rho ln(c_d^2 alpha^2 / (c_1^2 L^2)) / ((2t - 1)(L + alpha)) (numerics.quadratic.metaopt docstring).
 
     Not asserted: monotonicity between t = 10 and 100. eta*(t) can cross 2/(L + alpha) at small t
     (measured: 1 instance in 300 had |gap(10)| < |gap(100)|).
@@ -264,7 +264,7 @@ def test_meta_gd_theorem_step_converges(seed, d):
 
 
 def test_meta_gd_matches_a_plain_loop_on_the_reference_gradient():
-    """First 6 steps against a loop using the mpmath reference G' (independent of numerics.stable).
+    """First 6 steps against a loop using the mpmath reference G' (independent of numerics.quadratic.stable).
     Tolerance 1e-12 relative per step: G' agrees to ~1e-14 and the map is contracting here
     (c G'' / sqrt k < 1 for this c)."""
     problem = wishart(5, 3)

@@ -1,4 +1,4 @@
-"""numerics.metaopt, least-squares section: tasks, truncation, TbT / TbV meta-objectives, eta*,
+"""numerics.least_squares.metaopt: tasks, truncation, TbT / TbV meta-objectives, eta*,
 test error and the Theorem 5/6 predictions (Wang et al. 2021 §4; spec §2.3, §5 items 10-13,
 §6.2, §7 items 11-15).
 
@@ -32,8 +32,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from l2l.numerics import LeastSquaresProblem, ValidationError
-from l2l.numerics.least_squares import simulate
-from l2l.numerics.metaopt import (
+from l2l.numerics.least_squares.simulation import simulate
+from l2l.numerics.least_squares.metaopt import (
     DEFAULT_ETA_GRID,
     TRUNCATION_FACTOR,
     early_stopping_optimum,
@@ -273,7 +273,6 @@ def test_tbt_error_grows_like_sigma_squared_tbv_stays_below_one(seed):
     """
     rows = [tbt_vs_tbv(d=40, n=20, sigma=s, t=40, m=10, m_test=100, seed=seed) for s in (1.0, 2.0, 4.0)]
     err_tbt = [r.error_tbt for r in rows]
-    err_tbv = [r.error_tbv for r in rows]
     assert err_tbt[0] < err_tbt[1] < err_tbt[2] and err_tbt[2] >= 5 * err_tbt[0]
     assert all(0.2 <= r.tbt.eta <= 0.5 for r in rows)
     assert max(r.tbt.eta for r in rows) / min(r.tbt.eta for r in rows) <= 1.1

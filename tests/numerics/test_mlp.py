@@ -1,4 +1,4 @@
-"""numerics.mlp: the tiny-MLP offline schedule experiment (wu2018.md §8.2, §11 item 14) [derived].
+"""numerics.toys.mlp: the tiny-MLP offline schedule experiment (wu2018.md §8.2, §11 item 14) [derived].
 
 Measured while writing these tests (OMP_NUM_THREADS=1): the batched grid and the loop over the
 single-configuration trainer agree to <= 1e-14 relative for T <= 100 and <= 1e-13 at T = 300 on
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from l2l.numerics.mlp import (
+from l2l.numerics.toys.mlp import (
     N_HIDDEN,
     N_IN,
     best_schedule,

@@ -1,11 +1,11 @@
-"""Tests for numerics.moments: exact expected SGD dynamics.
+"""Tests for numerics.least_squares.moments: exact expected SGD dynamics.
 
 Every expectation is checked against implementations that share no code with the moment recursion
 (DESIGN.md, "Independence"):
 
 1. exact enumeration of *every* minibatch index sequence in rational arithmetic (``fractions``),
    with the pathwise derivative carried exactly along each path (tiny problems);
-2. Monte Carlo simulation of the update rule (:mod:`numerics.montecarlo`) with z-scores;
+2. Monte Carlo simulation of the update rule (:mod:`numerics.least_squares.montecarlo`) with z-scores;
 3. closed forms (geometric sums, evaluated in mpmath) for scalar / diagonal cases, and plain GD;
 4. central finite differences of the exact expectation itself, Richardson-extrapolated.
 
@@ -33,16 +33,16 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import l2l.numerics.moments as moments
+import l2l.numerics.least_squares.moments as moments
 from l2l.numerics import LeastSquaresProblem
-from l2l.numerics.moments import (
+from l2l.numerics.least_squares.moments import (
     MAX_ETA_SCALE,
     MAX_MOMENT_STEPS,
     additive_noise_expectation,
     finite_set_expectation,
     gaussian_expectation,
 )
-from l2l.numerics.montecarlo import simulate_additive_noise, simulate_finite_set, simulate_gaussian
+from l2l.numerics.least_squares.montecarlo import simulate_additive_noise, simulate_finite_set, simulate_gaussian
 from l2l.numerics.validation import ValidationError
 
 EPS = float(np.finfo(np.float64).eps)

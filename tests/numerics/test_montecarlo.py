@@ -1,6 +1,6 @@
-"""Tests for numerics.montecarlo: the SGD simulators themselves.
+"""Tests for numerics.least_squares.montecarlo: the SGD simulators themselves.
 
-The simulators are checked without numerics.moments wherever possible:
+The simulators are checked without numerics.least_squares.moments wherever possible:
 
 * against exact enumeration of every index sequence (finite set, tiny case) and against closed
   forms (scalar Gaussian and additive-noise models), with z-scores;
@@ -24,9 +24,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import l2l.numerics.montecarlo as montecarlo
+import l2l.numerics.least_squares.montecarlo as montecarlo
 from l2l.numerics import LeastSquaresProblem
-from l2l.numerics.montecarlo import (
+from l2l.numerics.least_squares.montecarlo import (
     CHUNK_PATHS,
     MCEstimate,
     simulate_additive_noise,

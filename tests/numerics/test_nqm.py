@@ -2,7 +2,7 @@
 
 Independent checks (DESIGN.md, "Independence"):
 
-* the raw-moment recursion (:func:`run`) against :func:`numerics.moments.additive_noise_expectation`,
+* the raw-moment recursion (:func:`run`) against :func:`numerics.least_squares.moments.additive_noise_expectation`,
   a separate dense/diagonal implementation of the same process (2x2 mean/covariance blocks of
   (w, v) per eigen-coordinate, power-of-2 rescaling, its own code), with H = diag(h), b = 0,
   S = diag(h^2 sigma2), loss_offset = irreducible; and against exact rational arithmetic
@@ -37,7 +37,7 @@ from hypothesis import assume, given, strategies as st
 from scipy.optimize import minimize, minimize_scalar
 
 import l2l.numerics.nqm as nqm
-from l2l.numerics.moments import additive_noise_expectation
+from l2l.numerics.least_squares.moments import additive_noise_expectation
 from l2l.numerics.nqm import (
     NQMProblem,
     State,
@@ -103,7 +103,7 @@ def schedules(draw, problem: NQMProblem, t: int, momentum: bool, scheduled: bool
 
 
 def reference(problem: NQMProblem, eta, t: int, mu=0.0):
-    """numerics.moments.additive_noise_expectation on the NQM (independent implementation)."""
+    """numerics.least_squares.moments.additive_noise_expectation on the NQM (independent implementation)."""
     h = problem.h
     return additive_noise_expectation(
         h, np.zeros(problem.d), h**2 * problem.sigma2, eta, t, mu=mu, mean0=problem.mean0,
@@ -127,7 +127,7 @@ def random_state(rng, d: int, corr: np.ndarray | None = None) -> State:
 @given(data=st.data(), problem=problems(), t=st.integers(1, 40))
 def test_run_matches_moments_module(momentum, scheduled, data, problem, t):
     """Loss curve, final E w^2 and the greedy step from the final state agree with
-    numerics.moments to 64 (t + 1) eps of the largest loss so far (module docstring)."""
+    numerics.least_squares.moments to 64 (t + 1) eps of the largest loss so far (module docstring)."""
     eta, mu = data.draw(schedules(problem, t, momentum, scheduled))
     tr = run(problem, eta, t, mu)
     ref = reference(problem, eta, t, mu)
@@ -162,7 +162,7 @@ def test_run_rejects_a_wrong_reference():
 @given(data=st.data(), problem=problems(), t=st.integers(1, 40))
 def test_mean_variance_form_equals_raw_form(momentum, data, problem, t):
     """Spec §11 item 3: X = (E w)^2 + V_w, W = (E v)^2 + V_v, Y = E w E v + Cov, propagated
-    separately; and E w, E v against numerics.moments. Tolerance 64 (t + 1) eps of the moments'
+    separately; and E w, E v against numerics.least_squares.moments. Tolerance 64 (t + 1) eps of the moments'
     scale along the run (as above; the spec asks 1e-12 absolute, which this is below for unit
     scales and t <= 40)."""
     eta, mu = data.draw(schedules(problem, t, momentum, scheduled=True))
@@ -300,7 +300,7 @@ def test_checkpointed_adjoint_equals_stored(momentum):
     etas = rng.uniform(0.1, 1.5, 203)
     mus = rng.uniform(0.0, 0.9, 203) if momentum else None
     a = schedule_gradient(p, etas, mus)
-    adj = nqm._Adjoint(p, momentum, max_store=7 * 3 * 2 * 4)
+    adj = nqm.adjoint.Adjoint(p, momentum, max_store=7 * 3 * 2 * 4)
     assert adj.leaf_cap < 203 and adj.ck_cap * adj.leaf_cap < 203  # two levels
     b = schedule_gradient(p, etas, mus, max_store=7 * 3 * 2 * 4)
     assert b[0] == pytest.approx(a[0], rel=1e-15)
@@ -625,7 +625,7 @@ def test_extended_precision_absorbs_momentum_cancellation():
     X' = (1-a)^2 X + mu^2 W + 2 mu (1-a) Y cancels. float64 then misses the 40-digit reference by
     more than 1e-12 relative (the failure the eval test first found: 3.2e-12 at t = 15), while
     ``precision="extended"`` (64-bit significand) stays within 1e-14."""
-    from l2l.numerics.nqm_reference import nqm_reference, to_float
+    from l2l.numerics.nqm.reference import nqm_reference, to_float
 
     if np.finfo(np.longdouble).eps >= 1e-18:
         pytest.skip("numpy.longdouble is not wider than float64 on this platform")

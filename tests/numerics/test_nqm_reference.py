@@ -1,4 +1,4 @@
-"""Tests for the NQM cross-checks: numerics.nqm_reference (mpmath) and numerics.nqm_montecarlo.
+"""Tests for the NQM cross-checks: numerics.nqm.reference (mpmath) and numerics.nqm.montecarlo.
 
 Neither module imports the recursion-based ``numerics.nqm``; they are its independent checks.
 Here they are checked against:
@@ -7,7 +7,7 @@ Here they are checked against:
 * the SGD closed form s_t = s* + (1 - a)^{2t} (s_0 - s*) evaluated in mpmath (exact inputs);
 * themselves at higher precision (dps 50 vs 80);
 * the greedy closed form of papers/wu2018.md §4 (the reference fits a parabola instead);
-* numerics.moments.additive_noise_expectation (float64 mean/covariance recursion on the
+* numerics.least_squares.moments.additive_noise_expectation (float64 mean/covariance recursion on the
   equivalent additive-noise problem S = diag(h^2 sigma2));
 * each other: Monte Carlo z-scores against the reference (|z| <= 5), and a deliberately wrong
   reference (noise missing from the velocity) that the Monte Carlo must reject (|z| > 10).
@@ -26,11 +26,11 @@ import mpmath
 import numpy as np
 import pytest
 
-import l2l.numerics.nqm_montecarlo as nqm_montecarlo
-import l2l.numerics.nqm_reference as nqm_reference_mod
-from l2l.numerics.moments import additive_noise_expectation
-from l2l.numerics.nqm_montecarlo import simulate_nqm, simulate_nqm_ema
-from l2l.numerics.nqm_reference import greedy_eta_reference, nqm_reference, to_float
+import l2l.numerics.nqm.montecarlo as nqm_montecarlo
+import l2l.numerics.nqm.reference as nqm_reference_mod
+from l2l.numerics.least_squares.moments import additive_noise_expectation
+from l2l.numerics.nqm.montecarlo import simulate_nqm, simulate_nqm_ema
+from l2l.numerics.nqm.reference import greedy_eta_reference, nqm_reference, to_float
 from l2l.numerics.validation import ValidationError
 
 Z = 5.0
@@ -150,7 +150,7 @@ def test_greedy_matches_section4_closed_form():
 
 
 def test_matches_float64_moment_recursion():
-    """numerics.moments (a float64 mean/covariance recursion for ``g = H w - b + eps``) on the
+    """numerics.least_squares.moments (a float64 mean/covariance recursion for ``g = H w - b + eps``) on the
     equivalent additive-noise problem: eps = -h c has variance h^2 sigma2, the loss offset is the
     irreducible 1/2 sum h sigma2. Float64 over t <= 40 steps: 1e-11 relative."""
     rng = np.random.default_rng(11)

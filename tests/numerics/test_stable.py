@@ -1,4 +1,4 @@
-"""numerics.stable against the 60-digit mpmath reference (an independent direct evaluation).
+"""numerics.quadratic.stable against the 60-digit mpmath reference (an independent direct evaluation).
 
 Tolerances (DESIGN.md: from dtype, horizon and conditioning):
 
@@ -21,8 +21,8 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from l2l.numerics import QuadraticProblem, ValidationError
-from l2l.numerics.reference import quadratic_reference
-from l2l.numerics.stable import evaluate, log_abs_one_minus
+from l2l.numerics.quadratic.reference import quadratic_reference
+from l2l.numerics.quadratic.stable import evaluate, log_abs_one_minus
 from l2l.proofs import strategies as ps
 
 EPS = np.finfo(np.float64).eps

@@ -1,4 +1,4 @@
-"""Tests for numerics.unroll: differentiation through unrolled GD on a dense quadratic.
+"""Tests for numerics.quadratic.unroll: differentiation through unrolled GD on a dense quadratic.
 
 Three implementations of the same derivative are compared (DESIGN.md, "Independence"): reverse
 mode, forward mode, and central finite differences of the loss computed by an mpmath unroll; and the
@@ -32,8 +32,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-import l2l.numerics.unroll as unroll
-from l2l.numerics.unroll import MAX_BACKPROP_COST, BackpropResult, Trace, backprop, forward_tangent, loss_curve
+import l2l.numerics.quadratic.unroll as unroll
+from l2l.numerics.quadratic.unroll import MAX_BACKPROP_COST, BackpropResult, Trace, backprop, forward_tangent, loss_curve
 from l2l.numerics.validation import ValidationError
 
 EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}

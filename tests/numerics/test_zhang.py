@@ -1,4 +1,4 @@
-"""Tests for numerics.zhang: Zhang et al. (2019)'s batch-size NQM in closed form.
+"""Tests for numerics.nqm.zhang: Zhang et al. (2019)'s batch-size NQM in closed form.
 
 Independent checks, each written here from the model (papers/wu2018.md §10), not from the
 module's formulas:
@@ -9,7 +9,7 @@ module's formulas:
   other, and near the stability edge against a 60-digit mpmath matrix power;
 * limits: t -> infinity gives the steady states; beta = 0 gives SGD; p = 0 gives SGD;
 * the spectral radius of the 3x3 momentum transition equals max |r|^2 of the mean roots;
-* the EMA factor lies in (0, 1); EMA-SGD Monte Carlo (numerics.nqm_montecarlo) matches the risk;
+* the EMA factor lies in (0, 1); EMA-SGD Monte Carlo (numerics.nqm.montecarlo) matches the risk;
 * the §10.7 table: the step counts at the optima equal a direct linear scan of the iteration,
   every method respects the lower bound d/(2 target B), and claim 19 (a)-(f) of §11.
 """
@@ -22,10 +22,10 @@ import mpmath
 import numpy as np
 import pytest
 
-import l2l.numerics.zhang as zhang
-from l2l.numerics.nqm_montecarlo import simulate_nqm_ema
+import l2l.numerics.nqm.zhang as zhang
+from l2l.numerics.nqm.montecarlo import simulate_nqm_ema
 from l2l.numerics.validation import ValidationError
-from l2l.numerics.zhang import (
+from l2l.numerics.nqm.zhang import (
     SPEC_TABLE,
     critical_batch_table,
     ema_factor,
@@ -281,7 +281,7 @@ def test_ema_factor_in_unit_interval():
 
 
 def test_ema_montecarlo():
-    """EMA-SGD simulated path by path (numerics.nqm_montecarlo, Wu's parameterisation with
+    """EMA-SGD simulated path by path (numerics.nqm.montecarlo, Wu's parameterisation with
     sigma2 = c / (B h^2), excess loss) against ema_risk at t = 40 and, at t = 150, against the
     stationary value SGD floor x factor. |z| <= 5, 1e5 / 5e4 paths, fixed seeds."""
     h = np.array([1.0, 0.4, 0.1])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from l2l.numerics.reference import quadratic_reference
+from l2l.numerics.quadratic.reference import quadratic_reference
 from l2l.proofs import strategies as ps
 from l2l.proofs.cli import main
 

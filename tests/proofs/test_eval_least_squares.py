@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from l2l.numerics import LeastSquaresProblem
-from l2l.numerics.least_squares import reference
+from l2l.numerics.least_squares.reference import reference
 from l2l.proofs.cli import main
 
 EPS = float(np.finfo(np.float64).eps)
@@ -144,7 +144,7 @@ def test_bad_least_squares_input(req, message, capsys):
 )
 def test_sgd_eval_matches_exact_theory_recursion(n, d, batch, t, frac, seed):
     """least_squares_sgd through `l2l eval` against the moment recursion that SymPy derived from the
-    update rule (theory.sgd, itself checked against enumeration of all minibatch sequences),
+    update rule (theory.sgd_moments, itself checked against enumeration of all minibatch sequences),
     iterated in exact rational arithmetic from the float64 inputs (no rounding at all).
 
     Tolerance 1e-9 (the issue's contract): relative on the losses (sums of nonnegative terms for
@@ -154,7 +154,7 @@ def test_sgd_eval_matches_exact_theory_recursion(n, d, batch, t, frac, seed):
     """
     from fractions import Fraction
 
-    from l2l.theory.sgd import finite_set_loss_callable, finite_set_tangent_callable
+    from l2l.theory.lambdify import finite_set_loss_callable, finite_set_tangent_callable
 
     rng = np.random.default_rng(seed)
     X, y = rng.normal(size=(n, d)), rng.normal(size=n)

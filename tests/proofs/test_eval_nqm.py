@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from l2l.numerics.nqm_reference import greedy_eta_reference, nqm_reference, to_float
+from l2l.numerics.nqm.reference import greedy_eta_reference, nqm_reference, to_float
 from l2l.numerics.validation import ValidationError
 from l2l.proofs.evaluate import evaluate_request
 

@@ -28,7 +28,7 @@ import numpy as np
 from hypothesis import assume, given, strategies as st
 
 from l2l.numerics import QuadraticProblem
-from l2l.numerics.stable import evaluate
+from l2l.numerics.quadratic.stable import evaluate
 
 from l2l.proofs import strategies as ps
 from l2l.proofs.claim import claim, evidence, refute
@@ -65,7 +65,7 @@ def _growth_allowance(ev, t) -> np.ndarray:
 def closed_form():
     """The naive meta-gradient and its derivative, derived by SymPy from f(w_t) for symbolic t and
     dimension (``theory.quadratic``, derivation ``quadratic.naive-gradient``)."""
-    from l2l.theory.quadratic import get
+    from l2l.theory.registry import get
 
     return get("quadratic.naive-gradient")
 
@@ -80,7 +80,7 @@ def closed_form():
 def log_gradient_closed_form():
     """The log meta-gradient (the factor t cancels against 1/t) and its second derivative in the
     variance form, derived by SymPy (derivation ``quadratic.log-gradient``)."""
-    from l2l.theory.quadratic import get
+    from l2l.theory.registry import get
 
     return get("quadratic.log-gradient")
 
@@ -97,7 +97,7 @@ def rho_normalised_form():
     """The normalised (stable) form of the released code. The identity is proved symbolically; the
     range |s_i| <= 1 is checked in exact rationals at sampled instances, so the verdict is
     ``holds`` rather than ``proved``."""
-    from l2l.theory.quadratic import get
+    from l2l.theory.registry import get
 
     return get("quadratic.rho-normalised")
 
@@ -116,7 +116,7 @@ def rho_normalised_form():
 def closed_form_matches_process(problem, t, frac):
     """dF/deta of the process (forward mode through the unrolled loop, mpmath, dense H) against
     the closed form as evaluated by numerics.stable: ln|F'| and its sign."""
-    from l2l.numerics.unroll import forward_tangent
+    from l2l.numerics.quadratic.unroll import forward_tangent
 
     h, w0 = problem.dense()
     eta = frac * 3.0 / problem.L
@@ -222,7 +222,7 @@ def rate(problem, mult):
     stable evaluator makes affordable. Finding: the spec's suggested grid t in [50, 800] misses the
     5% criterion on about 0.7% of these instances (up to 18%), because the second component has
     not died out; the fit on that grid is recorded as evidence."""
-    from l2l.numerics.growth import compare_slope, naive_gradient_growth, predicted_rate, settling_horizon
+    from l2l.numerics.diagnostics.growth import compare_slope, naive_gradient_growth, predicted_rate, settling_horizon
 
     eta = mult * 2.0 / (problem.L + problem.alpha)
     t0 = max(50, settling_horizon(problem, eta))
@@ -248,7 +248,7 @@ def rate(problem, mult):
 )
 @given(problem=paper_instances)
 def exceptional_points(problem):
-    from l2l.numerics.growth import fit_polynomial
+    from l2l.numerics.diagnostics.growth import fit_polynomial
 
     ts = np.unique(np.geomspace(1_000, 10**8, 30).astype(np.int64))
     for eta in (0.0, 2.0 / problem.L):
@@ -277,7 +277,7 @@ def exceptional_points(problem):
 def sign_agreement(problem, t, frac):
     """G' from the stable closed form against the sign of dF/deta from the process (forward mode
     in mpmath through the unrolled loop on the dense H)."""
-    from l2l.numerics.unroll import forward_tangent
+    from l2l.numerics.quadratic.unroll import forward_tangent
 
     eta = frac * 3.0 / problem.L
     h, w0 = problem.dense()
@@ -302,7 +302,7 @@ def sign_agreement(problem, t, frac):
 )
 @given(problem=paper_instances, t=ps.horizons(max_t=10**4))
 def unique_minimiser(problem, t):
-    from l2l.numerics.metaopt import eta_star
+    from l2l.numerics.quadratic.metaopt import eta_star
 
     etas = np.concatenate([np.linspace(0.0, 4.0 / problem.L, 2000), np.geomspace(4.0 / problem.L, 100.0 / problem.L, 200)])
     g = evaluate(problem, etas, t).log_objective_grad
@@ -328,7 +328,7 @@ def unique_minimiser(problem, t):
 def log_gradient_not_exponential(problem, mult):
     """The contrast of the two theorems on the same grid of horizons: ln|F'| is classified
     exponential (decay below 2/L, growth above), ln|G'| bounded."""
-    from l2l.numerics.growth import log_gradient_growth, naive_gradient_growth, settling_horizon
+    from l2l.numerics.diagnostics.growth import log_gradient_growth, naive_gradient_growth, settling_horizon
 
     eta = mult * 2.0 / (problem.L + problem.alpha)
     ts = np.unique(np.geomspace(1, 10**6, 40).astype(np.int64))
@@ -373,7 +373,7 @@ def bound_derivation():
     """The chain of inequalities behind the bound (derivation ``quadratic.theorem4-bound``): the
     algebra is proved by SymPy; the two termwise bounds are checked in exact rationals at sampled
     instances, so the verdict is ``holds``."""
-    from l2l.theory.quadratic import get
+    from l2l.theory.registry import get
 
     return get("quadratic.theorem4-bound")
 
@@ -417,7 +417,7 @@ def meta_gd_converges(problem, t):
     k_travel: far above eta*, G'(eta) ~ 2/(eta - 1) (L = 1, the top component dominates), so the
     iteration follows d eta/dk = -2/((eta - 1) sqrt k), i.e. (eta - 1)^2 = (eta_0 - 1)^2 - 8 sqrt k,
     and reaches eta* after about (eta_0 - 1)^4/64 steps: the M^4 of the theorem's M^6."""
-    from l2l.numerics.metaopt import eta_star, first_hit, meta_gd_many, stability_step
+    from l2l.numerics.quadratic.metaopt import eta_star, first_hit, meta_gd_many, stability_step
 
     p = QuadraticProblem(problem.eigenvalues / problem.L, problem.coefficients)
     star = eta_star(p, t)
@@ -446,7 +446,7 @@ def meta_gd_paper_setting():
     numpy.random.default_rng(1) (X first): the instance on which the spec's reference counts were
     derived. Finding: the counts are *first* hits; at t = 80 and 300 the iterate leaves the 0.1%
     band again and settles only after the stability step k_c (224 and 646 steps)."""
-    from l2l.numerics.metaopt import eta_star, first_hit, meta_gd, stability_step
+    from l2l.numerics.quadratic.metaopt import eta_star, first_hit, meta_gd, stability_step
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(20, 20))
@@ -483,7 +483,7 @@ def meta_gd_paper_setting():
 )
 @given(problem=ps.quadratic_problems(max_dim=8, max_kappa=1e6))
 def eta_star_t1(problem):
-    from l2l.numerics.metaopt import eta_star
+    from l2l.numerics.quadratic.metaopt import eta_star
 
     lam, c = problem.eigenvalues, problem.coefficients
     want = float(np.sum(c**2 * lam**2) / np.sum(c**2 * lam**3))
@@ -502,7 +502,7 @@ def eta_star_t1(problem):
 )
 @given(problem=paper_instances)
 def eta_star_limit(problem):
-    from l2l.numerics.metaopt import eta_star
+    from l2l.numerics.quadratic.metaopt import eta_star
 
     target = 2.0 / (problem.L + problem.alpha)
     ts = [1, 10, 100, 1000, 10_000, 100_000]
@@ -522,7 +522,7 @@ def eta_star_limit(problem):
 )
 @given(problem=paper_instances)
 def eta_star_rate(problem):
-    from l2l.numerics.metaopt import eta_star
+    from l2l.numerics.quadratic.metaopt import eta_star
 
     target = 2.0 / (problem.L + problem.alpha)
     ts = [1000, 10_000, 100_000]
@@ -561,7 +561,7 @@ def log_objective_nonconvex(problem, t):
 def log_objective_limit(problem, data, t):
     """f(w_t) / rho^(2t) = 1/2 sum c_i^2 lambda_i (a_i/rho)^(2t) lies between 1/2 c_min^2 alpha
     (the extreme direction attaining rho) and L/2 (sum c_i^2 = 1), for every t."""
-    from l2l.numerics.stable import log_abs_one_minus
+    from l2l.numerics.quadratic.stable import log_abs_one_minus
 
     eta = data.draw(ps.step_sizes(problem, max_factor=3.0), label="eta")
     # ln rho from the exact products eta L and eta alpha: forming rho = 1 - eta alpha in float64
@@ -599,8 +599,8 @@ def intermediates_exponential(problem, mult):
     at the settling horizon and runs to 2x that horizon (at least 100 more steps), kept inside
     float64's range (2t|log10 rho| <= 250); instances whose settled regime does not fit in the
     range are set aside."""
-    from l2l.numerics.growth import settling_horizon
-    from l2l.numerics.unroll import backprop
+    from l2l.numerics.diagnostics.growth import settling_horizon
+    from l2l.numerics.quadratic.unroll import backprop
 
     eta = mult * 2.0 / (problem.L + problem.alpha)
     rho = float(problem.rho(eta))
@@ -620,7 +620,7 @@ def intermediates_exponential(problem, mult):
 
 def _first_failure(h, w0, eta, dtype, t_max):
     """Smallest t <= t_max whose backprop status is not ok (bisection), or None."""
-    from l2l.numerics.unroll import backprop
+    from l2l.numerics.quadratic.unroll import backprop
 
     if backprop(h, w0, eta, t_max, dtype=dtype).status[0, 0] == "ok":
         return None
@@ -648,7 +648,7 @@ def _first_failure(h, w0, eta, dtype, t_max):
 )
 @given(problem=ps.gaussian_quadratics(dims=(20,)), mult=st.sampled_from([0.5, 1.0, 1.23, 1.5]))
 def backprop_fails(problem, mult):
-    from l2l.numerics.reference import quadratic_reference
+    from l2l.numerics.quadratic.reference import quadratic_reference
 
     eta = mult * 2.0 / (problem.L + problem.alpha)
     rho = float(problem.rho(eta))
@@ -710,7 +710,7 @@ def neg_log_convex(problem, t, mult):
 )
 @given(problem=paper_instances, t=st.integers(2, 1000))
 def neg_eta_star_horizon_free(problem, t):
-    from l2l.numerics.metaopt import eta_star
+    from l2l.numerics.quadratic.metaopt import eta_star
 
     a, b = eta_star(problem, 1), eta_star(problem, t)
     assert abs(a - b) <= 1e-6 * a, f"eta*(1) = {a:.8g} but eta*({t}) = {b:.8g}"
@@ -727,7 +727,7 @@ def neg_eta_star_horizon_free(problem, t):
 )
 @given(problem=paper_instances, mult=st.sampled_from([0.5, 1.0, 1.3]))
 def neg_rate(problem, mult):
-    from l2l.numerics.growth import compare_slope, naive_gradient_growth, predicted_rate, settling_horizon
+    from l2l.numerics.diagnostics.growth import compare_slope, naive_gradient_growth, predicted_rate, settling_horizon
 
     eta = mult * 2.0 / (problem.L + problem.alpha)
     t0 = max(50, settling_horizon(problem, eta))
@@ -748,7 +748,7 @@ def neg_rate(problem, mult):
 )
 @given(problem=small_instances, t=st.integers(1, 3000))
 def neg_backprop_safe(problem, t):
-    from l2l.numerics.unroll import backprop
+    from l2l.numerics.quadratic.unroll import backprop
 
     h, w0 = problem.dense()
     status = backprop(h, w0, 3.0 / problem.L, t, dtype="float64").status[0, 0]
@@ -788,7 +788,7 @@ def _ls_setting(sigma: float, seed: int):
 
 @functools.lru_cache(maxsize=64)
 def _ls_cached(sigma: float, seed: int, d: int, n: int, m: int, m_test: int):
-    from l2l.numerics.metaopt import tbt_vs_tbv
+    from l2l.numerics.least_squares.metaopt import tbt_vs_tbv
 
     return tbt_vs_tbv(d=d, n=n, sigma=sigma, t=40, m=m, m_test=m_test, seed=seed)
 
@@ -835,8 +835,8 @@ def validation_identity():
 def eta_train_constant():
     """With m tasks the TbT minimiser tends to 2/(L* + alpha*), L* the largest lambda_max and
     alpha* the smallest positive lambda_min over the tasks (one task: the spec's formula)."""
-    from l2l.numerics.least_squares import spectrum
-    from l2l.numerics.metaopt import minimise_meta_objective, sample_tasks, tbt_objective
+    from l2l.numerics.least_squares.closed_form import spectrum
+    from l2l.numerics.least_squares.metaopt import minimise_meta_objective, sample_tasks, tbt_objective
 
     tasks = sample_tasks(d=40, n_train=20, n_valid=0, m=10, sigma=1.0, seed=0)
     etas = [minimise_meta_objective(tbt_objective, tasks, t).eta for t in (20, 40, 80, 160)]
@@ -857,7 +857,7 @@ def eta_train_constant():
     tolerance="t eta*_valid at t in {10, 20, 40, 80} within a factor 1.5 of each other",
 )
 def t_eta_valid_constant():
-    from l2l.numerics.metaopt import early_stopping_optimum, minimise_meta_objective, sample_tasks, tbv_objective
+    from l2l.numerics.least_squares.metaopt import early_stopping_optimum, minimise_meta_objective, sample_tasks, tbv_objective
 
     tasks = sample_tasks(d=40, n_train=10, n_valid=10, m=10, sigma=1.0, seed=0)
     scaled = [t * minimise_meta_objective(tbv_objective, tasks, t).eta for t in (10, 20, 40, 80)]
@@ -876,7 +876,7 @@ def t_eta_valid_constant():
     "(sigma^2 grows 16x; the ERM formula (1 - n/d) + sigma^2 n/(d - n - 1) predicts about 11x)",
 )
 def tbt_error_grows():
-    from l2l.numerics.metaopt import erm_error_underdetermined
+    from l2l.numerics.least_squares.metaopt import erm_error_underdetermined
 
     held = 0
     seeds = _ls_seeds()
@@ -930,7 +930,7 @@ def tbv_beats_tbt():
     "(the ERM formula gives 1 + (d+1)/(n-d-1) = 1.05 there)",
 )
 def tbt_ratio_tends_to_one():
-    from l2l.numerics.metaopt import tbt_vs_tbv
+    from l2l.numerics.least_squares.metaopt import tbt_vs_tbv
 
     d, sigma = 10, 1.0
     ratios = []
@@ -951,8 +951,8 @@ def tbt_ratio_tends_to_one():
     tolerance="within 5% (random u and validation noise over m = 20 tasks of 200 validation samples)",
 )
 def truncation():
-    from l2l.numerics.metaopt import sample_tasks, tbv_objective
-    from l2l.numerics.least_squares import spectrum
+    from l2l.numerics.least_squares.metaopt import sample_tasks, tbv_objective
+    from l2l.numerics.least_squares.closed_form import spectrum
 
     sigma = 1.0
     tasks = sample_tasks(d=20, n_train=10, n_valid=200, m=20, sigma=sigma, seed=3)
@@ -981,8 +981,8 @@ def sgd_analogue():
     samples) and validation loss (TbV, 50/50 split), averaged over m = 5 tasks, minimised on the
     grid logspace(-4, 0, 17) below the SGD stability edge; test error E||w_t - w*||^2 from the
     exact first and second moments, averaged over the same tasks' fresh copies (new seed)."""
-    from l2l.numerics.metaopt import sample_tasks
-    from l2l.numerics.moments import finite_set_expectation
+    from l2l.numerics.least_squares.metaopt import sample_tasks
+    from l2l.numerics.least_squares.moments import finite_set_expectation
     from l2l.numerics.problems import LeastSquaresProblem
 
     d, n, t, sigma = 20, 10, 40, 2.0

@@ -16,7 +16,8 @@ def figures(render: Callable[..., Any]) -> list:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from l2l.numerics import metaopt, stable
+    from l2l.numerics.least_squares import metaopt as tasks_metaopt
+    from l2l.numerics.quadratic import metaopt, stable
     from l2l.numerics.problems import QuadraticProblem
 
     from l2l.proofs.strategies import make_gaussian_quadratic
@@ -106,7 +107,7 @@ def figures(render: Callable[..., Any]) -> list:
     )
 
     # (4) backprop's relative error against t, float32 and float64 (Corollary 1)
-    from l2l.numerics.unroll import backprop
+    from l2l.numerics.quadratic.unroll import backprop
 
     eta_bp = 1.23 * scale
     tb = np.unique(np.round(np.geomspace(1, 3000, 40)).astype(np.int64))
@@ -151,9 +152,9 @@ def figures(render: Callable[..., Any]) -> list:
 
     # (6) train-by-train versus train-by-validation: Wang et al. Figures 3 and 4 (small setting)
     sigmas = [0.5, 1.0, 2.0, 4.0]
-    by_sigma = [metaopt.tbt_vs_tbv(d=40, n=20, sigma=sg, t=40, m=10, m_test=50, seed=0) for sg in sigmas]
+    by_sigma = [tasks_metaopt.tbt_vs_tbv(d=40, n=20, sigma=sg, t=40, m=10, m_test=50, seed=0) for sg in sigmas]
     ns = [10, 20, 40, 80, 160]
-    by_n = [metaopt.tbt_vs_tbv(d=40, n=n, sigma=1.0, t=40, m=10, m_test=50, seed=0) for n in ns]
+    by_n = [tasks_metaopt.tbt_vs_tbv(d=40, n=n, sigma=1.0, t=40, m=10, m_test=50, seed=0) for n in ns]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, xs, runs, xlabel in ((ax1, sigmas, by_sigma, r"noise $\sigma$ (n = 20)"), (ax2, ns, by_n, r"samples n ($\sigma$ = 1)")):
         for which, marker, label in (("tbt", "o", "train-by-train"), ("tbv", "s", "train-by-validation (50/50)")):

@@ -60,7 +60,7 @@ from .experiments import CAP, EPS, SOURCE, SPEC_BIAS, TABLE_SETTINGS, bias_setti
 def dynamics_symbolic():
     """The raw-moment recursion, its mean/variance form and the SGD closed form, with the
     expectations computed by SymPy from the update rule (derivation ``nqm.moments``)."""
-    from l2l.theory.nqm import get
+    from l2l.theory.registry import get
 
     return get("nqm.moments")
 
@@ -83,7 +83,7 @@ _moments = ps.nqm_moment_states
 )
 @given(p=_small_nqm(), frac=st.floats(0.05, 1.0), mu=st.floats(0.0, 0.95), t=st.integers(10, 50), seed=st.integers(0, 2**31))
 def dynamics_monte_carlo(p, frac, mu, t, seed):
-    from l2l.numerics.nqm_montecarlo import simulate_nqm
+    from l2l.numerics.nqm.montecarlo import simulate_nqm
 
     eta = frac / float(p.h.max())
     exact = nqm.run(p, eta, t, mu=mu, curve=False).final_loss
@@ -113,7 +113,7 @@ def mean_variance_form(p, frac, mu, t):
     # a-priori forward error bound: both recursions round each term a few times per step, so their
     # error is <= c (t + 1) eps x the same recursion run on absolute values |M|, |noise| (which also
     # bounds every intermediate mean, variance and covariance of either form)
-    a_, h = eta * p.h, p.h
+    a_ = eta * p.h
     n = a_ * a_ * p.sigma2
     Xa, Wa, Ya = p.mean0**2 + p.var0, np.zeros(p.d), np.zeros(p.d)
     for _ in range(t):
@@ -293,7 +293,7 @@ def greedy_w_zero(pm, mu):
 )
 def greedy_1d_symbolic():
     """SymPy derivation ``nqm.greedy-1d``: the greedy map adds the precision 1/sigma^2 per step."""
-    from l2l.theory.nqm import get
+    from l2l.theory.registry import get
 
     return get("nqm.greedy-1d")
 
@@ -760,7 +760,7 @@ def neg_greedy_ignores_noise(pm):
     tolerance="|z| <= 5 against a Monte Carlo of the true update (2e4 paths), on three fixed instances",
 )
 def neg_velocity_noise_free():
-    from l2l.numerics.nqm_montecarlo import simulate_nqm
+    from l2l.numerics.nqm.montecarlo import simulate_nqm
 
     for seed, (h, s2, eta, mu, t) in enumerate((([1.0, 0.3], [1.0, 0.5], 0.5, 0.9, 20),
                                                 ([0.5], [2.0], 1.0, 0.5, 10),
@@ -828,7 +828,7 @@ def permutation_invariance(p, frac, mu, t, seed):
 
 @functools.lru_cache(maxsize=None)
 def _mlp_family():
-    from l2l.numerics import mlp
+    from l2l.numerics.toys import mlp
 
     horizons = (50, 500, 5000)
     losses = mlp.sweep(horizons, seeds=(0, 1, 2), tau=500.0)  # (T, eta0, beta), seed-averaged

@@ -43,7 +43,7 @@ ZHANG = "Zhang et al. (NeurIPS 2019)"
 )
 def zhang_sgd_risk():
     """SymPy derivation ``nqm.zhang-sgd-risk`` (fixed point and the closed form by induction)."""
-    from l2l.theory.nqm import get
+    from l2l.theory.registry import get
 
     return get("nqm.zhang-sgd-risk")
 
@@ -63,7 +63,7 @@ def zhang_sgd_risk():
 @given(d=st.integers(1, 20), B=st.sampled_from([1, 4, 64, 1024]), frac=st.floats(0.01, 1.99), t=st.integers(0, 200),
        s0=st.floats(0.1, 10.0), seed=st.integers(0, 2**31))
 def zhang_sgd_vs_recursion(d, B, frac, t, s0, seed):
-    from l2l.numerics import zhang
+    from l2l.numerics.nqm import zhang
 
     h = np.random.default_rng(seed).uniform(1e-3, 1.0, d)
     alpha = frac / float(h.max())
@@ -83,7 +83,7 @@ def zhang_sgd_vs_recursion(d, B, frac, t, s0, seed):
 )
 def zhang_momentum_risk():
     """SymPy derivation ``nqm.zhang-momentum-risk``."""
-    from l2l.theory.nqm import get
+    from l2l.theory.registry import get
 
     return get("nqm.zhang-momentum-risk")
 
@@ -99,7 +99,7 @@ def zhang_momentum_risk():
     "off the grid by the check and listed)",
 )
 def zhang_momentum_stability():
-    from l2l.numerics import zhang
+    from l2l.numerics.nqm import zhang
 
     worst = 0.0
     for beta in np.linspace(0.0, 0.99, 34):
@@ -131,7 +131,7 @@ def zhang_momentum_stability():
     "x = alpha_eff h, and 2 beta / (2 + 2 beta - (1 - beta) x) <= 1 for x <= 1",
 )
 def zhang_momentum_small_step():
-    from l2l.numerics import zhang
+    from l2l.numerics.nqm import zhang
 
     for beta in (0.0, 0.5, 0.9, 0.99):
         for x in (1e-2, 1e-3, 1e-4, 1e-6):  # alpha_eff h
@@ -154,7 +154,7 @@ def zhang_momentum_small_step():
 def zhang_precond_ema():
     """SymPy derivations ``nqm.zhang-preconditioned-risk`` and ``nqm.zhang-ema-risk`` (both must be
     proved; the verification of the second is returned, the first is checked here)."""
-    from l2l.theory.nqm import get
+    from l2l.theory.registry import get
 
     v = get("nqm.zhang-preconditioned-risk").verify()
     if not v.ok:
@@ -175,8 +175,8 @@ def zhang_precond_ema():
 )
 @given(ah=st.floats(0.05, 1.9), gamma=st.floats(0.05, 0.95), seed=st.integers(0, 2**31))
 def zhang_ema_mc(ah, gamma, seed):
-    from l2l.numerics import zhang
-    from l2l.numerics.nqm_montecarlo import simulate_nqm_ema
+    from l2l.numerics.nqm import zhang
+    from l2l.numerics.nqm.montecarlo import simulate_nqm_ema
 
     h = np.array([1.0])
     f = float(zhang.ema_factor(h, ah, gamma)[0])
@@ -272,7 +272,7 @@ def neg_perfect_scaling():
 )
 @given(ah=st.floats(0.01, 1.9), beta=st.floats(0.0, 0.99))
 def neg_momentum_risk(ah, beta):
-    from l2l.numerics import zhang
+    from l2l.numerics.nqm import zhang
 
     h = np.array([1.0])
     m = float(zhang.momentum_steady_state(h, h, 1, ah, beta))

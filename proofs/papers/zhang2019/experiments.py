@@ -6,6 +6,6 @@ import functools
 
 @functools.lru_cache(maxsize=None)
 def batch_table():
-    from l2l.numerics import zhang
+    from l2l.numerics.nqm import zhang
 
     return zhang.critical_batch_table(d=1000, target=0.05)

@@ -2,8 +2,8 @@ r"""High-precision references in mpmath, in a local context (never the global ``
 
 These evaluate the closed forms of Wang et al. (2021) §5 items 2-5 *directly*: the powers
 :math:`(1-\eta\lambda_i)^{k}` are formed in mpmath at ``dps`` digits from the exact float64
-inputs, and the sums are plain sums. Nothing here shares code with :mod:`numerics.stable` (log
-space, error-free products) or :mod:`numerics.unroll` (the process step by step), so agreement
+inputs, and the sums are plain sums. Nothing here shares code with :mod:`numerics.quadratic.stable` (log
+space, error-free products) or :mod:`numerics.quadratic.unroll` (the process step by step), so agreement
 between the three is evidence, not tautology.
 
 Precision: at ``dps`` = 60 the products eta*lambda_i (106 bits) are exact, and the relative

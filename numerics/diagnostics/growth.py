@@ -19,7 +19,7 @@ of t (Theorem 4(ii)).
 
 A claim of that kind cannot be checked from one value; it is checked from *values over a grid of
 horizons*: the natural logs ``log_abs`` = ln|g(t)| (possibly huge, e.g. ``naive_grad_log_abs``
-from :func:`numerics.stable.evaluate`, which is accurate up to t = 10^9) are fitted by ordinary
+from :func:`numerics.quadratic.stable.evaluate`, which is accurate up to t = 10^9) are fitted by ordinary
 least squares against t (exponential model, :func:`fit_exponential`) and against ln t (polynomial
 model, :func:`fit_polynomial`), and :func:`classify` decides which model the data support.
 
@@ -108,9 +108,9 @@ from typing import Any
 
 import numpy as np
 
-from .problems import QuadraticProblem
-from .stable import evaluate, log_abs_one_minus
-from .validation import ValidationError, as_horizons, as_nonnegative_reals, as_real_vector
+from ..problems import QuadraticProblem
+from ..quadratic.stable import evaluate, log_abs_one_minus
+from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_real, as_nonnegative_reals, as_real, as_real_vector
 
 __all__ = [
     "GrowthFit",
@@ -325,15 +325,6 @@ def fit_polynomial(ts: Any, log_abs: Any) -> GrowthFit:
 # classification
 
 
-def _positive_finite(field: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValidationError(field, f"must be a number > 0 (got {type(value).__name__})")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise ValidationError(field, f"must be finite and > 0 (got {v!r})")
-    return v
-
-
 def classify(
     ts: Any,
     log_abs: Any,
@@ -362,10 +353,10 @@ def classify(
     >>> print(classify(t, np.full(100, 2.5)).reason)
     bounded: ln|g| varies by 0 nats over t in [1, 100] (<= 6.91) with degree 0 (|.| <= 0.5).
     """
-    rel_threshold = _positive_finite("rel_threshold", rel_threshold)
-    min_total_change = _positive_finite("min_total_change", min_total_change)
-    bounded_range = _positive_finite("bounded_range", bounded_range)
-    bounded_degree = _positive_finite("bounded_degree", bounded_degree)
+    rel_threshold = as_real("rel_threshold", rel_threshold, 0.0, lo_open=True)
+    min_total_change = as_real("min_total_change", min_total_change, 0.0, lo_open=True)
+    bounded_range = as_real("bounded_range", bounded_range, 0.0, lo_open=True)
+    bounded_degree = as_real("bounded_degree", bounded_degree, 0.0, lo_open=True)
     t, y, n_zero = _prepare(ts, log_abs)
     expo = _ols("exponential", t, y)
     expo_t = _ols("exponential-over-t", t, y - np.log(t))
@@ -445,7 +436,7 @@ def compare_slope(fit: GrowthFit, predicted: Any, rel_tol: float = 0.05) -> Slop
     pred = float(predicted)
     if not math.isfinite(pred):
         raise ValidationError("predicted", f"must be finite (got {pred!r})")
-    rel_tol = _positive_finite("rel_tol", rel_tol)
+    rel_tol = as_real("rel_tol", rel_tol, 0.0, lo_open=True)
     diff = abs(fit.slope - pred)
     rel = diff / abs(pred) if pred != 0 else (0.0 if diff == 0 else math.inf)
     ok = bool(rel <= rel_tol)
@@ -461,23 +452,10 @@ def compare_slope(fit: GrowthFit, predicted: Any, rel_tol: float = 0.05) -> Slop
 # quadratic problems
 
 
-def _problem(problem: Any) -> QuadraticProblem:
-    if not isinstance(problem, QuadraticProblem):
-        raise ValidationError("problem", f"must be a QuadraticProblem (got {type(problem).__name__})")
-    return problem
-
-
-def _scalar_eta(eta: Any) -> float:
-    arr = as_nonnegative_reals("eta", eta)
-    if arr.ndim != 0 and arr.size != 1:
-        raise ValidationError("eta", f"must be a single step size (got shape {arr.shape})")
-    return float(arr.reshape(-1)[0])
-
-
 def predicted_rate(problem: QuadraticProblem, eta: Any, *, excited_only: bool = False) -> Any:
     r"""2 ln rho(eta) = 2 max_i ln|1 - eta lambda_i|: the limit of (1/t) ln|F'(eta)| (§3.2 remark (c)).
 
-    Computed from :func:`numerics.stable.log_abs_one_minus` (eta lambda_i exact), so it is
+    Computed from :func:`numerics.quadratic.stable.log_abs_one_minus` (eta lambda_i exact), so it is
     accurate near eta = 2/L (where it is ~0) and for tiny eta. The paper's rho runs over *all*
     eigenvalues; the rate actually observed is over the components with c_i != 0, which is what
     ``excited_only=True`` gives (they differ only when c_1 = 0 or c_d = 0). Returns a float for a
@@ -487,7 +465,7 @@ def predicted_rate(problem: QuadraticProblem, eta: Any, *, excited_only: bool = 
     >>> round(predicted_rate(p, 0.8), 12), bool(np.abs(predicted_rate(p, [0.0, 2 / 3])).max() < 1e-15)
     (0.672944473242, True)
     """
-    problem = _problem(problem)
+    problem = as_instance(problem, QuadraticProblem)
     e = as_nonnegative_reals("eta", eta)
     lam = problem.eigenvalues[problem.coefficients != 0] if excited_only else problem.eigenvalues
     la, _ = log_abs_one_minus(e[..., None], lam)
@@ -515,9 +493,9 @@ def settling_horizon(problem: QuadraticProblem, eta: Any, rel_tol: float = 1e-6)
     >>> settling_horizon(p, 0.8), settling_horizon(p, 0.0), settling_horizon(p, 0.1)
     (4, 1, 34)
     """
-    problem = _problem(problem)
-    e = _scalar_eta(eta)
-    rel_tol = _positive_finite("rel_tol", rel_tol)
+    problem = as_instance(problem, QuadraticProblem)
+    e = as_nonnegative_real("eta", eta)
+    rel_tol = as_real("rel_tol", rel_tol, 0.0, lo_open=True)
     if rel_tol >= 1:
         raise ValidationError("rel_tol", f"must be in (0, 1) (got {rel_tol!r})")
     keep = problem.coefficients != 0
@@ -559,7 +537,7 @@ def _grid(ts: Any) -> np.ndarray:
 def naive_gradient_growth(problem: QuadraticProblem, eta: Any, ts: Any, **thresholds: float) -> Classification:
     """Classify ln|F'(eta)| = ln|d f(w_t) / d eta| over the horizons ``ts`` (Theorem 3).
 
-    Values come from :func:`numerics.stable.evaluate` (``naive_grad_log_abs``), accurate at any
+    Values come from :func:`numerics.quadratic.stable.evaluate` (``naive_grad_log_abs``), accurate at any
     t <= 10^9, so the grid may be as long as the question needs. Exact zeros of F' (sign changes
     at some t) are dropped. ``thresholds`` are passed to :func:`classify`.
 
@@ -567,8 +545,8 @@ def naive_gradient_growth(problem: QuadraticProblem, eta: Any, ts: Any, **thresh
     above 2/L, ``polynomial`` with degree 1 at eta = 0 and eta = 2/L (grid past
     :func:`settling_horizon`).
     """
-    problem = _problem(problem)
-    e = _scalar_eta(eta)
+    problem = as_instance(problem, QuadraticProblem)
+    e = as_nonnegative_real("eta", eta)
     t = _grid(ts)
     ev = evaluate(problem, e, t)
     if bool(np.any(ev.loss_is_zero)):
@@ -582,7 +560,7 @@ def naive_gradient_growth(problem: QuadraticProblem, eta: Any, ts: Any, **thresh
 def log_gradient_growth(problem: QuadraticProblem, eta: Any, ts: Any, **thresholds: float) -> Classification:
     """Classify ln|G'(eta)|, G the log meta-objective (1/t) ln f(w_t), over ``ts`` (Theorem 4(ii)).
 
-    G' comes from :func:`numerics.stable.evaluate` (``log_objective_grad``). Where G' is exactly 0
+    G' comes from :func:`numerics.quadratic.stable.evaluate` (``log_objective_grad``). Where G' is exactly 0
     its log is -inf and the point is dropped (counted in ``n_zero``). G' does not exist where
     f(w_t) = 0 exactly; that happens for every t at once (eta lambda_i = 1 on every excited
     component) and raises :class:`ValidationError` on ``eta``.
@@ -593,8 +571,8 @@ def log_gradient_growth(problem: QuadraticProblem, eta: Any, ts: Any, **threshol
     its ln-range is large although |G'| stays bounded; classify the values of |G'| away from such
     a crossing, or check sup |G'| directly.
     """
-    problem = _problem(problem)
-    e = _scalar_eta(eta)
+    problem = as_instance(problem, QuadraticProblem)
+    e = as_nonnegative_real("eta", eta)
     t = _grid(ts)
     ev = evaluate(problem, e, t)
     if bool(np.any(ev.loss_is_zero)):

@@ -7,7 +7,7 @@ what follows is the package's *own* exact analogue: instead of estimating the ex
 meta-objective by Monte Carlo, the mean :math:`m_\tau = \mathbb E[w_\tau]` and the second moment
 :math:`M_\tau = \mathbb E[w_\tau w_\tau^\top]` obey closed linear recursions, so the expected
 loss after ``t`` steps and its derivative in ``eta`` are computed exactly (up to float64 rounding)
-in ``t`` steps of matrix algebra. :mod:`numerics.montecarlo` simulates the same processes path by
+in ``t`` steps of matrix algebra. :mod:`numerics.least_squares.montecarlo` simulates the same processes path by
 path; the tests compare the two, and both against exact enumeration of every sample path.
 
 Three processes
@@ -160,14 +160,13 @@ Additive noise on ``f(w) = w^2 / 2``, ``S = 1``, ``w0 = 0``:
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .problems import LeastSquaresProblem
-from .validation import SYMMETRY_RTOL, ValidationError, as_horizons, as_nonnegative_reals, as_real_vector, as_symmetric_matrix
+from ..problems import LeastSquaresProblem
+from ..validation import MAX_BATCH_SIZE, ValidationError, as_batch_size, as_horizon, as_nonnegative_reals, as_psd_matrix, as_real_array, as_schedule, as_step_sizes, as_vector_of_length
 
 __all__ = [
     "FiniteSetMoments",
@@ -197,7 +196,6 @@ MAX_CURVE_POINTS = 10**7
 #: this so that no intermediate of one step leaves the float64 range (see "Range").
 MAX_ETA_SCALE = 1e100
 #: Largest accepted batch size (the recursion only uses 1/B; 2^53 keeps B exact in float64).
-MAX_BATCH_SIZE = 2**53
 
 STATUSES = ("ok", "overflow")
 
@@ -283,30 +281,6 @@ class AdditiveNoiseMoments:
 # validation helpers
 
 
-def _etas(value: Any) -> tuple[np.ndarray, bool]:
-    e = as_nonnegative_reals("eta", value)
-    if e.ndim > 1:
-        raise ValidationError("eta", f"must be a number or a 1-D list of numbers (got shape {e.shape})")
-    return e.reshape(-1), e.ndim == 0
-
-
-def _horizon(value: Any) -> int:
-    tt = as_horizons("t", value, maximum=MAX_MOMENT_STEPS)
-    if tt.ndim != 0:
-        raise ValidationError("t", f"must be a single integer in [1, {MAX_MOMENT_STEPS}] (got shape {tt.shape})")
-    return int(tt)
-
-
-def _batch(value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise ValidationError("batch_size", "must be an integer >= 1 (got bool)")
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value = int(value)
-    if not isinstance(value, numbers.Integral) or not 1 <= int(value) <= MAX_BATCH_SIZE:
-        raise ValidationError("batch_size", f"must be an integer in [1, 2^53] (got {value!r})")
-    return int(value)
-
-
 def _check_cost(k: int, t: int, per_step: float, curve: bool) -> None:
     cost = float(k) * t * per_step
     if cost > MAX_MOMENT_COST:
@@ -338,44 +312,6 @@ def _check_eta_scale(eta_max: float, scale_s: float, k: int, what: str) -> None:
             f"must be <= {MAX_ETA_SCALE:.0e} / ({what}) = {limit:.6g} for this problem "
             f"(got {eta_max!r}); a larger step leaves the float64 range within a single step",
         )
-
-
-def _vector(field: str, value: Any, d: int, *, default_zero: bool = True) -> np.ndarray:
-    if value is None and default_zero:
-        return np.zeros(d)
-    v = as_real_vector(field, value)
-    if v.size != d:
-        raise ValidationError(field, f"must have length {d}, got {v.size}")
-    return v
-
-
-def _psd(field: str, value: Any, d: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """A symmetric PSD matrix, as (eigenvalues, eigenvectors) -- or (entries, None) if given 1-D.
-
-    A 1-D input is the diagonal (entries >= 0). A 2-D input must be symmetric to ``SYMMETRY_RTOL``
-    relative; eigenvalues in [-d * eps * max|eig|, 0) are rounding noise of a singular PSD matrix
-    and are set to 0; more negative ones are an error.
-    """
-    try:
-        ndim = np.ndim(value)
-    except Exception:  # ragged nested lists: let as_real_matrix report it
-        ndim = 2
-    if ndim == 1:
-        lam = as_real_vector(field, value)
-        if (lam < 0).any():
-            i = int(np.argmax(lam < 0))
-            raise ValidationError(field, f"every diagonal entry must be >= 0 (entry {i} is {float(lam[i])!r})")
-        u = None
-    else:
-        m = as_symmetric_matrix(field, value)
-        lam, u = np.linalg.eigh(0.5 * (m + m.T))
-        tol = m.shape[0] * np.finfo(np.float64).eps * max(float(np.max(np.abs(lam))), 0.0)
-        if lam[0] < -tol:
-            raise ValidationError(field, f"must be positive semi-definite (smallest eigenvalue is {lam[0]:.6g})")
-        lam = np.maximum(lam, 0.0)
-    if d is not None and lam.size != d:
-        raise ValidationError(field, f"must be {d} x {d} (or a length-{d} diagonal), got size {lam.size}")
-    return lam, u
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,13 +404,13 @@ def finite_set_expectation(
     """
     if not isinstance(problem, LeastSquaresProblem):
         raise ValidationError("problem", f"must be a LeastSquaresProblem (got {type(problem).__name__})")
-    etas, scalar = _etas(eta)
-    t = _horizon(t)
-    B = _batch(batch_size)
+    etas, scalar = as_step_sizes("eta", eta)
+    t = as_horizon("t", t, maximum=MAX_MOMENT_STEPS)
+    B = as_batch_size(batch_size)
     if not isinstance(curve, (bool, np.bool_)):
         raise ValidationError("curve", f"must be True or False (got {curve!r})")
     n, d = problem.X.shape
-    w0 = _vector("w0", w0, d)
+    w0 = as_vector_of_length("w0", w0, d)
     # Exact power-of-2 normalisation of the data (module docstring, "Range"): with X = 2^k1 X~,
     # y = 2^(k1 + k2) y~, w = 2^k2 w~ and eta~ = 4^k1 eta the process is the same, and the losses
     # scale by 4^(k1 + k2), their eta-derivatives by 16^k1 4^k2, the moments of w by 2^k2, 4^k2.
@@ -645,17 +581,17 @@ def gaussian_expectation(
         >>> round(g.expected_loss / ((2e-9) ** 3 / 2), 12), g.mean.tolist()
         (1.0, [1.0, 0.0])
     """
-    lam, Uv = _psd("Sigma", Sigma)
+    lam, Uv = as_psd_matrix("Sigma", Sigma)
     d = lam.size
-    ws = _vector("w_star", w_star, d, default_zero=False)
+    ws = as_vector_of_length("w_star", w_star, d, zero_if_none=False)
     s2 = as_nonnegative_reals("sigma2", sigma2)
     if s2.ndim != 0:
         raise ValidationError("sigma2", "must be a single number >= 0")
     s2 = float(s2)
-    etas, scalar = _etas(eta)
-    t = _horizon(t)
-    B = _batch(batch_size)
-    w0 = _vector("w0", w0, d)
+    etas, scalar = as_step_sizes("eta", eta)
+    t = as_horizon("t", t, maximum=MAX_MOMENT_STEPS)
+    B = as_batch_size(batch_size)
+    w0 = as_vector_of_length("w0", w0, d)
     if not isinstance(curve, (bool, np.bool_)):
         raise ValidationError("curve", f"must be True or False (got {curve!r})")
     _check_cost(etas.size, t, 4.0 * d * d + 20.0 * d, curve)
@@ -743,26 +679,6 @@ def gaussian_expectation(
 # (c) additive noise, optional heavy-ball momentum and schedules
 
 
-def _real_array(field: str, value: Any) -> np.ndarray:
-    """A finite float64 array of any shape (0-d for a number)."""
-    try:
-        nd = np.ndim(value)
-    except Exception:
-        nd = 1
-    if nd == 0:
-        return as_real_vector(field, np.atleast_1d(np.asarray(value, dtype=object) if value is None else value)).reshape(())
-    return as_real_vector(field, value)
-
-
-def _schedule(field: str, value: Any, t: int, *, nonneg: bool) -> np.ndarray:
-    arr = as_nonnegative_reals(field, value) if nonneg else _real_array(field, value)
-    if arr.ndim == 0:
-        return np.full(t, float(arr))
-    if arr.ndim != 1 or arr.size != t:
-        raise ValidationError(field, f"must be a number or a schedule: a 1-D list of length t = {t} (got shape {arr.shape})")
-    return arr
-
-
 def additive_noise_expectation(
     H: Any,
     b: Any,
@@ -795,21 +711,21 @@ def additive_noise_expectation(
         >>> nq.loss_curve.tolist(), round(nq.greedy_eta, 15)
         ([1.0, 0.75, 0.75], 0.333333333333333)
     """
-    h, Uh = _psd("H", H)
+    h, Uh = as_psd_matrix("H", H)
     d = h.size
-    bb = _vector("b", b, d, default_zero=False)
-    sS, US = _psd("S", S, d)
-    t = _horizon(t)
-    etas = _schedule("eta", eta, t, nonneg=True)
-    mus = _schedule("mu", mu, t, nonneg=False)
+    bb = as_vector_of_length("b", b, d, zero_if_none=False)
+    sS, US = as_psd_matrix("S", S, d)
+    t = as_horizon("t", t, maximum=MAX_MOMENT_STEPS)
+    etas = as_schedule("eta", eta, t, nonneg=True)
+    mus = as_schedule("mu", mu, t, nonneg=False)
     if np.max(np.abs(mus)) > MAX_ETA_SCALE:
         raise ValidationError("mu", f"must satisfy |mu| <= {MAX_ETA_SCALE:.0e}")
-    m0 = _vector("mean0", mean0, d)
+    m0 = as_vector_of_length("mean0", mean0, d)
     if cov0 is None:
         c0, Uc = np.zeros(d), None
     else:
-        c0, Uc = _psd("cov0", cov0, d)
-    off = _real_array("loss_offset", loss_offset)
+        c0, Uc = as_psd_matrix("cov0", cov0, d)
+    off = as_real_array("loss_offset", loss_offset)
     if off.ndim != 0:
         raise ValidationError("loss_offset", f"must be a single finite number (got shape {off.shape})")
     off = float(off)

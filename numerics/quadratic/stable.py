@@ -51,28 +51,13 @@ from typing import Any
 
 import numpy as np
 
-from .problems import QuadraticProblem
-from .validation import ValidationError, as_horizons, as_nonnegative_reals
+from ..exact_product import two_product_scaled
+from ..problems import QuadraticProblem
+from ..validation import ValidationError, as_horizons, as_nonnegative_reals
 
 __all__ = ["QuadraticEvaluation", "evaluate", "log_abs_one_minus"]
 
-_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp splitting constant for float64
 _LN_HALF = float(np.log(0.5))
-
-
-def _two_product_scaled(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x*y = (p + e) * 2**k exactly, with p = fl(mx*my), |e| <= ulp(p)/2, mantissas in [0.5, 1)."""
-    mx, ex = np.frexp(x)
-    my, ey = np.frexp(y)
-    p = mx * my
-    cx = _SPLIT * mx
-    xh = cx - (cx - mx)
-    xl = mx - xh
-    cy = _SPLIT * my
-    yh = cy - (cy - my)
-    yl = my - yh
-    e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
-    return p, e, (ex + ey).astype(np.int64)
 
 
 def log_abs_one_minus(eta: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +72,7 @@ def log_abs_one_minus(eta: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.
     ([0.0, -0.22314355131421, 1.6094379124341], [1.0, 1.0, -1.0])
     """
     eta, lam = np.broadcast_arrays(np.asarray(eta, np.float64), np.asarray(lam, np.float64))
-    pm, em, k = _two_product_scaled(eta, lam)
+    pm, em, k = two_product_scaled(eta, lam)
     with np.errstate(over="ignore", under="ignore"):
         p = np.ldexp(pm, k)  # fl(eta*lam), may be inf or subnormal
         e = np.ldexp(em, k)  # its exact error (only used where p is O(1))

@@ -3,7 +3,7 @@ r"""Monte Carlo simulation of the noisy quadratic model (NQM), path by path, wit
 This is the *process* implementation for the NQM of Wu et al. (2018) (``papers/wu2018.md`` §2,
 §3; §11 item 2): it runs the update rule itself on many independent sample paths and reports
 sample means with standard errors. It uses no moment algebra at all, so agreement with
-:mod:`numerics.nqm_reference` (mpmath, 2x2 mean/covariance propagation) and with the
+:mod:`numerics.nqm.reference` (mpmath, 2x2 mean/covariance propagation) and with the
 recursion-based implementation is evidence, not tautology.
 
 Process (per coordinate, all coordinates at once)::
@@ -48,27 +48,21 @@ Example (deterministic start, one coordinate: after one SGD step at ``eta h = 1/
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
-from .montecarlo import MCEstimate
-from .nqm_reference import _horizon, _per_coordinate, _schedule
-from .validation import ValidationError, as_real_vector
+from ..estimate import MCEstimate
+from ..validation import ValidationError, as_choice, as_int, as_per_coordinate, as_real_vector, as_schedule
 
 __all__ = ["simulate_nqm", "simulate_nqm_ema", "CHUNK_PATHS", "MAX_NQM_SIM_WORK", "MCEstimate"]
 
 #: Default number of paths simulated together.
 CHUNK_PATHS = 4096
+#: Largest horizon t (as for the mpmath reference, :data:`numerics.nqm.reference.MAX_REFERENCE_T`).
+MAX_NQM_SIM_T = 10**7
 #: Largest accepted n_paths x max(t, 1) x d (10^10 is a few minutes).
 MAX_NQM_SIM_WORK = 10**11
-
-
-def _int(field: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not lo <= int(value) <= hi:
-        raise ValidationError(field, f"must be an integer in [{lo}, {hi}] (got {value!r})")
-    return int(value)
 
 
 class _Acc:
@@ -99,17 +93,16 @@ class _Acc:
 def _common(h, sigma2, mean0, var0, eta, t, n_paths, seed, mu, chunk, loss_noise, include_irreducible):
     h = as_real_vector("h", h, positive=True)
     d = h.size
-    s2 = _per_coordinate("sigma2", sigma2, d, nonneg=True)
-    m0 = _per_coordinate("mean0", mean0, d, nonneg=False)
-    v0 = _per_coordinate("var0", var0, d, nonneg=True)
-    t = _horizon(t)
-    etas = _schedule("eta", eta, t, nonneg=True)
-    mus = _schedule("mu", mu, t, nonneg=False)
-    n_paths = _int("n_paths", n_paths, 2, 10**12)
-    seed = _int("seed", seed, 0, 2**63 - 1)
-    chunk = _int("chunk", chunk, 1, 10**7)
-    if loss_noise not in ("expected", "sampled"):
-        raise ValidationError("loss_noise", f"must be 'expected' or 'sampled' (got {loss_noise!r})")
+    s2 = as_per_coordinate("sigma2", sigma2, d, nonneg=True)
+    m0 = as_per_coordinate("mean0", mean0, d, nonneg=False)
+    v0 = as_per_coordinate("var0", var0, d, nonneg=True)
+    t = as_int("t", t, 0, MAX_NQM_SIM_T, integral_floats=True)
+    etas = as_schedule("eta", eta, t, nonneg=True)
+    mus = as_schedule("mu", mu, t, nonneg=False)
+    n_paths = as_int("n_paths", n_paths, 2, 10**12)
+    seed = as_int("seed", seed, 0, 2**63 - 1)
+    chunk = as_int("chunk", chunk, 1, 10**7)
+    as_choice("loss_noise", loss_noise, ("expected", "sampled"))
     if not isinstance(include_irreducible, (bool, np.bool_)):
         raise ValidationError("include_irreducible", f"must be True or False (got {include_irreducible!r})")
     if not include_irreducible and loss_noise == "sampled":
@@ -185,9 +178,9 @@ def simulate_nqm(
 ) -> MCEstimate:
     r"""Monte Carlo estimate of E[L(w_t)] (or of every E[L(w_k)], k = 0..t, with ``curve=True``).
 
-    Inputs as :func:`numerics.nqm_reference.nqm_reference`: ``h`` > 0; ``sigma2``, ``var0`` >= 0
+    Inputs as :func:`numerics.nqm.reference.nqm_reference`: ``h`` > 0; ``sigma2``, ``var0`` >= 0
     and ``mean0`` per coordinate (or one number for all); ``eta`` >= 0 and ``mu``: a number or a
-    schedule of length ``t``. Returns an :class:`~numerics.montecarlo.MCEstimate` (``mean``,
+    schedule of length ``t``. Returns an :class:`~numerics.least_squares.montecarlo.MCEstimate` (``mean``,
     ``stderr``, ``n_paths``, ``seed``; ``z(exact)``), floats, or arrays of length ``t + 1`` with
     ``curve=True``. Source of the model: ``papers/wu2018.md`` §2-§3.
 

@@ -1,459 +1,26 @@
-r"""Meta-gradient descent on the step size, and the optimal step size eta*(t).
+r"""Meta-optimisation on least-squares tasks: train-by-train vs train-by-validation.
 
-Source: Wang, Yuan, Wu & Ge (2021), Theorem 4 (``../shared/papers/wang2021.md`` §3.3, §6.1,
-§7 items 4, 7 and 9). For GD on :math:`f(w)=\tfrac12 w^\top Hw` the log meta-objective is
-
-.. math::  G(\eta) = \tfrac1t \ln f(w_{t,\eta}),\qquad
-           G'(\eta) = -2\,\frac{\sum_i c_i^2\lambda_i^2 a_i^{2t-1}}{\sum_i c_i^2\lambda_i a_i^{2t}},
-           \quad a_i = 1-\eta\lambda_i ,
-
-evaluated here with :func:`numerics.stable.evaluate` (log space, accurate at any t <= 10^9).
-
-* **Theorem 4(i)** [paper]: G has a unique minimiser :math:`\eta^*`. Since
-  :math:`\mathrm{sign}\,G' = \mathrm{sign}\,F'` for the naive objective :math:`F = f(w_{t,\eta})`
-  (strictly convex, Theorem 3(i)), :math:`\eta^*` is the unique zero of G'. It lies in
-  :math:`[1/L, 2/\alpha)`: every :math:`a_i \ge 0` below 1/L (so G' < 0) and every
-  :math:`a_i \le -1` above 2/alpha (so G' > 0). :func:`eta_star` brackets and solves it.
-* **Theorem 4(iii)** [paper]: meta-GD :math:`\eta_{k+1} = \max(0, \eta_k - \mu_k G'(\eta_k))` with
-  :math:`\mu_k = 1/\sqrt k` converges to :math:`\eta^*` (after polynomially many steps). The paper's
-  experiment (§6.1) uses :math:`\mu_k = 1/(100\sqrt k)`; :func:`meta_gd` takes
-  :math:`\mu_k = c/\sqrt k`.
-* §3.3 remark [derived]: :math:`\eta^*(1) = \sum c_i^2\lambda_i^2/\sum c_i^2\lambda_i^3` (exact
-  line search) and :math:`\eta^*(t)\to 2/(L+\alpha)`.
-
-Two further facts, [derived] here (not the paper's claims; tested in
-``tests/numerics/test_metaopt.py``):
-
-* **Rate of** :math:`\eta^*(t)\to2/(L+\alpha)`. Keeping only the extreme components, G' = 0 reads
-  :math:`c_d^2\alpha^2 a_d^{2t-1} = c_1^2L^2|a_1|^{2t-1}`, whose root is
-  :math:`\eta_{\rm ext}(t) = (1+q)/(L+q\alpha)` with
-  :math:`q = (c_d^2\alpha^2/(c_1^2L^2))^{1/(2t-1)}` (:func:`eta_star_extremes`); the other
-  components shift the root by an exponentially small amount. Hence
-  :math:`\eta^*(t) - \tfrac{2}{L+\alpha} = \frac{\rho\,\ln(c_d^2\alpha^2/(c_1^2L^2))}{(2t-1)(L+\alpha)}
-  + O(t^{-2})`, :math:`\rho = \tfrac{L-\alpha}{L+\alpha}`: the gap closes like 1/t, so
-  :math:`t\,|\eta^*(t) - 2/(L+\alpha)|` stays bounded (the conjecture of ``wang2021.md`` §7 item 7).
-* **When meta-GD settles.** Near :math:`\eta^*` the update is GD with step :math:`c/\sqrt k` on a
-  function of curvature :math:`G''(\eta^*)`, which is linearly stable only once
-  :math:`c/\sqrt k < 2/G''(\eta^*)`, i.e. after :math:`k_c = (c\,G''(\eta^*)/2)^2` steps
-  (:func:`stability_step`). Before that the iterate keeps oscillating around :math:`\eta^*`
-  (period-doubling and chaotic orbits, amplitude ~ :math:`c|G'|/\sqrt k`); after it, the error
-  contracts geometrically. :math:`G''(\eta^*)` grows like t, so :math:`k_c` ~ :math:`(c\,t)^2`
-  and depends strongly on the instance (12 to 10^5 for t = 1000 on 20-d ``X^T X`` instances with
-  c = 1/100). c has units of 1/lambda^2: rescaling H by s and eta by 1/s maps c to c/s^2.
-
-Example (a 2-d problem; eta*(1) = (0.36 + 0.64 x 9)/(0.36 + 0.64 x 27) = 6.12/17.64)::
-
-    >>> from l2l.numerics import QuadraticProblem
-    >>> p = QuadraticProblem([1.0, 3.0], [0.6, 0.8])
-    >>> round(eta_star(p, 1), 12), round(6.12 / 17.64, 12)
-    (0.34693877551, 0.34693877551)
-    >>> [round(eta_star(p, t), 6) for t in (10, 100, 1000)]          # -> 2/(L + alpha) = 0.5
-    [0.482431, 0.498264, 0.499827]
-    >>> es = eta_star(p, 100)
-    >>> round(stability_step(p, 100, c=0.002), 1)                      # k_c = (c G''(eta*) / 2)^2
-    23.1
-    >>> traj = meta_gd(p, eta0=0.4, t=100, steps=300, c=0.002)
-    >>> first_hit(traj, es, 1e-3 * es), first_hit(traj, es, 1e-12 * es)
-    (56, 69)
+Wang, Yuan, Wu & Ge (2021) Section 4 (``../shared/papers/wang2021.md`` §2.3, §4, §5 items
+10-13, §6.2, §7 items 11-15). Everything here evaluates GD in closed form through
+:mod:`numerics.least_squares.closed_form`; only the truncation rule needs the whole trajectory, and
+its first crossing is found exactly from the closed-form norms ||w_tau||, tau = 0..t.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
-from scipy.optimize import brentq
 
-from .problems import QuadraticProblem
-from .stable import evaluate
-from .validation import MAX_HORIZON, ValidationError, as_horizons
+from ..problems import LeastSquaresProblem
+from ..quadratic.metaopt import MAX_META_STEPS
+from ..validation import ValidationError, as_choice, as_horizon, as_int, as_nonnegative_reals, as_real, as_real_vector
+from . import closed_form
 
 __all__ = [
-    "MetaTrajectory",
-    "meta_gd",
-    "meta_gd_many",
-    "eta_star",
-    "eta_star_extremes",
-    "stability_step",
-    "first_hit",
-    "MAX_META_STEPS",
-]
-
-#: Largest number of meta-steps accepted by :func:`meta_gd`: each step is one call of
-#: :func:`numerics.stable.evaluate` (~0.1-0.3 ms), so the cap is a few minutes of work and 24 MB of
-#: trajectory per run.
-MAX_META_STEPS = 10**6
-
-_EPS = float(np.finfo(np.float64).eps)
-#: Doublings of the upper bracket end before giving up; 2/L * 2^k passes 2/alpha after
-#: log2(kappa) doublings, so this bounds kappa by 2^1100, beyond any float64 spectrum.
-_MAX_DOUBLINGS = 1100
-
-
-@dataclass(frozen=True)
-class MetaTrajectory:
-    """One run of meta-GD. ``etas[k]`` is the iterate after k meta-steps (``etas[0] = eta0``).
-
-    ``grads[k - 1]`` = G'(etas[k - 1]) and ``step_sizes[k - 1]`` = c / sqrt(k) were used to get
-    ``etas[k]``; ``projected[k - 1]`` says whether the update was reset to 0. ``terminated`` is
-    ``None`` for a complete run, else why it stopped early (only with ``project=False``, when an
-    iterate went negative: G' is defined for eta >= 0 only); then the arrays are shorter.
-    """
-
-    problem: QuadraticProblem
-    t: int
-    c: float
-    project: bool
-    etas: np.ndarray
-    grads: np.ndarray
-    step_sizes: np.ndarray
-    projected: np.ndarray
-    terminated: str | None = None
-
-    @property
-    def eta0(self) -> float:
-        return float(self.etas[0])
-
-    @property
-    def steps(self) -> int:
-        """Number of meta-steps taken."""
-        return int(self.grads.size)
-
-
-# ---------------------------------------------------------------------------------------------
-# validation
-
-
-def _problem(problem: Any) -> QuadraticProblem:
-    if not isinstance(problem, QuadraticProblem):
-        raise ValidationError("problem", f"must be a QuadraticProblem (got {type(problem).__name__})")
-    return problem
-
-
-def _real(field: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise ValidationError(field, f"must be a real number (got {type(value).__name__})")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValidationError(field, f"must be finite (got {v!r})")
-    return v
-
-
-def _nonneg(field: str, value: Any) -> float:
-    v = _real(field, value)
-    if v < 0:
-        raise ValidationError(field, f"must be >= 0 (got {v!r})")
-    return v
-
-
-def _positive(field: str, value: Any) -> float:
-    v = _real(field, value)
-    if not v > 0:
-        raise ValidationError(field, f"must be > 0 (got {v!r})")
-    return v
-
-
-def _integer(field: str, value: Any, maximum: int) -> int:
-    arr = as_horizons(field, value, maximum=maximum)
-    if arr.ndim != 0:
-        raise ValidationError(field, f"must be a single integer in [1, {maximum}] (got shape {arr.shape})")
-    return int(arr)
-
-
-# ---------------------------------------------------------------------------------------------
-# G' and its root
-
-
-def _gprime(problem: QuadraticProblem, eta: Any, t: Any) -> np.ndarray:
-    """G'(eta) from numerics.stable; 0 where f(w_t) = 0 exactly (there eta is a global minimiser
-    of f(w_t) >= 0, and G' does not exist: every excited component has eta lambda_i = 1)."""
-    ev = evaluate(problem, eta, t)
-    return np.where(ev.loss_is_zero, 0.0, ev.log_objective_grad)
-
-
-def eta_star(problem: QuadraticProblem, t: Any) -> float:
-    r"""The unique minimiser :math:`\eta^*(t)` of :math:`\tfrac1t\ln f(w_{t,\eta})` over eta >= 0.
-
-    Statement (Theorem 4(i), with Theorem 3(i)): :math:`\eta^*` is the unique zero of G' (equally
-    of the naive F'), G' < 0 below it and > 0 above. Assumptions: H positive definite (a
-    :class:`~numerics.QuadraticProblem`), t >= 1.
-
-    Method: G'(eta) < 0 on [0, 1/L) (all a_i > 0), so the lower end is 1/L (returned at once if
-    f(w_t) = 0 there; 0 if rounding put fl(1/L) past a root at the real 1/L). The upper end starts
-    at 2/L and doubles until G' > 0; this is needed because eta*(t) can exceed 2/L at small t
-    (eta*(1) = sum c^2 lambda^2 / sum c^2 lambda^3 is a weighted mean of 1/lambda), and it stops
-    before 4/alpha since G' > 0 beyond 2/alpha. The root is found by :func:`scipy.optimize.brentq`
-    with tolerance 4 eps |eta| + 4 eps / L <= 8 eps eta* (eta* >= 1/L); the evaluation error of G'
-    near its root adds about eps x (sum of |terms|) / G''(eta*), a few ulps on the instances tested.
-
-    >>> from l2l.numerics import QuadraticProblem
-    >>> eta_star(QuadraticProblem([2.0], [1.0]), 7)        # 1-d: f(w_t) = 0 at eta = 1/lambda
-    0.5
-    """
-    problem = _problem(problem)
-    t = _integer("t", t, maximum=MAX_HORIZON)
-    lo = 1.0 / problem.L
-    g_lo = float(_gprime(problem, lo, t))
-    if g_lo == 0.0:
-        return lo
-    if g_lo > 0:
-        # fl(1/L) > 1/L and only the L-eigenspace is excited (e.g. d = 1): the root (a pole of
-        # G', where f(w_t) = 0) is the real 1/L, just below; G'(0) < 0 always.
-        lo = 0.0
-    hi = 2.0 / problem.L
-    for _ in range(_MAX_DOUBLINGS):
-        g_hi = float(_gprime(problem, hi, t))
-        if g_hi == 0.0:
-            return hi
-        if g_hi > 0:
-            break
-        lo, hi = hi, 2.0 * hi
-    else:  # pragma: no cover - 2/L * 2^1100 overflows long before
-        raise RuntimeError("eta_star: no sign change of G' found")
-    return float(
-        brentq(
-            lambda e: float(_gprime(problem, e, t)),
-            lo,
-            hi,
-            xtol=4.0 * _EPS / problem.L,
-            rtol=4.0 * _EPS,
-            maxiter=500,
-        )
-    )
-
-
-def eta_star_extremes(problem: QuadraticProblem, t: Any) -> float:
-    r"""Root of G' keeping only the two extreme eigencomponents: (1 + q) / (L + q alpha).
-
-    With :math:`r = c_d^2\alpha^2 / (c_1^2 L^2)` and :math:`q = r^{1/(2t-1)}`. [derived] The
-    neglected components change :math:`\eta^*(t)` by a relative amount that decays exponentially in
-    t, so this is the asymptotics of :math:`\eta^*(t)` and shows the 1/t approach to
-    2/(L + alpha) (module docstring). Repeated extreme eigenvalues pool their c_i^2. Needs
-    :math:`c_1, c_d \ne 0` (``c_min > 0``, as in the paper) and L > alpha.
-
-    >>> from l2l.numerics import QuadraticProblem
-    >>> p = QuadraticProblem([1.0, 3.0], [0.6, 0.8])           # only two components: exact
-    >>> abs(eta_star_extremes(p, 10) - eta_star(p, 10)) < 1e-15
-    True
-    """
-    problem = _problem(problem)
-    t = _integer("t", t, maximum=MAX_HORIZON)
-    lam, c = problem.eigenvalues, problem.coefficients
-    L, a = problem.L, problem.alpha
-    if not L > a:
-        raise ValidationError("problem", "needs L > alpha (two distinct extreme eigenvalues)")
-    c1 = float(np.sum(c[lam == L] ** 2))
-    cd = float(np.sum(c[lam == a] ** 2))
-    if c1 == 0 or cd == 0:
-        raise ValidationError("problem", "needs c_1 != 0 and c_d != 0 (c_min > 0)")
-    log_r = math.log(cd) + 2 * math.log(a) - math.log(c1) - 2 * math.log(L)
-    q = math.exp(log_r / (2 * t - 1))
-    return (1.0 + q) / (L + q * a)
-
-
-def stability_step(problem: QuadraticProblem, t: Any, c: Any = 1.0) -> float:
-    r"""k_c = (c G''(eta*) / 2)^2: the meta-step after which c/sqrt(k) < 2 / G''(eta*).
-
-    [derived] Below this step the fixed point eta* of meta-GD is linearly unstable and the
-    iterate oscillates around it; above it the error contracts (module docstring). Returns 0 when
-    G''(eta*) <= 0 or does not exist (f(w_t) = 0 at eta*).
-
-    >>> from l2l.numerics import QuadraticProblem
-    >>> round(stability_step(QuadraticProblem([1.0, 3.0], [0.6, 0.8]), 100, c=0.05), 1)
-    14457.4
-    """
-    problem = _problem(problem)
-    t = _integer("t", t, maximum=MAX_HORIZON)
-    c = _positive("c", c)
-    es = eta_star(problem, t)
-    ev = evaluate(problem, es, t)
-    h = float(ev.log_objective_hess)
-    if bool(ev.loss_is_zero) or not h > 0:
-        return 0.0
-    return (c * h / 2.0) ** 2
-
-
-# ---------------------------------------------------------------------------------------------
-# meta-gradient descent
-
-
-def meta_gd(
-    problem: QuadraticProblem,
-    eta0: Any,
-    t: Any,
-    steps: Any,
-    c: Any = 1.0,
-    project: bool = True,
-) -> MetaTrajectory:
-    r"""Meta-GD on the log meta-objective: eta_{k+1} = max(0, eta_k - (c/sqrt k) G'(eta_k)), k = 1..steps.
-
-    Statement (Theorem 4(iii)) [paper]: with :math:`\mu_k = 1/\sqrt k` and the reset to 0 of
-    negative iterates, :math:`|\eta_k-\eta^*|\le\varepsilon` for all
-    :math:`k \ge k' = (M^6/\varepsilon^2)\,\mathrm{poly}(1/c_{\min}, L, 1/\alpha, 1/(L-\alpha))`
-    when :math:`\eta_0 \le M`. The paper's experiment uses c = 1/100 (§6.1). G' comes from
-    :func:`numerics.stable.evaluate` (bounded, Theorem 4(ii), and accurate at any t). Where
-    f(w_t) = 0 exactly (every excited component has eta lambda_i = 1, so eta is a global
-    minimiser), G' does not exist and the step is 0.
-
-    Inputs: ``eta0`` finite >= 0; ``t`` integer in [1, 10^12] (``MAX_HORIZON``); ``steps`` integer in
-    [1, :data:`MAX_META_STEPS`]; ``c`` finite > 0 (units 1/lambda^2); ``project``: reset negative
-    iterates to 0 (the theorem's rule). Without projection a negative iterate ends the run
-    (``terminated`` says so) because G' is only evaluated for eta >= 0.
-
-    Cost: one :func:`numerics.stable.evaluate` per step; :func:`meta_gd_many` runs several
-    starting points or horizons for about the price of one.
-
-    >>> from l2l.numerics import QuadraticProblem
-    >>> tr = meta_gd(QuadraticProblem([1.0, 3.0], [0.6, 0.8]), 2.0, 10, 3, c=0.1)
-    >>> tr.etas.round(6).tolist(), tr.step_sizes.round(6).tolist()     # G'(2) ~ 2 x 3 / (2 x 3 - 1)
-    ([2.0, 1.88, 1.788564, 1.709215], [0.1, 0.070711, 0.057735])
-    """
-    eta0 = _nonneg("eta0", eta0)
-    t = _integer("t", t, maximum=MAX_HORIZON)
-    return meta_gd_many(problem, [eta0], [t], steps, c=c, project=project)[0]
-
-
-def meta_gd_many(
-    problem: QuadraticProblem,
-    eta0s: Any,
-    ts: Any,
-    steps: Any,
-    c: Any = 1.0,
-    project: bool = True,
-) -> list[MetaTrajectory]:
-    """:func:`meta_gd` for every pair of the broadcast of ``eta0s`` and ``ts`` (1-D lists), run
-    together (one vectorised G' evaluation per step). Returns one trajectory per pair, in
-    broadcast order; each is identical to the corresponding :func:`meta_gd` run.
-
-    >>> from l2l.numerics import QuadraticProblem
-    >>> runs = meta_gd_many(QuadraticProblem([1.0, 3.0], [0.6, 0.8]), [0.1, 2.0], [10], 3, c=0.1)
-    >>> [round(float(r.etas[-1]), 6) for r in runs]
-    [0.047918, 1.709215]
-    """
-    problem = _problem(problem)
-    if not isinstance(project, (bool, np.bool_)):
-        raise ValidationError("project", f"must be True or False (got {type(project).__name__})")
-    e0 = [_nonneg("eta0", v) for v in _as_list("eta0", eta0s)]
-    t_list = [_integer("t", v, maximum=MAX_HORIZON) for v in _as_list("t", ts)]
-    steps = _integer("steps", steps, maximum=MAX_META_STEPS)
-    c = _positive("c", c)
-    try:
-        eta, tt = np.broadcast_arrays(np.asarray(e0, dtype=np.float64), np.asarray(t_list, dtype=np.int64))
-    except ValueError:
-        raise ValidationError("t", f"{len(t_list)} horizons cannot be paired with {len(e0)} starting points") from None
-    eta = eta.copy()
-    tt = tt.copy()
-    n = eta.size
-    etas = np.empty((n, steps + 1))
-    grads = np.empty((n, steps))
-    projected = np.zeros((n, steps), dtype=bool)
-    etas[:, 0] = eta
-    mu = c / np.sqrt(np.arange(1, steps + 1, dtype=np.float64))
-    alive = np.ones(n, dtype=bool)
-    stop = np.full(n, steps, dtype=np.int64)  # steps taken by each run
-    for k in range(steps):
-        idx = np.nonzero(alive)[0]
-        if idx.size == 0:
-            break
-        g = _gprime(problem, eta[idx], tt[idx])
-        grads[idx, k] = g
-        new = eta[idx] - mu[k] * g
-        neg = new < 0
-        if project:
-            projected[idx, k] = neg
-            new = np.where(neg, 0.0, new)
-        else:
-            for j in idx[neg]:
-                alive[j] = False
-                stop[j] = k + 1
-        etas[idx, k + 1] = new
-        eta[idx] = new
-    out = []
-    for j in range(n):
-        m = int(stop[j])
-        term = None
-        if m < steps or (not project and etas[j, m] < 0):
-            term = (
-                f"eta became negative ({etas[j, m]!r}) at step {m} with project=False; "
-                "G' is defined for eta >= 0 only"
-            )
-        out.append(
-            MetaTrajectory(
-                problem=problem,
-                t=int(tt[j]),
-                c=c,
-                project=bool(project),
-                etas=etas[j, : m + 1].copy(),
-                grads=grads[j, :m].copy(),
-                step_sizes=mu[:m].copy(),
-                projected=projected[j, :m].copy(),
-                terminated=term,
-            )
-        )
-    return out
-
-
-def _as_list(field: str, value: Any) -> list:
-    if isinstance(value, (str, bytes)) or value is None:
-        raise ValidationError(field, f"must be a number or a 1-D list of numbers (got {type(value).__name__})")
-    arr = np.asarray(value, dtype=object)
-    if arr.ndim > 1 or arr.size == 0:
-        raise ValidationError(field, f"must be a number or a non-empty 1-D list (got shape {arr.shape})")
-    return arr.reshape(-1).tolist()
-
-
-def first_hit(traj: Any, target: Any, tol: Any) -> int | None:
-    """First k with |eta_j - target| <= tol for every j >= k (to the end of the run), else None.
-
-    ``traj`` is a :class:`MetaTrajectory` or a 1-D array of iterates. The answer is about the run
-    as recorded: a later excursion, beyond its last step, is not ruled out (for meta-GD near
-    eta* it is once k exceeds :func:`stability_step`).
-
-    >>> first_hit(np.array([1.0, 0.5, 0.52, 0.7, 0.51, 0.5]), 0.5, 0.05)
-    4
-    >>> first_hit(np.array([1.0, 0.5, 0.9]), 0.5, 0.05) is None
-    True
-    """
-    etas = traj.etas if isinstance(traj, MetaTrajectory) else traj
-    if isinstance(etas, (str, bytes)) or etas is None:
-        raise ValidationError("traj", f"must be a MetaTrajectory or a 1-D array (got {type(traj).__name__})")
-    try:
-        etas = np.asarray(etas, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError("traj", f"must be a MetaTrajectory or a 1-D array of numbers ({exc})") from None
-    if etas.ndim != 1 or etas.size == 0:
-        raise ValidationError("traj", f"must be a non-empty 1-D array (got shape {etas.shape})")
-    target = _real("target", target)
-    tol = _nonneg("tol", tol)
-    ok = np.abs(etas - target) <= tol
-    if not ok[-1]:
-        return None
-    bad = np.nonzero(~ok)[0]
-    return 0 if bad.size == 0 else int(bad[-1]) + 1
-
-
-# =============================================================================================
-# Least squares: train-by-train vs train-by-validation
-# =============================================================================================
-#
-# Wang, Yuan, Wu & Ge (2021) Section 4 (``../shared/papers/wang2021.md`` §2.3, §4, §5 items
-# 10-13, §6.2, §7 items 11-15). Everything below evaluates GD in closed form through
-# :mod:`numerics.least_squares`; only the truncation rule needs the whole trajectory, and its
-# first crossing is found exactly from the closed-form norms ||w_tau||, tau = 0..t.
-
-from functools import cached_property  # noqa: E402  (section-local imports, appended section)
-from typing import Callable, NamedTuple  # noqa: E402
-
-from scipy.optimize import minimize_scalar  # noqa: E402
-
-from . import least_squares as _ls  # noqa: E402
-from .problems import LeastSquaresProblem  # noqa: E402
-from .validation import as_nonnegative_reals, as_real_vector  # noqa: E402
-
-__all__ += [
     "TRUNCATION_FACTOR",
     "MAX_TASK_HORIZON",
     "DEFAULT_ETA_GRID",
@@ -513,9 +80,9 @@ class Task:
         return TRUNCATION_FACTOR * self.sigma
 
     @cached_property
-    def spectrum(self) -> "_ls.LeastSquaresSpectrum":
+    def spectrum(self) -> "closed_form.LeastSquaresSpectrum":
         """Closed-form data of GD on the training samples (validation kept for the TbV loss)."""
-        return _ls.spectrum(self.problem)
+        return closed_form.spectrum(self.problem)
 
     @cached_property
     def merged(self) -> "Task":
@@ -540,15 +107,6 @@ class Task:
         return tl, vl
 
 
-def _count(field: str, value: Any, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise ValidationError(field, f"must be an integer >= {minimum} (got {value!r})")
-    v = int(value)
-    if v < minimum:
-        raise ValidationError(field, f"must be an integer >= {minimum} (got {v})")
-    return v
-
-
 def sample_tasks(d: int, n_train: int, n_valid: int, m: int, sigma: float, seed: int) -> list[Task]:
     r"""m independent tasks from the distribution of Wang et al. (2021) §4 (spec §2.3) [paper].
 
@@ -567,12 +125,12 @@ def sample_tasks(d: int, n_train: int, n_valid: int, m: int, sigma: float, seed:
     >>> round(float(np.linalg.norm(tasks[0].w_star)), 12), round(float(np.linalg.norm(tasks[0].u)), 12)
     (1.0, 1.0)
     """
-    d = _count("d", d, 1)
-    n_train = _count("n_train", n_train, 1)
-    n_valid = _count("n_valid", n_valid, 0)
-    m = _count("m", m, 1)
-    sigma = _positive("sigma", sigma)
-    seed = _count("seed", seed, 0)
+    d = as_int("d", d, 1)
+    n_train = as_int("n_train", n_train, 1)
+    n_valid = as_int("n_valid", n_valid, 0)
+    m = as_int("m", m, 1)
+    sigma = as_real("sigma", sigma, 0.0, lo_open=True)
+    seed = as_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
     tasks = []
     for _ in range(m):
@@ -609,15 +167,9 @@ def _tasks(tasks: Any, need_valid: bool = False) -> list[Task]:
     return tasks
 
 
-def _choice(field: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValidationError(field, f"must be one of {', '.join(map(repr, allowed))} (got {value!r})")
-    return value
-
-
-def _truncated(task: Task, sp: "_ls.LeastSquaresSpectrum", eta: np.ndarray, t: int) -> np.ndarray:
+def _truncated(task: Task, sp: "closed_form.LeastSquaresSpectrum", eta: np.ndarray, t: int) -> np.ndarray:
     """Whether ||w_tau|| >= radius for some tau <= t (closed-form norms, every tau checked)."""
-    return _ls.first_crossing(sp, eta, t, task.radius) >= 0
+    return closed_form.first_crossing(sp, eta, t, task.radius) >= 0
 
 
 @dataclass(frozen=True)
@@ -653,13 +205,13 @@ def meta_objective(tasks: Any, eta: Any, t: Any, kind: str = "tbt", train_on: st
     >>> bool(mo.value[1] > 100 * mo.value[0]), mo.grad[1].item()
     (True, 0.0)
     """
-    kind = _choice("kind", kind, _KINDS)
-    train_on = _choice("train_on", train_on, _TRAIN_ON)
+    kind = as_choice("kind", kind, _KINDS)
+    train_on = as_choice("train_on", train_on, _TRAIN_ON)
     if kind == "tbv" and train_on == "all":
         raise ValidationError("train_on", "must be 'train' for kind='tbv' (validation samples must be held out)")
     tasks = _tasks(tasks, need_valid=(kind == "tbv"))
     eta = as_nonnegative_reals("eta", eta)
-    t = _integer("t", t, maximum=MAX_TASK_HORIZON)
+    t = as_horizon("t", t, maximum=MAX_TASK_HORIZON)
     shape = eta.shape
     flat = eta.reshape(-1)
     value = np.zeros(flat.size)
@@ -674,7 +226,7 @@ def meta_objective(tasks: Any, eta: Any, t: Any, kind: str = "tbt", train_on: st
         v = np.full(flat.size, frozen_train if kind == "tbt" else frozen_valid)
         g = np.zeros(flat.size)
         if ok.any():
-            res = _ls.gd(sp, flat[ok], t)
+            res = closed_form.gd(sp, flat[ok], t)
             v[ok] = res.train_loss if kind == "tbt" else res.valid_loss
             g[ok] = res.train_loss_grad if kind == "tbt" else res.valid_loss_grad
         value += v
@@ -743,6 +295,7 @@ def minimise_meta_objective(
     >>> bool(res.value <= res.grid_value), bool(res.grid[0] <= res.eta <= res.grid[-1])
     (True, True)
     """
+    from scipy.optimize import minimize_scalar  # lazily: importing scipy.optimize costs ~0.4 s
     if not callable(objective):
         raise ValidationError("objective", f"must be callable (got {type(objective).__name__})")
     if not isinstance(refine, (bool, np.bool_)):
@@ -816,12 +369,12 @@ def meta_gd_tasks(
     >>> tr.etas.shape, bool(np.all(tr.etas >= 0)), bool(np.all(tr.truncated == 0))
     ((51,), True, True)
     """
-    kind = _choice("kind", kind, _KINDS)
+    kind = as_choice("kind", kind, _KINDS)
     tasks = _tasks(tasks, need_valid=(kind == "tbv"))
-    eta = _nonneg("eta0", eta0)
-    t = _integer("t", t, maximum=MAX_TASK_HORIZON)
-    steps = _integer("steps", steps, maximum=MAX_META_STEPS)
-    c = _positive("c", c)
+    eta = as_real("eta0", eta0, 0.0)
+    t = as_horizon("t", t, maximum=MAX_TASK_HORIZON)
+    steps = as_horizon("steps", steps, maximum=MAX_META_STEPS)
+    c = as_real("c", c, 0.0, lo_open=True)
     if not isinstance(log, (bool, np.bool_)):
         raise ValidationError("log", f"must be True or False (got {type(log).__name__})")
     etas = np.empty(steps + 1)
@@ -865,10 +418,10 @@ def test_errors(tasks_test: Any, eta: Any, t: Any, train_on: str = "all") -> np.
     training + validation, as the released code [code; spec §6.2, §8]) or on its training
     samples only (``"train"``).
     """
-    train_on = _choice("train_on", train_on, _TRAIN_ON)
+    train_on = as_choice("train_on", train_on, _TRAIN_ON)
     tasks = _tasks(tasks_test)
     eta = as_nonnegative_reals("eta", eta)
-    t = _integer("t", t, maximum=MAX_TASK_HORIZON)
+    t = as_horizon("t", t, maximum=MAX_TASK_HORIZON)
     flat = eta.reshape(-1)
     out = np.empty((len(tasks), flat.size))
     for j, tk in enumerate(tasks):
@@ -877,7 +430,7 @@ def test_errors(tasks_test: Any, eta: Any, t: Any, train_on: str = "all") -> np.
         cut = _truncated(task, sp, flat, t)
         err = np.full(flat.size, float(test_error(task.w_star, task.radius * task.u)))
         if (~cut).any():
-            err[~cut] = test_error(task.w_star, _ls.iterate(sp, flat[~cut], t))
+            err[~cut] = test_error(task.w_star, closed_form.iterate(sp, flat[~cut], t))
         out[j] = err
     return out.reshape((len(tasks),) + eta.shape)
 
@@ -907,7 +460,7 @@ def eta_tbt_limit(problem: Any) -> float:
     """
     if isinstance(problem, Task):
         problem = problem.problem
-    sp = _ls.spectrum(problem)
+    sp = closed_form.spectrum(problem)
     if sp.rank == 0:
         raise ValidationError("problem", "X is zero: H has no positive eigenvalue")
     return 2.0 / (sp.lam_max + sp.lam_min_positive)
@@ -920,9 +473,9 @@ def erm_error_underdetermined(n: int, d: int, sigma: float) -> float:
     >>> round(erm_error_underdetermined(100, 200, 1.0), 6)            # about 1/2 + sigma^2
     1.510101
     """
-    n = _count("n", n, 1)
-    d = _count("d", d, 1)
-    sigma = _nonneg("sigma", sigma)
+    n = as_int("n", n, 1)
+    d = as_int("d", d, 1)
+    sigma = as_real("sigma", sigma, 0.0)
     if not d > n + 1:
         raise ValidationError("d", f"must exceed n + 1 = {n + 1} (the inverse-Wishart mean is finite only then), got {d}")
     return (1.0 - n / d) + sigma**2 * n / (d - n - 1)
@@ -935,9 +488,9 @@ def erm_error_overdetermined(n: int, d: int, sigma: float) -> float:
     >>> round(erm_error_overdetermined(2000, 50, 1.0), 6)
     0.025654
     """
-    n = _count("n", n, 1)
-    d = _count("d", d, 1)
-    sigma = _nonneg("sigma", sigma)
+    n = as_int("n", n, 1)
+    d = as_int("d", d, 1)
+    sigma = as_real("sigma", sigma, 0.0)
     if not n > d + 1:
         raise ValidationError("n", f"must exceed d + 1 = {d + 1} (the inverse-Wishart mean is finite only then), got {n}")
     return sigma**2 * d / (n - d - 1)
@@ -963,9 +516,9 @@ def early_stopping_optimum(d: int, n1: int, sigma: float) -> EarlyStopping:
     >>> round(es.s_star, 6), round(es.error, 6)
     (0.110865, 0.889135)
     """
-    d = _count("d", d, 1)
-    n1 = _count("n1", n1, 1)
-    sigma = _nonneg("sigma", sigma)
+    d = as_int("d", d, 1)
+    n1 = as_int("n1", n1, 1)
+    sigma = as_real("sigma", sigma, 0.0)
     s = 1.0 / (1.0 + (d + 1) / n1 + sigma**2 * d / n1)
     return EarlyStopping(s, 1.0 - s)
 
@@ -1029,11 +582,11 @@ def tbt_vs_tbv(
     >>> bool(r.tbt.eta > 30 * r.tbv.eta), bool(r.error_tbt > r.error_tbv)
     (True, True)
     """
-    n = _count("n", n, 2)
-    n1 = n // 2 if n1 is None else _count("n1", n1, 1)
+    n = as_int("n", n, 2)
+    n1 = n // 2 if n1 is None else as_int("n1", n1, 1)
     if not n1 < n:
         raise ValidationError("n1", f"must be < n = {n} (TbV needs validation samples), got {n1}")
-    seed = _count("seed", seed, 0)
+    seed = as_int("seed", seed, 0)
     s_train, s_test = (int(v) for v in np.random.SeedSequence(seed).generate_state(2))
     tasks = sample_tasks(d, n1, n - n1, m, sigma, s_train)
     tests = sample_tasks(d, n1, n - n1, m_test, sigma, s_test)

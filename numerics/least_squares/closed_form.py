@@ -42,7 +42,7 @@ How it stays accurate (float64):
   their :math:`z_i^2` in :math:`\|r\|^2`. The error this makes is at most
   :math:`t\,\eta\,\lambda_i z_i^2/n` with :math:`\lambda_i \le (\max(n,d)\epsilon)^2\lambda_{\max}`,
   i.e. below :math:`10^{-29}\,t\,\eta\lambda_{\max}` relative for d, n <= 1000.
-* :math:`\ln|a_i|` is :func:`numerics.stable.log_abs_one_minus` (exact product
+* :math:`\ln|a_i|` is :func:`numerics.quadratic.stable.log_abs_one_minus` (exact product
   :math:`\eta\lambda_i`, ``log1p``), so :math:`\eta = 1/\lambda_i` (:math:`a_i = 0`, handled
   exactly: :math:`0^0 = 1`) and :math:`\eta \approx 2/\lambda_i` are resolved.
 * :math:`a_i^k` is formed as :math:`\pm\exp(k\ln|a_i|)`, and :math:`1-a_i^t` as
@@ -57,8 +57,8 @@ How it stays accurate (float64):
   subnormal increments, exact only to the subnormal spacing (absolute, not relative).
 
 Also here, sharing no code with the closed form (``../shared/DESIGN.md``, "Independence"):
-:func:`simulate`, the dense float64 unroll with a forward-mode tangent (and the truncation rule of
-§2.3), and :func:`reference`, the same unroll in mpmath at 50 digits on the raw (X, y).
+:func:`numerics.least_squares.simulation.simulate`, the dense float64 unroll with a forward-mode tangent (and the truncation rule of
+§2.3), and :func:`numerics.least_squares.reference.reference`, the same unroll in mpmath at 50 digits on the raw (X, y).
 
 Example (1-d: X = [[1], [2]], y = [1, 1], so H = 5/2, w_ERM = 3/5 and ||r||^2 = 1/5; at
 eta = 1/5, a = 1/2 and the training loss is 1/20 + (5/4)(1/2)^(2t)(3/5)^2)::
@@ -84,9 +84,9 @@ from typing import Any
 
 import numpy as np
 
-from .problems import LeastSquaresProblem
-from .stable import log_abs_one_minus
-from .validation import ValidationError, as_horizons, as_nonnegative_reals, as_real_vector
+from ..problems import LeastSquaresProblem
+from ..quadratic.stable import log_abs_one_minus
+from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_reals, as_real_vector
 
 __all__ = [
     "LeastSquaresSpectrum",
@@ -97,10 +97,6 @@ __all__ = [
     "iterate",
     "iterate_norms",
     "first_crossing",
-    "SimulatedGD",
-    "simulate",
-    "LeastSquaresReference",
-    "reference",
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -152,12 +148,6 @@ class LeastSquaresSpectrum:
         return float(self.lam[-1]) if self.lam.size else 0.0
 
 
-def _problem(problem: Any) -> LeastSquaresProblem:
-    if not isinstance(problem, LeastSquaresProblem):
-        raise ValidationError("problem", f"must be a LeastSquaresProblem (got {type(problem).__name__})")
-    return problem
-
-
 def spectrum(problem: LeastSquaresProblem, w0: Any = None) -> LeastSquaresSpectrum:
     """The eigen-data of H = X^T X / n via the thin SVD of X (see the module docstring).
 
@@ -166,7 +156,7 @@ def spectrum(problem: LeastSquaresProblem, w0: Any = None) -> LeastSquaresSpectr
     >>> sp.rank, round(sp.lam_max, 12), round(sp.resid2, 12)     # rank 1, H = [[5/2, 5/2], [5/2, 5/2]]
     (1, 5.0, 0.2)
     """
-    problem = _problem(problem)
+    problem = as_instance(problem, LeastSquaresProblem)
     n, d = problem.n, problem.d
     if w0 is None:
         w = np.zeros(d)
@@ -231,7 +221,7 @@ def _grid(eta: Any, t: Any) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# log-space helpers (private; of numerics.stable only ln|1 - eta lam| is reused)
+# log-space helpers (private; of numerics.quadratic.stable only ln|1 - eta lam| is reused)
 
 
 def _power_parts(la: np.ndarray, sa: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,7 +334,7 @@ def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0
     r"""Training and validation loss of GD after t steps, and their d/d eta (module docstring).
 
     ``eta`` (>= 0) and ``t`` (integers in [1, 10^12]) broadcast like numpy arrays (as in
-    :func:`numerics.stable.evaluate`); ``problem`` may be a precomputed :func:`spectrum` (then
+    :func:`numerics.quadratic.stable.evaluate`); ``problem`` may be a precomputed :func:`spectrum` (then
     ``w0`` is fixed by it). Work O(N (r + n_valid r)) for N broadcast points and rank r.
 
     Accuracy: exact up to the rounding of the SVD and of ln|a_i|; the relative error of each
@@ -530,149 +520,3 @@ def _norms_range(sp: LeastSquaresSpectrum, eta: np.ndarray, start: int, stop: in
             total = np.logaddexp(lc2, lnull)
         out[:, s0 - start : s0 - start + taus.size] = 0.5 * total
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# the process, step by step (independent of everything above)
-
-
-@dataclass(frozen=True)
-class SimulatedGD:
-    """One dense float64 unroll (:func:`simulate`). ``truncated_at`` is the first step tau with
-    ||w_tau|| >= radius (then w is frozen at radius * u), else None."""
-
-    w: np.ndarray
-    dw: np.ndarray  #: d w_t / d eta (forward-mode tangent; 0 after truncation)
-    train_loss: float
-    train_loss_grad: float
-    valid_loss: float | None
-    valid_loss_grad: float | None
-    truncated_at: int | None
-    max_w_norm: float  #: max over tau of ||w_tau|| (scale of the unroll's rounding errors)
-    max_dw_norm: float  #: max over tau of ||d w_tau / d eta||
-
-
-def simulate(
-    problem: LeastSquaresProblem,
-    eta: float,
-    t: int,
-    w0: Any = None,
-    radius: float | None = None,
-    u: Any = None,
-) -> SimulatedGD:
-    r"""Run GD w <- w - eta X^T (X w - y) / n for t steps on the dense X, with the tangent
-    wdot <- wdot - g - eta X^T X wdot / n (forward mode), and the truncation rule of Wang et al.
-    (2021) §2.3 when ``radius`` is given: the first time ||w_tau|| >= radius, w is set to
-    radius * u (u a unit vector; the tangent becomes 0) and the run stops.
-
-    Plain loops, no eigen-decomposition: this is the process itself (implementation 2 of
-    DESIGN.md). Overflows to inf/NaN like any float64 unroll would.
-
-    >>> from l2l.numerics import LeastSquaresProblem
-    >>> r = simulate(LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0]), 0.2, 2)
-    >>> round(r.train_loss, 12), r.w.round(12).tolist()
-    (0.078125, [0.45])
-    """
-    problem = _problem(problem)
-    x, y = problem.X, problem.y
-    n, d = problem.n, problem.d
-    w = np.zeros(d) if w0 is None else np.array(w0, dtype=np.float64)
-    wd = np.zeros(d)
-    eta = float(eta)
-    stop = None
-    wmax = float(np.linalg.norm(w))
-    dmax = 0.0
-    with np.errstate(all="ignore"):
-        for tau in range(1, int(t) + 1):
-            g = x.T @ (x @ w - y) / n
-            hwd = x.T @ (x @ wd) / n
-            w, wd = w - eta * g, wd - g - eta * hwd
-            wmax = max(wmax, float(np.linalg.norm(w)))
-            dmax = max(dmax, float(np.linalg.norm(wd)))
-            if radius is not None and np.linalg.norm(w) >= radius:
-                w = float(radius) * np.asarray(u, dtype=np.float64)
-                wd = np.zeros(d)
-                stop = tau
-                break
-        res = y - x @ w
-        tl = float(res @ res) / (2 * n)
-        tg = -float(res @ (x @ wd)) / n
-        vl = vg = None
-        if problem.has_validation:
-            rv = problem.y_valid - problem.X_valid @ w
-            vl = float(rv @ rv) / (2 * problem.n_valid)
-            vg = -float(rv @ (problem.X_valid @ wd)) / problem.n_valid
-    return SimulatedGD(w, wd, tl, tg, vl, vg, stop, wmax, dmax)
-
-
-# ---------------------------------------------------------------------------------------------
-# high-precision reference: the same unroll in mpmath (independent of the closed form)
-
-
-@dataclass(frozen=True)
-class LeastSquaresReference:
-    """mpf values at one (eta, t) from :func:`reference`; ``*_scale`` bound the derivative's
-    magnitude by Cauchy-Schwarz (||residual|| ||X dw/deta|| / n), the natural scale for its
-    error (cancellation in the inner product)."""
-
-    ctx: Any
-    w: list
-    dw: list
-    train_loss: Any
-    train_loss_grad: Any
-    train_grad_scale: Any
-    valid_loss: Any
-    valid_loss_grad: Any
-    valid_grad_scale: Any
-
-
-def reference(problem: LeastSquaresProblem, eta: float, t: int, w0: Any = None, dps: int = 50) -> LeastSquaresReference:
-    r"""GD and its forward-mode d/d eta unrolled in mpmath (local context, ``dps`` digits) on the
-    raw (X, y) -- no eigen-decomposition, no closed form. Inputs are taken exactly from float64.
-
-    Precision: each step loses a few units of 10^-dps relative to the iterate's scale, so after
-    t <= 50 steps of a well-scaled problem the reference is good to ~10^-(dps-4).
-
-    >>> from l2l.numerics import LeastSquaresProblem
-    >>> ref = reference(LeastSquaresProblem([[1.0], [2.0]], [1.0, 1.0]), 0.2, 2, dps=30)
-    >>> ref.ctx.nstr(ref.train_loss, 10), ref.ctx.nstr(ref.train_loss_grad, 10)
-    ('0.078125', '-0.5625')
-    """
-    problem = _problem(problem)
-    import mpmath  # lazily: only the reference needs it
-
-    ctx = mpmath.MPContext()
-    ctx.dps = int(dps)
-    n, d = problem.n, problem.d
-    X = [[ctx.mpf(float(v)) for v in row] for row in problem.X]
-    y = [ctx.mpf(float(v)) for v in problem.y]
-    e = ctx.mpf(float(eta))
-    w = [ctx.mpf(0)] * d if w0 is None else [ctx.mpf(float(v)) for v in w0]
-    wd = [ctx.mpf(0)] * d
-
-    def matvec(A: list, v: list) -> list:
-        return [ctx.fsum(a * b for a, b in zip(row, v)) for row in A]
-
-    def rmatvec(A: list, r: list) -> list:
-        return [ctx.fsum(A[k][j] * r[k] for k in range(len(A))) for j in range(d)]
-
-    for _ in range(int(t)):
-        g = [gi / n for gi in rmatvec(X, [a - b for a, b in zip(matvec(X, w), y)])]
-        hwd = [gi / n for gi in rmatvec(X, matvec(X, wd))]
-        w, wd = [wi - e * gi for wi, gi in zip(w, g)], [a - b - e * c for a, b, c in zip(wd, g, hwd)]
-
-    def loss_and_grad(A: list, b: list, m: int):
-        r = [bi - ai for ai, bi in zip(matvec(A, w), b)]
-        xd = matvec(A, wd)
-        loss = ctx.fsum(ri * ri for ri in r) / (2 * m)
-        grad = -ctx.fsum(ri * xi for ri, xi in zip(r, xd)) / m
-        scale = ctx.sqrt(ctx.fsum(ri * ri for ri in r)) * ctx.sqrt(ctx.fsum(xi * xi for xi in xd)) / m
-        return loss, grad, scale
-
-    tl, tg, ts = loss_and_grad(X, y, n)
-    vl = vg = vs = None
-    if problem.has_validation:
-        Xv = [[ctx.mpf(float(v)) for v in row] for row in problem.X_valid]
-        yv = [ctx.mpf(float(v)) for v in problem.y_valid]
-        vl, vg, vs = loss_and_grad(Xv, yv, problem.n_valid)
-    return LeastSquaresReference(ctx, w, wd, tl, tg, ts, vl, vg, vs)

@@ -59,14 +59,13 @@ Example (the by-hand case of the tests: ``h = sigma2 = 1``, ``eta = mu = 1/2``, 
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import mpmath
 import numpy as np
 
-from .validation import ValidationError, as_nonnegative_reals, as_real_vector
+from ..validation import ValidationError, as_int, as_per_coordinate, as_real_vector, as_schedule
 
 __all__ = [
     "NQMReference",
@@ -154,72 +153,17 @@ def to_float(x: Any) -> Any:
 # input checks
 
 
-def _horizon(value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise ValidationError("t", f"must be an integer in [0, {MAX_REFERENCE_T}] (got {value!r})")
-    if not 0 <= int(value) <= MAX_REFERENCE_T:
-        raise ValidationError("t", f"must be an integer in [0, {MAX_REFERENCE_T}] (got {int(value)})")
-    return int(value)
-
-
-def _ndim(value: Any) -> int:
-    """np.ndim, or 1 for input numpy cannot shape (validation then reports it)."""
-    try:
-        return int(np.ndim(value))
-    except (ValueError, TypeError):
-        return 1
-
-
-def _per_coordinate(field: str, value: Any, d: int, *, nonneg: bool) -> np.ndarray:
-    """A length-d float64 vector; a single number is repeated d times."""
-    if _ndim(value) == 0:
-        v = as_nonnegative_reals(field, value) if nonneg else as_real_vector(field, [value])
-        return np.full(d, float(np.ravel(v)[0]))
-    vec = as_real_vector(field, value)
-    if vec.size != d:
-        raise ValidationError(field, f"must have length d = {d} (the length of h), or be a single number (got {vec.size})")
-    if nonneg and (vec < 0).any():
-        i = int(np.argmax(vec < 0))
-        raise ValidationError(field, f"every entry must be >= 0 (entry {i} is {float(vec[i])!r})")
-    return vec
-
-
-def _schedule(field: str, value: Any, t: int, *, nonneg: bool) -> np.ndarray:
-    """A number (repeated t times) or a schedule of exactly t finite numbers."""
-    if _ndim(value) == 0:
-        v = as_nonnegative_reals(field, value) if nonneg else as_real_vector(field, [value])
-        return np.full(t, float(np.ravel(v)[0]))
-    if t == 0 and _ndim(value) == 1 and len(value) == 0:
-        return np.zeros(0)
-    vec = as_real_vector(field, value)
-    if vec.size != t:
-        raise ValidationError(field, f"must be a number or a schedule of length t = {t} (got length {vec.size})")
-    if nonneg and (vec < 0).any():
-        i = int(np.argmax(vec < 0))
-        raise ValidationError(field, f"every entry must be >= 0 (entry {i} is {float(vec[i])!r})")
-    return vec
-
-
-def _dps(value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 15 <= int(value) <= 10_000:
-        raise ValidationError("dps", f"must be an integer in [15, 10000] (got {value!r})")
-    return int(value)
-
-
 def _inputs(h, sigma2, mean0, var0, eta, t, mu):
     h = as_real_vector("h", h, positive=True)
     d = h.size
-    s2 = _per_coordinate("sigma2", sigma2, d, nonneg=True)
-    m0 = _per_coordinate("mean0", mean0, d, nonneg=False)
-    v0 = _per_coordinate("var0", var0, d, nonneg=True)
-    t = _horizon(t)
+    s2 = as_per_coordinate("sigma2", sigma2, d, nonneg=True)
+    m0 = as_per_coordinate("mean0", mean0, d, nonneg=False)
+    v0 = as_per_coordinate("var0", var0, d, nonneg=True)
+    t = as_int("t", t, 0, MAX_REFERENCE_T, integral_floats=True)
     if max(t, 1) * d > MAX_REFERENCE_WORK:
         raise ValidationError("t", f"t x d = {t * d} exceeds MAX_REFERENCE_WORK = {MAX_REFERENCE_WORK:.0e}")
-    etas = _schedule("eta", eta, t, nonneg=True)
-    mus = _schedule("mu", mu, t, nonneg=False)
+    etas = as_schedule("eta", eta, t, nonneg=True)
+    mus = as_schedule("mu", mu, t, nonneg=False)
     return h, s2, m0, v0, etas, mus, t
 
 
@@ -307,7 +251,7 @@ def nqm_reference(
     >>> ref.mpf_str("excess", 25)          # 1/2 h E[w_3^2] = 47/256, exactly
     '0.18359375'
     """
-    dps = _dps(dps)
+    dps = as_int("dps", dps, 15, 10_000)
     h, s2, m0, v0, etas, mus, t = _inputs(h, sigma2, mean0, var0, eta, t, mu)
     ctx = mpmath.MPContext()
     ctx.dps = dps
@@ -355,9 +299,9 @@ def greedy_eta_reference(
     >>> sum(a*a*x for a, x in zip(h, X)) / sum(a**3*(x+s) for a, x, s in zip(h, X, s2))
     0.5022376926902039
     """
-    dps = _dps(dps)
+    dps = as_int("dps", dps, 15, 10_000)
     h, s2, m0, v0, etas, mus, t = _inputs(h, sigma2, mean0, var0, eta, t, mu)
-    mn = _schedule("mu_next", mu_next, 1, nonneg=False)
+    mn = as_schedule("mu_next", mu_next, 1, nonneg=False)
     ctx = mpmath.MPContext()
     ctx.dps = dps + 20
     _, _, means, covs = _run(ctx, h, s2, m0, v0, etas, mus, t, False)

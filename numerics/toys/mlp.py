@@ -48,7 +48,7 @@ at zero as soon as it is seen and reports ``inf`` from then on, which is what th
 
 Example (output as run)::
 
-    >>> from l2l.numerics.mlp import train_inverse_time, grid_losses
+    >>> from l2l.numerics.toys.mlp import train_inverse_time, grid_losses
     >>> round(train_inverse_time(0.01, 1.0, 50, seed=0), 6)
     0.025974
     >>> grid_losses([0.01, 10.0], [0.0, 1.0], 50, seed=0).round(6)
@@ -58,12 +58,11 @@ Example (output as run)::
 
 from __future__ import annotations
 
-import numbers
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from l2l.numerics.validation import ValidationError, as_horizons, as_real_vector
+from ..validation import ValidationError, as_horizons, as_int, as_real, as_real_vector, as_seeds, check_entries
 
 __all__ = [
     "N_IN",
@@ -102,67 +101,13 @@ DEFAULT_BETA_GRID = np.concatenate([[0.0], np.logspace(-2.0, 2.0, 10)])
 # ----------------------------------------------------------------------------- validation helpers
 
 
-def _positive_scalar(field: str, value: Any) -> float:
-    if np.ndim(value) != 0:
-        raise ValidationError(field, "must be a single number > 0")
-    return float(as_real_vector(field, [value], positive=True)[0])
-
-
-def _nonneg_scalar(field: str, value: Any) -> float:
-    if np.ndim(value) != 0:
-        raise ValidationError(field, "must be a single number >= 0")
-    x = float(as_real_vector(field, [value])[0])
-    if x < 0:
-        raise ValidationError(field, f"must be >= 0 (got {x!r})")
-    return x
-
-
-def _momentum(value: Any) -> float:
-    if np.ndim(value) != 0:
-        raise ValidationError("momentum", "must be a single number in [0, 1)")
-    mu = float(as_real_vector("momentum", [value])[0])
-    if not 0.0 <= mu < 1.0:
-        raise ValidationError("momentum", f"must be in [0, 1) (got {mu!r})")
-    return mu
-
-
-def _count(field: str, value: Any, maximum: int) -> int:
-    if np.ndim(value) != 0:
-        raise ValidationError(field, f"must be an integer in [1, {maximum}]")
-    return int(as_horizons(field, value, maximum=maximum))
-
-
-def _seed(value: Any, field: str = "seed") -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValidationError(field, f"must be an integer >= 0 (got {value!r})")
-    return int(value)
-
-
-def _seeds(value: Any) -> tuple[int, ...]:
-    try:
-        seq = tuple(value)
-    except TypeError:
-        raise ValidationError("seeds", "must be a non-empty sequence of integers >= 0") from None
-    if not seq:
-        raise ValidationError("seeds", "must be a non-empty sequence of integers >= 0")
-    return tuple(_seed(s, "seeds") for s in seq)
-
-
-def _betas(value: Any) -> np.ndarray:
-    b = as_real_vector("beta_grid", value)
-    if (b < 0).any():
-        i = int(np.argmax(b < 0))
-        raise ValidationError("beta_grid", f"every entry must be >= 0 (entry {i} is {float(b[i])!r})")
-    return b
-
-
 def _common(tau, momentum, n_train, batch_size, noise_std):
     return dict(
-        tau=_positive_scalar("tau", tau),
-        momentum=_momentum(momentum),
-        n_train=_count("n_train", n_train, 10**7),
-        batch_size=_count("batch_size", batch_size, 10**6),
-        noise_std=_nonneg_scalar("noise_std", noise_std),
+        tau=as_real("tau", tau, 0.0, lo_open=True),
+        momentum=as_real("momentum", momentum, 0.0, 1.0, hi_open=True),
+        n_train=as_int("n_train", n_train, 1, 10**7, integral_floats=True),
+        batch_size=as_int("batch_size", batch_size, 1, 10**6, integral_floats=True),
+        noise_std=as_real("noise_std", noise_std, 0.0),
     )
 
 
@@ -176,9 +121,9 @@ def make_problem(seed: int = 0, *, n_train: int = 512, noise_std: float = 0.1):
     ``params0 = (W1, b1, w2, b2)`` (see the module docstring for the distributions) and a
     :class:`numpy.random.Generator` for the minibatch indices.
     """
-    seed = _seed(seed)
-    n_train = _count("n_train", n_train, 10**7)
-    noise_std = _nonneg_scalar("noise_std", noise_std)
+    seed = as_int("seed", seed, 0)
+    n_train = as_int("n_train", n_train, 1, 10**7, integral_floats=True)
+    noise_std = as_real("noise_std", noise_std, 0.0)
     teacher_ss, data_ss, init_ss, batch_ss = np.random.SeedSequence(seed).spawn(4)
     rt = np.random.default_rng(teacher_ss)
     tW1 = rt.standard_normal((N_IN, N_HIDDEN)) / np.sqrt(N_IN)
@@ -212,14 +157,14 @@ def loss_and_gradient(params, X: np.ndarray, y: np.ndarray):
 
 def inverse_time_schedule(eta0: float, beta: float, T: int, tau: float = 500.0) -> np.ndarray:
     r"""``eta_t = eta0 * exp(-beta * log1p(t / tau))`` for ``t = 0..T-1`` (float64, shape (T,))."""
-    eta0 = _positive_scalar("eta0", eta0)
-    beta = _nonneg_scalar("beta", beta)
-    T = _count("T", T, MAX_STEPS)
-    tau = _positive_scalar("tau", tau)
-    return _schedule(eta0, beta, T, tau)
+    eta0 = as_real("eta0", eta0, 0.0, lo_open=True)
+    beta = as_real("beta", beta, 0.0)
+    T = as_int("T", T, 1, MAX_STEPS, integral_floats=True)
+    tau = as_real("tau", tau, 0.0, lo_open=True)
+    return _inverse_time_rates(eta0, beta, T, tau)
 
 
-def _schedule(eta0: float, beta: float, T: int, tau: float) -> np.ndarray:
+def _inverse_time_rates(eta0: float, beta: float, T: int, tau: float) -> np.ndarray:
     # One code path for both the single and the batched run, so the rates are bitwise equal.
     return eta0 * np.exp(-beta * np.log1p(np.arange(T, dtype=np.float64) / tau))
 
@@ -251,14 +196,14 @@ def train_inverse_time(
     One configuration, plain (unbatched) numpy; ``+inf`` on divergence. The reference
     implementation that :func:`grid_losses` is tested against.
     """
-    eta0 = _positive_scalar("eta0", eta0)
-    beta = _nonneg_scalar("beta", beta)
-    T = _count("T", T, MAX_STEPS)
+    eta0 = as_real("eta0", eta0, 0.0, lo_open=True)
+    beta = as_real("beta", beta, 0.0)
+    T = as_int("T", T, 1, MAX_STEPS, integral_floats=True)
     c = _common(tau, momentum, n_train, batch_size, noise_std)
-    X, y, params, brng = make_problem(_seed(seed), n_train=c["n_train"], noise_std=c["noise_std"])
+    X, y, params, brng = make_problem(as_int("seed", seed, 0), n_train=c["n_train"], noise_std=c["noise_std"])
     params = list(params)
     vel = [np.zeros_like(p) if isinstance(p, np.ndarray) else 0.0 for p in params]
-    etas = _schedule(eta0, beta, T, c["tau"])
+    etas = _inverse_time_rates(eta0, beta, T, c["tau"])
     mu = c["momentum"]
     with np.errstate(all="ignore"):
         for t in range(T):
@@ -295,19 +240,19 @@ def grid_losses_horizons(
     minibatch), ``w2`` is ``(G, 32)``, ``b1`` ``(G*32,)``, ``b2`` ``(G,)``.
     """
     eta0s = as_real_vector("eta0_grid", eta0_grid, positive=True)
-    betas = _betas(beta_grid)
+    betas = check_entries("beta_grid", as_real_vector("beta_grid", beta_grid), 0.0)
     hs = as_horizons("horizons", horizons, maximum=MAX_STEPS)
     if hs.ndim != 1:
         raise ValidationError("horizons", f"must be a 1-D list of integers (got {hs.ndim}-D)")
     c = _common(tau, momentum, n_train, batch_size, noise_std)
-    X, y, (W1, b1, w2, b2), brng = make_problem(_seed(seed), n_train=c["n_train"], noise_std=c["noise_std"])
+    X, y, (W1, b1, w2, b2), brng = make_problem(as_int("seed", seed, 0), n_train=c["n_train"], noise_std=c["noise_std"])
 
     E, Bt = np.meshgrid(eta0s, betas, indexing="ij")
     e_flat, b_flat = E.ravel(), Bt.ravel()
     G, Hd, B, mu = e_flat.size, N_HIDDEN, c["batch_size"], c["momentum"]
     Tmax = int(hs.max())
     # Rates per configuration through the same code path as train_inverse_time (bitwise equal).
-    S = np.stack([_schedule(float(e), float(b), Tmax, c["tau"]) for e, b in zip(e_flat, b_flat)], axis=1)
+    S = np.stack([_inverse_time_rates(float(e), float(b), Tmax, c["tau"]) for e, b in zip(e_flat, b_flat)], axis=1)
 
     W1g = np.tile(W1, (1, G))  # (20, G*32): column block g is configuration g
     b1g = np.tile(b1, G)
@@ -392,7 +337,7 @@ def grid_losses(
     Equal to the loop over :func:`train_inverse_time` up to floating-point summation order
     (tested to 1e-12 relative for short runs); ``inf`` marks divergence.
     """
-    T = _count("T", T, MAX_STEPS)
+    T = as_int("T", T, 1, MAX_STEPS, integral_floats=True)
     return grid_losses_horizons(
         eta0_grid, beta_grid, [T], tau=tau, seed=seed, momentum=momentum,
         n_train=n_train, batch_size=batch_size, noise_std=noise_std,
@@ -415,7 +360,7 @@ def sweep(
     One batched run per seed covers all horizons. A configuration that diverges for any seed
     averages to ``inf``.
     """
-    seeds = _seeds(seeds)
+    seeds = as_seeds("seeds", seeds)
     per_seed = [grid_losses_horizons(eta0_grid, beta_grid, horizons, tau=tau, seed=s) for s in seeds]
     return np.mean(per_seed, axis=0)
 
@@ -435,7 +380,7 @@ def best_schedule(
 ) -> tuple[float, float, float]:
     """``(eta0, beta, mean loss)`` minimising the seed-averaged training loss after ``T`` steps over
     the grid (ties broken by the first grid point in (eta0, beta) row-major order)."""
-    T = _count("T", T, MAX_STEPS)
+    T = as_int("T", T, 1, MAX_STEPS, integral_floats=True)
     mean = sweep([T], seeds=seeds, eta0_grid=eta0_grid, beta_grid=beta_grid, tau=tau)[0]
     return _argmin(mean, eta0_grid, beta_grid)
 
@@ -444,5 +389,5 @@ def evaluate_at(
     eta0: float, beta: float, T: int, seeds: Sequence[int] = (0, 1, 2), tau: float = 500.0
 ) -> float:
     """Seed-averaged training loss after ``T`` steps of the fixed schedule ``(eta0, beta)``."""
-    seeds = _seeds(seeds)
+    seeds = as_seeds("seeds", seeds)
     return float(np.mean([train_inverse_time(eta0, beta, T, tau=tau, seed=s) for s in seeds]))

@@ -6,7 +6,7 @@ From a Noisy Quadratic Model", NeurIPS 2019, and its notebook ``gd-zhang/noisy-q
 with SymPy; the notebook's structure [code]; the form in which the paper states them
 [unconfirmed]). Nothing here iterates a recursion step by step: every risk is a closed form in
 ``t`` (or a matrix power by repeated squaring, ``O(log t)``); the tests compare against a direct
-iteration and :mod:`numerics.nqm_montecarlo` simulates the process.
+iteration and :mod:`numerics.nqm.montecarlo` simulates the process.
 
 Model (§10.1). :math:`\ell(\theta) = \tfrac12\sum_i h_i\theta_i^2`; mini-batch gradient
 :math:`g = H\theta + \epsilon`, :math:`\epsilon\sim\mathcal N(0, C/B)` with ``C = diag(c)``;
@@ -103,7 +103,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .validation import ValidationError, as_real_vector
+from ..validation import ValidationError, as_choice, as_int, as_per_coordinate, as_real, as_real_vector, check_entries
 
 __all__ = [
     "ZHANG_LR_GRID",
@@ -151,57 +151,11 @@ METHODS = ("sgd", "momentum", "preconditioned", "ema")
 # input checks
 
 
-def _vec(field: str, value: Any, d: int | None, *, positive: bool = False) -> np.ndarray:
-    """A float64 vector (>= 0, or > 0 if ``positive``); a single number is repeated ``d`` times."""
-    try:
-        nd = np.ndim(value)
-    except (ValueError, TypeError):
-        nd = 1
-    if nd == 0:
-        arr = as_real_vector(field, [value])
-        if d is not None:
-            arr = np.full(d, float(arr[0]))
-    else:
-        arr = as_real_vector(field, value)
-        if d is not None and arr.size != d:
-            raise ValidationError(field, f"must have length d = {d} (the length of h), or be a single number (got {arr.size})")
-    if positive and (arr <= 0).any():
-        i = int(np.argmax(arr <= 0))
-        raise ValidationError(field, f"every entry must be > 0 (entry {i} is {float(arr[i])!r})")
-    if (arr < 0).any():
-        i = int(np.argmax(arr < 0))
-        raise ValidationError(field, f"every entry must be >= 0 (entry {i} is {float(arr[i])!r})")
-    return arr
-
-
-def _num(field: str, value: Any, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> float:
-    try:
-        nd = np.ndim(value)
-    except (ValueError, TypeError):
-        nd = 1
-    if nd != 0:
-        raise ValidationError(field, f"must be a single number (got shape {np.shape(value)})")
-    x = float(as_real_vector(field, [value])[0])
-    bad = x < lo or x > hi or (lo_open and x == lo) or (hi_open and x == hi)
-    if bad:
-        lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
-        raise ValidationError(field, f"must be in {lb}{lo:g}, {hi:g}{rb} (got {x!r})")
-    return x
-
-
-def _steps(field: str, value: Any, hi: int = MAX_STEPS) -> int:
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value = int(value)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= hi:
-        raise ValidationError(field, f"must be an integer in [0, {hi}] (got {value!r})")
-    return int(value)
-
-
-def _problem(h, c, B, s0):
-    h = _vec("h", h, None, positive=True)
-    c = _vec("c", c, h.size)
-    s0 = _vec("s0", s0, h.size)
-    B = _num("B", B, 0.0, math.inf, lo_open=True, hi_open=True)
+def _inputs(h, c, B, s0):
+    h = as_per_coordinate("h", h, None, nonneg=True, positive=True)
+    c = as_per_coordinate("c", c, h.size, nonneg=True)
+    s0 = as_per_coordinate("s0", s0, h.size, nonneg=True)
+    B = as_real("B", B, 0.0, math.inf, lo_open=True, hi_open=True)
     return h, c, B, s0
 
 
@@ -214,7 +168,10 @@ def _out(per_coordinate: bool, x: np.ndarray) -> Any:
 
 
 def _log_abs_one_minus(a: np.ndarray) -> np.ndarray:
-    """log|1 - a| accurately (log1p for a < 1); -inf at a = 1."""
+    """log|1 - a| accurately (log1p for a < 1); -inf at a = 1.
+
+    Deliberately independent of :func:`numerics.quadratic.stable.log_abs_one_minus` (Zhang et
+    al.'s closed forms are checked against the NQM recursion; do not merge)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(a < 1.0, np.log1p(-np.minimum(a, 1.0)), np.log(np.abs(a - 1.0)))
 
@@ -265,10 +222,10 @@ def preconditioned_risk(
     >>> preconditioned_steady_state(h, h, 1, 0.5, 1.0)   # sum alpha c h^-1 / (2B(2 - alpha)) = 2 * 1/6
     0.3333333333333333
     """
-    h, c, B, s0 = _problem(h, c, B, s0)
-    alpha = _num("alpha", alpha, 0.0, math.inf, hi_open=True)
-    p = _num("p", p, 0.0, 1.0)
-    t = _steps("t", t)
+    h, c, B, s0 = _inputs(h, c, B, s0)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, hi_open=True)
+    p = as_real("p", p, 0.0, 1.0)
+    t = as_int("t", t, 0, MAX_STEPS, integral_floats=True)
     hp = h**-p
     a = alpha * h * hp
     n = alpha * alpha * hp * hp * c / B
@@ -277,9 +234,9 @@ def preconditioned_risk(
 
 def preconditioned_steady_state(h: Any, c: Any, B: Any, alpha: Any, p: Any, *, per_coordinate: bool = False) -> Any:
     r"""``sum_i alpha c_i h_i^{-p} / (2B(2 - alpha h_i^{1-p}))`` (§10.4); needs ``0 < alpha h^{1-p} < 2``."""
-    h, c, B, _ = _problem(h, c, B, 0.0)
-    alpha = _num("alpha", alpha, 0.0, math.inf, lo_open=True, hi_open=True)
-    p = _num("p", p, 0.0, 1.0)
+    h, c, B, _ = _inputs(h, c, B, 0.0)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, lo_open=True, hi_open=True)
+    p = as_real("p", p, 0.0, 1.0)
     a = alpha * h ** (1.0 - p)
     if (a >= 2.0).any():
         i = int(np.argmax(a >= 2.0))
@@ -329,9 +286,9 @@ def momentum_transition(h: Any, alpha: Any, beta: Any) -> np.ndarray:
            [ 0.25,  0.25, -0.5 ],
            [-0.25,  0.25,  0.  ]])
     """
-    h = _vec("h", h, None, positive=True)
-    alpha = _num("alpha", alpha, 0.0, math.inf, hi_open=True)
-    beta = _num("beta", beta, 0.0, 1.0, hi_open=True)
+    h = as_per_coordinate("h", h, None, nonneg=True, positive=True)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, hi_open=True)
+    beta = as_real("beta", beta, 0.0, 1.0, hi_open=True)
     a = alpha * h
     b2 = beta * beta
     M = np.empty((h.size, 3, 3))
@@ -348,9 +305,9 @@ def momentum_rate(h: Any, alpha: Any, beta: Any) -> np.ndarray:
     >>> momentum_rate([1.0, 0.01], 0.5, 0.81)   # complex roots (|r|^2 = beta), then real roots
     array([0.81      , 0.94017964])
     """
-    h = _vec("h", h, None, positive=True)
-    alpha = _num("alpha", alpha, 0.0, math.inf, hi_open=True)
-    beta = _num("beta", beta, 0.0, 1.0, hi_open=True)
+    h = as_per_coordinate("h", h, None, nonneg=True, positive=True)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, hi_open=True)
+    beta = as_real("beta", beta, 0.0, 1.0, hi_open=True)
     T = 1.0 - alpha * h + beta
     disc = T * T - 4.0 * beta
     sq = np.sqrt(np.abs(disc))
@@ -391,11 +348,11 @@ def momentum_risk(
     >>> momentum_risk([1.0, 0.1], [1.0, 0.1], 4, 0.3, 0.7, 10**12, route="power")
     0.07485402507896999
     """
-    h, c, B, s0 = _problem(h, c, B, s0)
-    alpha = _num("alpha", alpha, 0.0, math.inf, hi_open=True)
-    beta = _num("beta", beta, 0.0, 1.0, hi_open=True)
-    t = _steps("t", t)
-    route = _route(route)
+    h, c, B, s0 = _inputs(h, c, B, s0)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, hi_open=True)
+    beta = as_real("beta", beta, 0.0, 1.0, hi_open=True)
+    t = as_int("t", t, 0, MAX_STEPS, integral_floats=True)
+    route = as_choice("route", route, ("eigen", "power"))
     a = alpha * h
     power = np.ones(h.size, bool) if route == "power" else (a >= 2.0 + 2.0 * beta) | (a == 0.0)
     X = np.empty(h.size)
@@ -415,9 +372,9 @@ def momentum_risk(
 def momentum_steady_state(h: Any, c: Any, B: Any, alpha: Any, beta: Any, *, per_coordinate: bool = False) -> Any:
     r"""``sum_i (1+beta) alpha c_i / (2B(1-beta)(2 + 2beta - alpha h_i))`` (§10.3); needs
     ``0 < alpha h_i < 2 + 2 beta`` for every ``i`` (stability)."""
-    h, c, B, _ = _problem(h, c, B, 0.0)
-    alpha = _num("alpha", alpha, 0.0, math.inf, lo_open=True, hi_open=True)
-    beta = _num("beta", beta, 0.0, 1.0, hi_open=True)
+    h, c, B, _ = _inputs(h, c, B, 0.0)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, lo_open=True, hi_open=True)
+    beta = as_real("beta", beta, 0.0, 1.0, hi_open=True)
     a = alpha * h
     if (a >= 2 + 2 * beta).any():
         i = int(np.argmax(a >= 2 + 2 * beta))
@@ -432,18 +389,18 @@ def ema_factor(h: Any, alpha: Any, gamma: Any) -> np.ndarray:
     >>> ema_factor([1.0, 0.5], 1.0, 0.5)
     array([0.33333333, 0.55555556])
     """
-    h = _vec("h", h, None, positive=True)
-    alpha = _num("alpha", alpha, 0.0, math.inf, hi_open=True)
-    gamma = _num("gamma", gamma, 0.0, 1.0)
+    h = as_per_coordinate("h", h, None, nonneg=True, positive=True)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, hi_open=True)
+    gamma = as_real("gamma", gamma, 0.0, 1.0)
     q = 1.0 - alpha * h
     return (1 - gamma) * (1 + gamma * q) / ((1 + gamma) * (1 - gamma * q))
 
 
 def ema_transition(h: Any, alpha: Any, gamma: Any) -> np.ndarray:
     """3x3 transition of ``(E theta^2, E z^2, E theta z)`` for EMA over SGD (module docstring)."""
-    h = _vec("h", h, None, positive=True)
-    alpha = _num("alpha", alpha, 0.0, math.inf, hi_open=True)
-    gamma = _num("gamma", gamma, 0.0, 1.0)
+    h = as_per_coordinate("h", h, None, nonneg=True, positive=True)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, hi_open=True)
+    gamma = as_real("gamma", gamma, 0.0, 1.0)
     q = 1.0 - alpha * h
     g1 = 1.0 - gamma
     M = np.zeros((h.size, 3, 3))
@@ -485,11 +442,11 @@ def ema_risk(
     >>> ema_risk([1.0], [1.0], 1, 1.0, 0.5, 200)          # = SGD floor 0.5 times factor 1/3
     0.16666666666666666
     """
-    h, c, B, s0 = _problem(h, c, B, s0)
-    alpha = _num("alpha", alpha, 0.0, math.inf, hi_open=True)
-    gamma = _num("gamma", gamma, 0.0, 1.0)
-    t = _steps("t", t)
-    route = _route(route)
+    h, c, B, s0 = _inputs(h, c, B, s0)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, hi_open=True)
+    gamma = as_real("gamma", gamma, 0.0, 1.0)
+    t = as_int("t", t, 0, MAX_STEPS, integral_floats=True)
+    route = as_choice("route", route, ("eigen", "power"))
     a = alpha * h
     power = np.ones(h.size, bool) if route == "power" else (a >= 2.0) | (a == 0.0)
     Z = np.empty(h.size)
@@ -807,18 +764,6 @@ def _grid_min(
 # public step counts
 
 
-def _route(value: Any) -> str:
-    if value not in ("eigen", "power"):
-        raise ValidationError("route", f"must be 'eigen' or 'power' (got {value!r})")
-    return value
-
-
-def _method(value: Any) -> str:
-    if value not in METHODS:
-        raise ValidationError("method", f"must be one of {', '.join(repr(m) for m in METHODS)} (got {value!r})")
-    return value
-
-
 def steps_to_target(
     method: str,
     h: Any,
@@ -855,11 +800,11 @@ def steps_to_target(
     >>> print(steps_to_target("sgd", h, h, 1, 0.05, alpha=1.0))   # floor sum alpha h/(2(2 - alpha h)) > 0.05
     None
     """
-    method = _method(method)
-    h, c, B, s0 = _problem(h, c, B, s0)
-    target = _num("target", target, 0.0, math.inf, lo_open=True, hi_open=True)
-    t_max = _steps("t_max", t_max)
-    alpha = _num("alpha", alpha, 0.0, math.inf, hi_open=True)
+    method = as_choice("method", method, METHODS)
+    h, c, B, s0 = _inputs(h, c, B, s0)
+    target = as_real("target", target, 0.0, math.inf, lo_open=True, hi_open=True)
+    t_max = as_int("t_max", t_max, 0, MAX_STEPS, integral_floats=True)
+    alpha = as_real("alpha", alpha, 0.0, math.inf, hi_open=True)
     second = _second(method, beta, p, gamma)
     al, se = np.array([alpha]), np.array([second])
     initial = float(np.sum(0.5 * h * s0))
@@ -877,11 +822,11 @@ def steps_to_target(
 
 def _second(method, beta, p, gamma) -> float:
     if method == "momentum":
-        return _num("beta", beta, 0.0, 1.0, hi_open=True)
+        return as_real("beta", beta, 0.0, 1.0, hi_open=True)
     if method == "preconditioned":
-        return _num("p", p, 0.0, 1.0)
+        return as_real("p", p, 0.0, 1.0)
     if method == "ema":
-        return _num("gamma", gamma, 0.0, 1.0)
+        return as_real("gamma", gamma, 0.0, 1.0)
     return 0.0
 
 
@@ -910,13 +855,7 @@ class OptimalSteps:
 
 
 def _grid(field: str, value: Any, lo: float, hi: float, *, lo_open: bool, hi_open: bool) -> np.ndarray:
-    arr = as_real_vector(field, value)
-    bad = (arr < lo) | (arr > hi) | ((arr == lo) & lo_open) | ((arr == hi) & hi_open)
-    if bad.any():
-        i = int(np.argmax(bad))
-        lb, rb = "(" if lo_open else "[", ")" if hi_open else "]"
-        raise ValidationError(field, f"every entry must be in {lb}{lo:g}, {hi:g}{rb} (entry {i} is {float(arr[i])!r})")
-    return np.unique(arr)
+    return np.unique(check_entries(field, as_real_vector(field, value), lo, hi, lo_open=lo_open, hi_open=hi_open))
 
 
 def optimal_steps(
@@ -959,13 +898,13 @@ def optimal_steps(
     >>> r.grid_steps, r.steps, round(r.alpha, 4)
     (293, 292, 0.4283)
     """
-    method = _method(method)
-    h, c, B, s0 = _problem(h, c, B, s0)
-    target = _num("target", target, 0.0, math.inf, lo_open=True, hi_open=True)
-    t_max = _steps("t_max", t_max)
+    method = as_choice("method", method, METHODS)
+    h, c, B, s0 = _inputs(h, c, B, s0)
+    target = as_real("target", target, 0.0, math.inf, lo_open=True, hi_open=True)
+    t_max = as_int("t_max", t_max, 0, MAX_STEPS, integral_floats=True)
     lrs = ZHANG_LR_GRID if lr_grid is None else _grid("lr_grid", lr_grid, 0.0, math.inf, lo_open=True, hi_open=True)
     two = method in ("momentum", "ema")
-    pval = _num("p", p, 0.0, 1.0) if method == "preconditioned" else None
+    pval = as_real("p", p, 0.0, 1.0) if method == "preconditioned" else None
     if two:
         if second_grid is None:
             seconds = np.unique(ZHANG_BETA_GRID if method == "momentum" else ZHANG_GAMMA_GRID)
@@ -1041,9 +980,9 @@ def lower_bound_steps(d: Any, target: Any, B: Any) -> float:
     >>> lower_bound_steps(1000, 0.05, 4096)
     2.44140625
     """
-    d = _num("d", d, 0.0, math.inf, lo_open=True, hi_open=True)
-    target = _num("target", target, 0.0, math.inf, lo_open=True, hi_open=True)
-    B = _num("B", B, 0.0, math.inf, lo_open=True, hi_open=True)
+    d = as_real("d", d, 0.0, math.inf, lo_open=True, hi_open=True)
+    target = as_real("target", target, 0.0, math.inf, lo_open=True, hi_open=True)
+    B = as_real("B", B, 0.0, math.inf, lo_open=True, hi_open=True)
     return d / (2.0 * target * B)
 
 

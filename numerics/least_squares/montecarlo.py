@@ -1,11 +1,11 @@
 r"""Monte Carlo simulation of SGD, path by path, with explicit seeds.
 
 This is the *process* implementation of ``../shared/DESIGN.md`` ("Independence") for the
-expectations of :mod:`numerics.moments`: it runs the update rule itself on many independent sample
+expectations of :mod:`numerics.least_squares.moments`: it runs the update rule itself on many independent sample
 paths, in the original coordinates (no SVD, no eigenbasis, no moment algebra), and reports sample
-means with standard errors. The tests compare :mod:`numerics.moments` against it with z-scores.
+means with standard errors. The tests compare :mod:`numerics.least_squares.moments` against it with z-scores.
 
-Processes (same definitions as :mod:`numerics.moments`; Wang et al. 2021 §2.1 SGD):
+Processes (same definitions as :mod:`numerics.least_squares.moments`; Wang et al. 2021 §2.1 SGD):
 
 * :func:`simulate_finite_set`: ``w' = w - eta (1/B) sum_k x_{j_k} (x_{j_k}^T w - y_{j_k})`` with
   indices ``j_k`` drawn uniformly with replacement (``rng.integers``) from a
@@ -22,7 +22,7 @@ each path the tangent ``wdot = dw/d eta`` is propagated exactly (``wdot' = wdot 
 with ``gdot`` the gradient's derivative through ``w``) and ``d loss(w_t) / d eta`` is averaged;
 its mean is an unbiased estimate of ``d E[loss] / d eta`` (the loss is a polynomial in ``eta`` on
 each path, so differentiation and expectation commute). For a schedule the derivative is along a
-common shift of every step size, as in :mod:`numerics.moments`.
+common shift of every step size, as in :mod:`numerics.least_squares.moments`.
 
 Vectorisation and reproducibility: paths are stacked along the first axis of a ``(paths, d)``
 array (rows, so that gathering each path's sampled row of ``X`` is contiguous) and all step
@@ -30,7 +30,7 @@ together; paths are processed in chunks of :data:`CHUNK_PATHS`, chunk ``i`` draw
 ``numpy.random.default_rng(SeedSequence(seed).spawn(...)[i])``, so a result is a function of
 ``(seed, n_paths)`` and the inputs alone (given numpy's bit generator). Means and variances are
 combined across chunks with Chan's pairwise update (no cancellation from sums of squares). Only
-input *validation* helpers are shared with :mod:`numerics.moments`; a covariance is factored here
+input *validation* helpers are shared with :mod:`numerics.least_squares.moments`; a covariance is factored here
 by its own SVD, not by the eigen-decomposition the moment code uses.
 
 Example (two orthogonal samples; the exact E[loss] after one step at eta = 1 is 1/4)::
@@ -45,15 +45,14 @@ Example (two orthogonal samples; the exact E[loss] after one step at eta = 1 is 
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .moments import _batch, _psd, _real_array, _schedule, _vector
-from .problems import LeastSquaresProblem
-from .validation import ValidationError, as_horizons, as_nonnegative_reals
+from ..estimate import MCEstimate
+from ..problems import LeastSquaresProblem
+from ..validation import ValidationError, as_batch_size, as_horizon, as_int, as_nonnegative_real, as_nonnegative_reals, as_psd_matrix, as_real_array, as_schedule, as_vector_of_length
 
 __all__ = [
     "MCEstimate",
@@ -71,32 +70,6 @@ CHUNK_PATHS = 1024
 #: Largest accepted n_paths x t x (per-path-step work) (~10^10 is a minute or so).
 MAX_SIM_COST = 10**11
 MAX_SIM_STEPS = 10**7
-
-
-@dataclass(frozen=True)
-class MCEstimate:
-    """A Monte Carlo mean with its standard error (sample sd / sqrt(n_paths), ddof = 1).
-
-    ``mean``/``stderr`` are floats, or arrays over steps 0..t for curves.
-    """
-
-    mean: Any
-    stderr: Any
-    n_paths: int
-    seed: int
-
-    @property
-    def sd(self) -> Any:
-        """Per-path standard deviation."""
-        return self.stderr * math.sqrt(self.n_paths)
-
-    def z(self, exact: Any) -> Any:
-        """(mean - exact) / stderr (inf if stderr is 0 and they differ, 0 if equal)."""
-        diff = np.asarray(self.mean, dtype=np.float64) - np.asarray(exact, dtype=np.float64)
-        se = np.asarray(self.stderr, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(diff == 0, 0.0, np.inf * np.sign(diff)))
-        return float(out) if out.ndim == 0 else out
 
 
 @dataclass(frozen=True)
@@ -123,30 +96,6 @@ class Simulation:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _scalar_eta(value: Any) -> float:
-    e = as_nonnegative_reals("eta", value)
-    if e.ndim != 0:
-        raise ValidationError("eta", f"must be a single number >= 0 (got shape {e.shape})")
-    return float(e)
-
-
-def _t(value: Any) -> int:
-    tt = as_horizons("t", value, maximum=MAX_SIM_STEPS)
-    if tt.ndim != 0:
-        raise ValidationError("t", f"must be a single integer in [1, {MAX_SIM_STEPS}]")
-    return int(tt)
-
-
-def _int(field: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or not lo <= int(value) <= hi:
-        raise ValidationError(field, f"must be an integer in [{lo}, {hi}] (got {value!r})")
-    return int(value)
-
-
-def _seed(value: Any) -> int:
-    return _int("seed", value, 0, 2**63 - 1)
 
 
 def _check_cost(n_paths: int, t: int, per: float) -> None:
@@ -226,14 +175,14 @@ def simulate_finite_set(
     """
     if not isinstance(problem, LeastSquaresProblem):
         raise ValidationError("problem", f"must be a LeastSquaresProblem (got {type(problem).__name__})")
-    eta = _scalar_eta(eta)
-    t = _t(t)
-    B = _batch(batch_size)
-    n_paths = _int("n_paths", n_paths, 2, 10**12)
-    seed = _seed(seed)
+    eta = as_nonnegative_real("eta", eta)
+    t = as_horizon("t", t, maximum=MAX_SIM_STEPS)
+    B = as_batch_size(batch_size)
+    n_paths = as_int("n_paths", n_paths, 2, 10**12)
+    seed = as_int("seed", seed, 0, 2**63 - 1)
     X, y = problem.X, problem.y
     n, d = X.shape
-    w0 = _vector("w0", w0, d)
+    w0 = as_vector_of_length("w0", w0, d)
     _check_cost(n_paths, t, B * d + (n + problem.n_valid) * d * (1 if curve else 0))
     has_valid = problem.has_validation
     Xv, yv = problem.X_valid, problem.y_valid
@@ -291,7 +240,7 @@ def simulate_finite_set(
 def _factor(A: Any, lam: np.ndarray, U: np.ndarray | None) -> np.ndarray:
     """L with L L^T = A for a validated PSD ``A`` (its diagonal ``lam`` if ``U`` is None).
 
-    Deliberately *not* the eigen-decomposition that validation (and numerics.moments) used: the
+    Deliberately *not* the eigen-decomposition that validation (and numerics.least_squares.moments) used: the
     factor comes from an SVD of the matrix itself, A = Q diag(s) Q^T for symmetric PSD A.
     """
     if U is None:
@@ -337,22 +286,22 @@ def simulate_gaussian(
     eta-derivative ``(w_t - w*)^T Sigma wdot_t``.
 
     >>> s = simulate_gaussian([1.0], [1.0], 0.0, 0.5, 2, 1, 20000, seed=1)
-    >>> abs(s.loss.z(0.5 * 0.75 ** 2)) < 5           # exact value 0.28125 (numerics.moments)
+    >>> abs(s.loss.z(0.5 * 0.75 ** 2)) < 5           # exact value 0.28125 (numerics.least_squares.moments)
     True
     """
-    lam, U = _psd("Sigma", Sigma)
+    lam, U = as_psd_matrix("Sigma", Sigma)
     d = lam.size
-    ws = _vector("w_star", w_star, d, default_zero=False)
+    ws = as_vector_of_length("w_star", w_star, d, zero_if_none=False)
     s2 = as_nonnegative_reals("sigma2", sigma2)
     if s2.ndim != 0:
         raise ValidationError("sigma2", "must be a single number >= 0")
     sig = math.sqrt(float(s2))
-    eta = _scalar_eta(eta)
-    t = _t(t)
-    B = _batch(batch_size)
-    n_paths = _int("n_paths", n_paths, 2, 10**12)
-    seed = _seed(seed)
-    w0 = _vector("w0", w0, d)
+    eta = as_nonnegative_real("eta", eta)
+    t = as_horizon("t", t, maximum=MAX_SIM_STEPS)
+    B = as_batch_size(batch_size)
+    n_paths = as_int("n_paths", n_paths, 2, 10**12)
+    seed = as_int("seed", seed, 0, 2**63 - 1)
+    w0 = as_vector_of_length("w0", w0, d)
     _check_cost(n_paths, t, B * d * (d + 2))
     L = _factor(Sigma, lam, U)  # x = L z
     Sig = L @ L.T
@@ -417,23 +366,23 @@ def simulate_additive_noise(
     >>> abs(s.loss.z(0.5 * 0.3125)) < 5              # exact 1/2 Var[w_2] = 0.15625
     True
     """
-    h_lam, h_U = _psd("H", H)
+    h_lam, h_U = as_psd_matrix("H", H)
     d = h_lam.size
     Hm = np.diag(h_lam) if h_U is None else (h_U * h_lam) @ h_U.T
-    bb = _vector("b", b, d, default_zero=False)
-    s_lam, s_U = _psd("S", S, d)
-    t = _t(t)
-    etas = _schedule("eta", eta, t, nonneg=True)
-    mus = _schedule("mu", mu, t, nonneg=False)
-    n_paths = _int("n_paths", n_paths, 2, 10**12)
-    seed = _seed(seed)
-    m0 = _vector("mean0", mean0, d)
+    bb = as_vector_of_length("b", b, d, zero_if_none=False)
+    s_lam, s_U = as_psd_matrix("S", S, d)
+    t = as_horizon("t", t, maximum=MAX_SIM_STEPS)
+    etas = as_schedule("eta", eta, t, nonneg=True)
+    mus = as_schedule("mu", mu, t, nonneg=False)
+    n_paths = as_int("n_paths", n_paths, 2, 10**12)
+    seed = as_int("seed", seed, 0, 2**63 - 1)
+    m0 = as_vector_of_length("mean0", mean0, d)
     if cov0 is None:
         C0 = None
     else:
-        c_lam, c_U = _psd("cov0", cov0, d)
+        c_lam, c_U = as_psd_matrix("cov0", cov0, d)
         C0 = _factor(cov0, c_lam, c_U)
-    off = _real_array("loss_offset", loss_offset)
+    off = as_real_array("loss_offset", loss_offset)
     if off.ndim != 0:
         raise ValidationError("loss_offset", "must be a single finite number")
     off = float(off)

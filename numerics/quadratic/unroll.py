@@ -88,7 +88,7 @@ from typing import Any
 
 import numpy as np
 
-from .validation import ValidationError, as_horizons, as_nonnegative_reals, as_real_vector, as_symmetric_matrix
+from ..validation import ValidationError, as_horizons, as_int, as_nonnegative_reals, as_real_vector, as_symmetric_matrix
 
 __all__ = [
     "BackpropResult",
@@ -274,8 +274,7 @@ def _validate(
             f"{max_cost}; use fewer step sizes or a shorter horizon",
         )
     if dtype == "mpmath":
-        if isinstance(dps, bool) or not isinstance(dps, (int, np.integer)) or not 15 <= int(dps) <= 10_000:
-            raise ValidationError("dps", f"must be an integer in [15, 10000] (got {dps!r})")
+        as_int("dps", dps, 15, 10_000)
         mcost = e.size * t_max * d * d * n_passes
         if mcost > MAX_MPMATH_COST:
             raise ValidationError(

@@ -1,0 +1,1 @@
+"""Diagnostics: growth-rate fits and classification of meta-gradients (:mod:`.growth`)."""
