@@ -1,7 +1,9 @@
 """l2l.proofs: claims, the runner, public Hypothesis strategies, the papers, reports and the CLI.
 
-``from l2l import claim, strategies`` is the user-facing API (DESIGN.md, "Claims"). Heavy
-submodules (Hypothesis strategies, catalogues) load lazily so that ``l2l eval`` stays fast.
+The user-facing API is ``from l2l import claim, evidence, refute, strategies`` (DESIGN.md, "Claims");
+``l2l.proofs.claim`` is the module that defines it. Everything here
+loads lazily, so that ``l2l eval`` and the pytest plugin (in projects that do not use l2l) stay
+cheap: importing this package imports no numpy, Hypothesis or SymPy.
 """
 
 from __future__ import annotations
@@ -9,9 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .claim import claim, evidence, refute
-
-__all__ = ["claim", "evidence", "refute", "strategies"]
+__all__: list[str] = []
 
 
 def __getattr__(name: str) -> Any:

@@ -23,6 +23,8 @@ Strategies
 ``horizons``           integers t, log-uniform in [1, max_t].
 ``nqm_problems``       :class:`numerics.nqm.NQMProblem` (noisy quadratic model) with bounded ranges.
 ``nqm_moment_states``  (problem, state) pairs with feasible raw moments, for one-step statements.
+``least_squares_problems`` :class:`numerics.LeastSquaresProblem` with bounded entries, with or
+                       without a validation set.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "horizons",
     "nqm_problems",
     "nqm_moment_states",
+    "least_squares_problems",
     "SPECTRUM_SHAPES",
 ]
 
@@ -237,3 +240,32 @@ def nqm_moment_states(
     else:
         W, Y = np.zeros(d), np.zeros(d)
     return NQMProblem(h, s2, np.zeros(d), X), State(X, W, Y)
+
+
+@st.composite
+def least_squares_problems(draw, max_n: int = 8, max_d: int = 4, validation: bool | None = None, scale: float = 2.0):
+    """:class:`numerics.LeastSquaresProblem`: n in [1, max_n] samples of dimension d in [1, max_d],
+    entries of X and y in [-scale, scale], and (when ``validation`` is True, or drawn when None) a
+    validation set of 1..max_n samples. Shrinks towards n = d = 1, zero entries, no validation.
+
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(least_squares_problems(max_n=3, max_d=2, validation=True))
+    ... def check(p):
+    ...     assert p.n <= 3 and p.d <= 2 and p.has_validation
+    >>> check()
+    """
+    from l2l.numerics.problems import LeastSquaresProblem
+
+    if not (max_n >= 1 and max_d >= 1 and 0 < scale <= 1e6):
+        raise ValueError("least_squares_problems: max_n, max_d >= 1 and 0 < scale <= 1e6")
+    n, d = draw(st.integers(1, max_n)), draw(st.integers(1, max_d))
+    entry = _bounded(-scale, scale)
+    X = draw(st.lists(st.lists(entry, min_size=d, max_size=d), min_size=n, max_size=n))
+    y = draw(st.lists(entry, min_size=n, max_size=n))
+    if not (draw(st.booleans()) if validation is None else validation):
+        return LeastSquaresProblem(X, y)
+    m = draw(st.integers(1, max_n))
+    Xv = draw(st.lists(st.lists(entry, min_size=d, max_size=d), min_size=m, max_size=m))
+    yv = draw(st.lists(entry, min_size=m, max_size=m))
+    return LeastSquaresProblem(X, y, Xv, yv)

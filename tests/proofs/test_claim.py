@@ -13,7 +13,9 @@ import sympy
 from hypothesis import given, strategies as st
 
 from l2l.proofs.catalogue import CatalogueError, load_file
-from l2l.proofs.claim import REGISTRY, Claim, ReplayData, claim, decode_counterexample, refute, run_claim
+from l2l.proofs.claim import REGISTRY, claim, refute
+from l2l.proofs.codec import ReplayData, decode_counterexample
+from l2l.proofs.runner import run_claim
 from l2l.proofs.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,7 +237,7 @@ def test_error_claim_file(tmp_path):
         textwrap.dedent(
             """
             from hypothesis import given, strategies as st
-            from l2l.proofs import claim
+            from l2l import claim
 
             @claim(id="tmp.error", statement="-", source="-", kind="identity")
             @given(x=st.integers(0, 3))

@@ -93,7 +93,7 @@ def test_html_self_contained(full_report):
     assert p.tags.get("math", 0) >= len(select([SELECTOR])), "claim statements and steps should be MathML"
     assert p.tags.get("svg", 0) >= 3, "figures should be inline SVG"
     assert "img" not in p.tags and "script" not in p.tags and "link" not in p.tags
-    assert all(link.startswith("#") for link in p.links), [l for l in p.links if not l.startswith("#")][:5]
+    assert all(link.startswith("#") for link in p.links), [link for link in p.links if not link.startswith("#")][:5]
     assert not re.search(r"https?://", page)
     assert 'class="badge ok"' in page
 
@@ -164,7 +164,7 @@ def test_overwrites_previous_report(tmp_path, small, capsys):
 
 
 USER_CLAIM = '''
-from l2l.proofs import claim
+from l2l import claim
 
 @claim(id="user.report.false", statement=r"1 + 1 = 3", source="test", kind="identity")
 def false_claim():
