@@ -26,6 +26,17 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The ``slow`` marker (registered in pyproject.toml): the ``ci`` profile skips those tests unless
+    ``L2L_RUN_SLOW=1``; ``dev`` and ``thorough`` run them."""
+    if os.environ.get("L2L_PROFILE", "dev") != "ci" or os.environ.get("L2L_RUN_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: skipped under the ci profile (set L2L_RUN_SLOW=1 to run it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
