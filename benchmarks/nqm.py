@@ -5,7 +5,7 @@ E w_0^2 = 1; not the paper's instance). Tables:
 
 1. **Exact expected loss**, d = 10^4, t = 10^4 (constant and per-step schedules, SGD and heavy
    ball) and 10^5-step schedules: wall and CPU time of ``run`` against (a) the general
-   ``numerics.moments.additive_noise_expectation`` on the same diagonal problem (it also carries
+   ``numerics.least_squares.moments.additive_noise_expectation`` on the same diagonal problem (it also carries
    the eta-tangent), (b) a plain-Python loop over coordinates and steps (timed on 100
    coordinates, extrapolated linearly in d) and (c) Monte Carlo: a vectorised simulation of the
    update rule; a pilot run (8 paths, 200 steps) gives the time per path-step; the estimator of

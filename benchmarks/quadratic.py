@@ -3,8 +3,8 @@
 For a d = 1000 quadratic and 200 step sizes spread over [0, 3/L] (so both the vanishing side
 eta < 2/L and the exploding side eta > 2/L are covered), at t in {10^2, 10^3, 10^4}:
 
-* wall time of ``numerics.stable.evaluate`` (all 200 step sizes at once) and of
-  ``numerics.unroll.backprop`` in float64 (vectorised over the step sizes, one matmul per step);
+* wall time of ``numerics.quadratic.stable.evaluate`` (all 200 step sizes at once) and of
+  ``numerics.quadratic.unroll.backprop`` in float64 (vectorised over the step sizes, one matmul per step);
 * their ratio;
 * max relative error of each against the 60-digit mpmath reference, over every step size where
   backprop's status is ``ok`` (``--subsample N`` checks only N evenly spaced ones), plus the

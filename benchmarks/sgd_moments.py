@@ -1,4 +1,4 @@
-"""Benchmark: exact expected SGD loss (numerics.moments) against Monte Carlo (numerics.montecarlo).
+"""Benchmark: exact expected SGD loss (numerics.least_squares.moments) against Monte Carlo (numerics.least_squares.montecarlo).
 
 Problem: d = 100, n = 50 training points, B = 1, t = 1000; X Gaussian, y = X w* + 0.5 noise with
 w* ~ N(0, I/d); a validation set of 200 points; eta = 1 / max_j ||x_j||^2 (well inside the

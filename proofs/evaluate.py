@@ -172,7 +172,7 @@ def _quadratic_gd(request: dict) -> dict:
         "model": "quadratic_gd",
         "dim": problem.dim,
         "results": results,
-        "environment": _environment("float64, log-space closed form (numerics.stable)"),
+        "environment": _environment("float64, log-space closed form (numerics.quadratic.stable)"),
     }
 
 
@@ -273,7 +273,7 @@ def _least_squares_sgd(request: dict) -> dict:
         "model": "least_squares_sgd",
         "batch_size": batch,
         "results": results,
-        "environment": _environment("float64 exact moment recursion (numerics.moments), no Monte Carlo"),
+        "environment": _environment("float64 exact moment recursion (numerics.least_squares.moments), no Monte Carlo"),
     }
 
 

@@ -1,10 +1,10 @@
 """The independence rule (DESIGN.md): every quantity has implementations that share no code path.
 
 1. the closed form derived in ``theory`` (lambdified) and its log-space evaluation
-   (``numerics.stable``);
-2. the process itself, simulated step by step on the dense H (``numerics.unroll``: reverse mode
+   (``numerics.quadratic.stable``);
+2. the process itself, simulated step by step on the dense H (``numerics.quadratic.unroll``: reverse mode
    in mpmath and float64);
-3. the direct high-precision reference (``numerics.reference``, mpmath sums of powers).
+3. the direct high-precision reference (``numerics.quadratic.reference``, mpmath sums of powers).
 
 Here they are compared pairwise on the *same* dense matrix: the dense H is diagonalised in
 mpmath (``quadratic_reference_dense``) so that no float64 eigen-decomposition stands between the

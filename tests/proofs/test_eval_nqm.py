@@ -1,7 +1,7 @@
 """``l2l eval`` with ``model: nqm`` (DESIGN.md) against independent high-precision references.
 
 The evaluator iterates the 3x3 raw-moment recursion in long double (``numerics.nqm``, 64-bit
-significand, with ``1 - eta h`` from the exact product); the reference (``numerics.nqm_reference``)
+significand, with ``1 - eta h`` from the exact product); the reference (``numerics.nqm.reference``)
 propagates the 2x2 mean/covariance of (w, v) in mpmath at 40 digits from the update rule.
 Agreement is required to 1e-12 relative for SGD and heavy ball, constant and scheduled, plus the
 a-priori forward error bound 16 (t + 1) eps_ext x (the recursion on absolute values), which only

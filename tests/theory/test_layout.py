@@ -1,5 +1,7 @@
-"""The layout of theory: one expectation engine, one status ranking, a registry nothing imports back,
-no numpy and nothing from numerics or proofs (checked on the source, without importing it twice)."""
+"""The layout of theory: one expectation engine, one status ranking, a registry nothing imports back
+(checked on the source, without importing it twice). The import direction itself (no numpy,
+nothing from numerics or proofs, no cycles) is guarded for the whole package by
+``tests/test_architecture.py``."""
 
 from __future__ import annotations
 
@@ -29,8 +31,6 @@ def _imports(path: pathlib.Path) -> set[str]:
 def test_import_direction():
     for path in sorted(THEORY.rglob("*.py")):
         names = _imports(path)
-        assert not any(n.split(".")[0] == "numpy" for n in names), path
-        assert not any(n.startswith(("l2l.numerics", "l2l.proofs")) for n in names), path
         if path.stem != "registry":
             assert "l2l.theory.registry" not in names, f"{path} imports the registry back"
         if path.parent.name == "expectation":  # the engine imports no model

@@ -115,7 +115,7 @@ def rho_normalised_form():
 @given(problem=small_instances, t=st.integers(1, 60), frac=st.floats(0.0, 1.0))
 def closed_form_matches_process(problem, t, frac):
     """dF/deta of the process (forward mode through the unrolled loop, mpmath, dense H) against
-    the closed form as evaluated by numerics.stable: ln|F'| and its sign."""
+    the closed form as evaluated by numerics.quadratic.stable: ln|F'| and its sign."""
     from l2l.numerics.quadratic.unroll import forward_tangent
 
     h, w0 = problem.dense()
@@ -217,7 +217,7 @@ def lower_bound(problem, t, mult):
 )
 @given(problem=paper_instances, mult=st.sampled_from([0.5, 1.0, 1.1, 1.3]))
 def rate(problem, mult):
-    """Consistent-with check over a grid of horizons (``numerics.growth``). The grid starts at
+    """Consistent-with check over a grid of horizons (``numerics.diagnostics.growth``). The grid starts at
     ``settling_horizon`` (sub-dominant eigencomponents below 1e-6 of the dominant ones), which the
     stable evaluator makes affordable. Finding: the spec's suggested grid t in [50, 800] misses the
     5% criterion on about 0.7% of these instances (up to 18%), because the second component has
@@ -320,7 +320,7 @@ def unique_minimiser(problem, t):
     statement=r"G'(\eta) \text{ is polynomially bounded in } t \text{ (no exponential growth or decay), unlike } F'(\eta)",
     source=f"{SOURCE}, Theorem 4 (ii) against Theorem 3; papers/wang2021.md §7 items 5 and 8",
     kind="asymptotic",
-    tolerance="numerics.growth.classify over t in [1, 10^6]: 'bounded' for G', exponential for F' "
+    tolerance="numerics.diagnostics.growth.classify over t in [1, 10^6]: 'bounded' for G', exponential for F' "
     "(t-statistic >= 10 and >= 3 nats of change over the grid)",
     examples={"ci": 8, "dev": 40, "thorough": 300},
 )
@@ -587,7 +587,7 @@ def log_objective_limit(problem, data, t):
     source=f"{SOURCE}, Corollary 1; papers/wang2021.md §5 item 9, §7 item 10",
     kind="asymptotic",
     tolerance="per-step slopes of log10 magnitudes, fitted from the horizon where the sub-dominant "
-    "eigencomponents have settled (numerics.growth.settling_horizon, 1e-4) to the end, within 5% of "
+    "eigencomponents have settled (numerics.diagnostics.growth.settling_horizon, 1e-4) to the end, within 5% of "
     "+log10 rho (iterates), -log10 rho (adjoints), 2 log10 rho (running loss)",
     examples={"ci": 8, "dev": 40, "thorough": 300},
 )

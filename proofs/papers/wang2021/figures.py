@@ -53,7 +53,7 @@ def figures(render: Callable[..., Any]) -> list:
             "Naive and log meta-gradients against the horizon",
             "Gaussian quadratic make_gaussian_quadratic(0, 20). Left: log10 |d f(w_t)/d eta| is a straight line in t "
             "(exponential vanishing below and explosion above the stable range); right: |G'(eta)| stays bounded "
-            "(Wang et al. 2021, Theorem 4(ii)). Evaluated with numerics.stable.evaluate.",
+            "(Wang et al. 2021, Theorem 4(ii)). Evaluated with numerics.quadratic.stable.evaluate.",
         )
     )
 
@@ -74,7 +74,7 @@ def figures(render: Callable[..., Any]) -> list:
             fig,
             "eta-star",
             "Optimal step size against the horizon (Wang et al. 2021, Figure 2)",
-            "eta*(t) (L + alpha)/2 for make_gaussian_quadratic(0, 20), computed by numerics.metaopt.eta_star; "
+            "eta*(t) (L + alpha)/2 for make_gaussian_quadratic(0, 20), computed by numerics.quadratic.metaopt.eta_star; "
             "it tends to 1 as t grows.",
         )
     )
@@ -101,7 +101,7 @@ def figures(render: Callable[..., Any]) -> list:
             fig,
             "meta-gd",
             "Meta-GD trajectory (Wang et al. 2021, Figure 1)",
-            f"numerics.metaopt.meta_gd with t = 80, eta0 = 0.1, c = 0.01, {steps} meta-steps, on the released code's "
+            f"numerics.quadratic.metaopt.meta_gd with t = 80, eta0 = 0.1, c = 0.01, {steps} meta-steps, on the released code's "
             "instance (rng = default_rng(1); X 20x20 Gaussian; H = X^T X; w0 Gaussian).",
         )
     )
@@ -144,7 +144,7 @@ def figures(render: Callable[..., Any]) -> list:
             "backprop",
             "Plain backpropagation through the unrolled loop (Wang et al. 2021, Corollary 1)",
             "Left: relative error of the log meta-gradient computed by reverse mode through the unrolled GD "
-            "(numerics.unroll.backprop), against the stable closed form, on make_gaussian_quadratic(0, 20); the "
+            "(numerics.quadratic.unroll.backprop), against the stable closed form, on make_gaussian_quadratic(0, 20); the "
             "curves stop where the dtype overflows. Right: log10 magnitudes of the iterates, adjoints and loss grow "
             "linearly in the step (rho^(+-tau)), although G' itself is bounded.",
         )
@@ -177,7 +177,7 @@ def figures(render: Callable[..., Any]) -> list:
             fig,
             "tbt-vs-tbv",
             "Train-by-train versus train-by-validation (Wang et al. 2021, Figures 3 and 4, small setting)",
-            "d = 40, t = 40, m = 10 training tasks, 50 test tasks trained on all n samples (numerics.metaopt.tbt_vs_tbv); "
+            "d = 40, t = 40, m = 10 training tasks, 50 test tasks trained on all n samples (numerics.least_squares.metaopt.tbt_vs_tbv); "
             "eta chosen by grid search and refinement on each meta-objective. Population test RMSE "
             "sqrt(||w_t - w*||^2 + sigma^2) (the RMSE on an unlimited fresh test set): mean over the test tasks, bars "
             "from the smallest to the largest task, as the paper's mean and range; "

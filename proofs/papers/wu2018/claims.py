@@ -16,9 +16,9 @@ with the step size capped at :math:`1.999/h_{\max}`; numbers on it are [derived]
 beside what was computed; thresholds come from the spec's statements, not from our runs.
 
 Independence: the dynamics (``numerics.nqm``, the 3x3 raw-moment recursion) are checked against a
-Monte Carlo simulation of the update (``numerics.nqm_montecarlo``), against a 2x2 mean/covariance
-propagation in mpmath (``numerics.nqm_reference``) and against Zhang et al.'s closed forms written
-separately (``numerics.zhang``); the symbolic claims are SymPy derivations (``theory.nqm``).
+Monte Carlo simulation of the update (``numerics.nqm.montecarlo``), against a 2x2 mean/covariance
+propagation in mpmath (``numerics.nqm.reference``) and against Zhang et al.'s closed forms written
+separately (``numerics.nqm.zhang``); the symbolic claims are SymPy derivations (``theory.nqm``).
 
 Settings: the quantitative short-horizon-bias statements (§11 item 8) are asserted on the settings of
 the spec's §7 reference table, where they were derived, and the qualitative ones (one crossover,
@@ -849,7 +849,7 @@ def _mlp_family():
     kind="trend",
     tag="analogue",
     assumptions="20-32-1 tanh MLP, heavy ball mu = 0.9, batch 8, 3 seeds; teacher-student regression chosen by "
-    "this package (numerics.mlp: 512 Gaussian inputs, a random 20-32-1 tanh teacher, noise 0.1); grid eta0 in "
+    "this package (numerics.toys.mlp: 512 Gaussian inputs, a random 20-32-1 tanh teacher, noise 0.1); grid eta0 in "
     "logspace(-3, 0, 10), beta in {0} U logspace(-2, 2, 10); objective: full training loss after T steps",
     tolerance="beta* compared on the grid (ties go to the first grid point); 'markedly worse' read as >= 2x as "
     "for the NQM family (spec: +49% on its unnamed data set). The T = 5000 optimum is flat in beta <~ 0.2",

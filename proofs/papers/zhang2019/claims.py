@@ -3,9 +3,9 @@ batch size on the noisy quadratic model (claims).
 
 *Which Algorithmic Choices Matter at Which Batch Sizes? Insights From a Noisy Quadratic Model*, the
 companion paper of spec ``../shared/papers/wu2018.md`` (§10; checkable claims §11 items 16-19).
-Zhang et al.'s closed forms are written separately (``numerics.zhang``) from the moment recursion
+Zhang et al.'s closed forms are written separately (``numerics.nqm.zhang``) from the moment recursion
 they are checked against (``numerics.nqm``), and from a Monte Carlo simulation of the EMA iterate
-(``numerics.nqm_montecarlo``); the risks themselves are SymPy derivations (``theory.nqm``).
+(``numerics.nqm.montecarlo``); the risks themselves are SymPy derivations (``theory.nqm``).
 
 The claim ids keep their historical prefix ``wu2018.`` (``wu2018.zhang.*``, and the batch-size
 negative controls and findings), so scripts that select ``wu2018`` still get them; this paper's
@@ -316,7 +316,7 @@ def finding_sgd_plateau():
 def finding_momentum_small_batch():
     """Momentum with beta ~ 0.9994 (a point of the notebook's own grid 1 - logspace(-5, 0, 20)) needs
     60749 steps at B = 1 and 14344 at B = 4 against SGD's 62218 and 15662: 2.4% and 8.4% fewer,
-    confirmed by two independent implementations (``numerics.zhang`` closed forms and the
+    confirmed by two independent implementations (``numerics.nqm.zhang`` closed forms and the
     ``numerics.nqm`` recursion). The qualitative finding (no large gain at small B, >= 9x at large
     B) stands; the 2% band does not."""
     by = {int(r.batch_size): r for r in batch_table()}

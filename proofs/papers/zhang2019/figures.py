@@ -33,7 +33,7 @@ def figures(render: Callable[..., Any]) -> list:
         fig, "nqm-batch-size",
         "Steps to target against batch size (Zhang et al. 2019, spec §10.7)",
         "d = 1000, h_i = 1/i, C = H, target 0.05, E theta_0^2 = 1; each method at its best learning rate (and "
-        "momentum) on the notebook's grids, refined (numerics.zhang.critical_batch_table). Perfect scaling "
+        "momentum) on the notebook's grids, refined (numerics.nqm.zhang.critical_batch_table). Perfect scaling "
         "(slope -1) up to a critical batch size, then a curvature-limited plateau that momentum and "
         "preconditioning push to larger B.",
     ))
