@@ -7,7 +7,9 @@ Each model's example (``examples/*.json``) is evaluated in a fresh interpreter, 
 * ``python -c "import numpy"``: the one library every evaluator needs (the hardware-and-library
   limit for an evaluator written on numpy);
 
-and the ratio of each model to the quadratic model (the target: within 2x).
+and the ratio of each model to the quadratic model (the target: within 2x). ``backprop`` is the
+quadratic model with plain reverse mode through t = 3000 unrolled steps in two dtypes: its extra
+time is that computation, not start-up.
 
 Run:  python benchmarks/cold_start.py [--repeat 7]
 """
