@@ -67,7 +67,15 @@ class ValidationError(ValueError):
 
     def __init__(self, field: str, message: str):
         self.field = field
-        super().__init__(f"{field}: {message}")
+        super().__init__(_one_line(f"{field}: {message}"))
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every non-printable character (newline, other controls, line separators)
+    escaped as in a repr, so that a message is always one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _float_array(field: str, value: Any) -> np.ndarray:

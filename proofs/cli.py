@@ -30,26 +30,33 @@ def _reject_constant(name: str) -> float:
 
 
 def _read_json(path: str) -> object:
+    """Read at most MAX_INPUT_BYTES + 1 bytes (so /dev/zero or an endless pipe is refused at once)
+    and parse them with :func:`l2l.proofs.evaluate.parse_request` (which names the bad field)."""
+    from .evaluate import MAX_INPUT_BYTES, parse_request
+
+    cap = MAX_INPUT_BYTES + 1
     try:
         if path == "-":
-            text = sys.stdin.read()
+            buf = getattr(sys.stdin, "buffer", None)
+            if buf is not None:
+                raw = buf.read(cap)
+            else:  # a text stream (tests replace sys.stdin with io.StringIO)
+                raw = sys.stdin.read(cap).encode("utf-8", "surrogateescape")
         else:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
+            with open(path, "rb") as fh:
+                raw = fh.read(cap)
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise UsageError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    return parse_request(raw, "input" if path == "-" else path)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_request
 
     out = evaluate_request(_read_json(args.file))
-    json.dump(out, sys.stdout, indent=None if args.compact else 1, allow_nan=False)
-    sys.stdout.write("\n")
+    # the whole output is built before any of it is written: an error never leaves partial JSON
+    text = json.dumps(out, indent=None if args.compact else 1, allow_nan=False)
+    sys.stdout.write(text + "\n")
     return 0
 
 
@@ -70,27 +77,30 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from .catalogue import CatalogueError, select
-    from .runner import run_claim
     from .environment import environment
+    from .runner import run_claims
 
     try:
         claims = select(args.targets)
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None
-    results = []
     width = max(len(c.id) for c in claims)
-    for n, c in enumerate(claims, 1):
-        if args.progress:
-            print(f"[{n}/{len(claims)}] {c.id} ...", file=sys.stderr, flush=True)
-        r = run_claim(c, profile=args.profile, seed=args.seed)
-        results.append(r)
-        if not args.json:
-            mark = "ok  " if r.matches else "MISS"
-            print(f"{mark} {r.verdict:<8} {c.id:<{width}}  {r.examples:>5} ex  {r.seconds:7.2f} s")
-            if r.verdict in ("refuted", "error") or not r.matches:
-                print(f"       expect {r.expect}: {r.message}")
-                if r.counterexample is not None:
-                    print("       counterexample: " + json.dumps(r.counterexample)[:2000])
+
+    def show(k: int, r) -> None:
+        if args.progress and k + 1 < len(claims):
+            print(f"[{k + 2}/{len(claims)}] {claims[k + 1].id} ...", file=sys.stderr, flush=True)
+        if args.json:
+            return
+        mark = "ok  " if r.matches else "MISS"
+        print(f"{mark} {r.verdict:<8} {r.id:<{width}}  {r.examples:>5} ex  {r.seconds:7.2f} s", flush=True)
+        if r.verdict in ("refuted", "error") or not r.matches:
+            print(f"       expect {r.expect}: {r.message}")
+            for ce in r.counterexamples or ([r.counterexample] if r.counterexample is not None else []):
+                print("       counterexample: " + json.dumps(ce)[:2000])
+
+    if args.progress:
+        print(f"[1/{len(claims)}] {claims[0].id} ...", file=sys.stderr, flush=True)
+    results = run_claims(claims, profile=args.profile, seed=args.seed, timeout=args.timeout, on_result=show)
     missed = [r for r in results if not r.matches]
     if args.json:
         out = {
@@ -147,7 +157,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         data = build_report(
             args.out, profile=args.profile, seed=args.seed, selectors=args.claims, formats=formats,
-            derivation_names=names,
+            derivation_names=names, timeout=args.timeout,
         )
     except (ReportError, CatalogueError) as exc:
         raise UsageError(str(exc)) from None
@@ -178,6 +188,16 @@ def _seed(value: str) -> int:
     return n
 
 
+def _timeout(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = float("nan")
+    if not 1 <= x <= 86400:
+        raise UsageError(f"--timeout: must be a number of seconds in [1, 86400] (got {value!r})")
+    return x
+
+
 def _build_parser() -> _Parser:
     parser = _Parser(prog="l2l", description="Verify the theory of learning-to-learn.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -196,6 +216,8 @@ def _build_parser() -> _Parser:
     p_check.add_argument("--seed", type=_seed, default=None, help="Hypothesis seed for a reproducible run")
     p_check.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     p_check.add_argument("--progress", action="store_true", help="report each claim on stderr as it starts")
+    p_check.add_argument("--timeout", type=_timeout, default=None, metavar="SECONDS",
+                         help="hang guard per claim (default: the claim's, 900 s under ci); a claim stopped by it is an error")
     p_check.set_defaults(func=_cmd_check)
 
     p_report = sub.add_parser("report", help="run claims, verify derivations, write Markdown/HTML/LaTeX with figures")
@@ -211,6 +233,8 @@ def _build_parser() -> _Parser:
         help="derivations to verify and show (repeatable, e.g. quadratic or nqm.greedy-sgd; default: all)",
     )
     p_report.add_argument("--format", default="md,html", help="comma-separated subset of md,html,tex (default md,html)")
+    p_report.add_argument("--timeout", type=_timeout, default=None, metavar="SECONDS",
+                          help="hang guard per claim (default: the claim's, 900 s under ci); a claim stopped by it is an error")
     p_report.set_defaults(func=_cmd_report)
 
     p_derive = sub.add_parser("derive", help="print one derivation with its machine-check status")

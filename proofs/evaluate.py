@@ -28,13 +28,181 @@ import numpy as np
 from l2l.numerics.problems import QuadraticProblem
 from l2l.numerics.validation import ValidationError, as_horizons, as_nonnegative_reals
 
-__all__ = ["evaluate_request", "MODELS", "BACKPROP_MAX_COST", "BACKPROP_DTYPES"]
+__all__ = [
+    "evaluate_request",
+    "parse_request",
+    "MODELS",
+    "BACKPROP_MAX_COST",
+    "BACKPROP_DTYPES",
+    "MAX_INPUT_BYTES",
+    "MAX_NESTING",
+    "MAX_INTEGER_DIGITS",
+    "MAX_ENTRIES",
+    "MAX_PAIRS",
+    "MAX_GRID_WORK",
+    "MAX_WORK",
+    "NQM_MAX_T",
+    "NQM_MAX_WORK",
+]
 
-#: Largest t x dim accepted for one (eta, t) pair of a ``backprop`` request. Reverse mode stores
-#: t iterates of length dim (8 bytes each in float64) and does about 2 t matrix-vector products, so
-#: 10^7 means at most 80 MB and a few seconds per step size; larger requests are refused.
+# ---------------------------------------------------------------------------------------------
+# Limits (README, "l2l eval" > "Limits"). Every one is checked before any work and refused with one
+# line naming the field and the limit, so a request's time and memory are bounded by its size class.
+
+#: Bytes of JSON read from FILE or stdin; at most this + 1 bytes are ever read (``/dev/zero`` or an
+#: endless pipe is refused after reading 16 MiB, in about 10 ms). 16 MiB holds ~10^6 numbers.
+MAX_INPUT_BYTES = 16 * 2**20
+#: Depth of nested JSON arrays / objects (a request needs 3: object, matrix, row).
+MAX_NESTING = 32
+#: Digits of one integer literal (float64 ends at 309 digits; Python's int() refuses > 4300).
+MAX_INTEGER_DIGITS = 400
+#: Numbers in one array (``X``: n x d, ``hessian``: d x d, ``eigenvalues``, ``eta``, ...): 8 MB as
+#: float64, and an SVD / eigh of at most a 1000 x 1000 matrix.
+MAX_ENTRIES = 10**6
+#: (eta, t) pairs, len(eta) x len(t): one result object each (~250 bytes of output).
+MAX_PAIRS = 10**4
+#: Closed forms (quadratic_gd, least_squares_gd): pairs x d x (1 + n_valid) float64 operations per
+#: broadcast array; 10^8 is ~1 GB-second of numpy work.
+MAX_GRID_WORK = 10**8
+#: Recursive / unrolled paths, counted in multiply-adds: backprop len(eta) x t x d^2 (dense
+#: matrix-vector products), least_squares_sgd len(eta) x t x n x min(n, d)^2 (the moment
+#: recursion). 2 x 10^9 is a few seconds on one core.
+MAX_WORK = 2 * 10**9
+#: Largest t x dim for one (eta, t) pair of a ``backprop`` request. Reverse mode stores t iterates
+#: of length dim (8 bytes each in float64), so 10^7 means at most 80 MB per step size.
 BACKPROP_MAX_COST = 10**7
 BACKPROP_DTYPES = ("float32", "float64")
+#: ``l2l eval`` nqm: the largest horizon (the full curve holds t + 1 <= 10^7 points) and the largest
+#: t x d (work of the exact recursion, O(d) per step).
+NQM_MAX_T = 10**7 - 1
+NQM_MAX_WORK = 10**9
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the JSON: every problem names its field
+
+
+class _Bad:
+    """A JSON literal refused after parsing, where its key path is known (NaN, 1e999, huge ints)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+class _Pairs(list):
+    """An object's (key, value) pairs as parsed, turned into a dict where duplicates can be named."""
+
+
+def _show(s: str) -> str:
+    """A key or a name as one printable line: itself if printable, else its repr (escaped)."""
+    return s if s and s.isprintable() else repr(s)
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, (dict, _Pairs)):
+        return "object"
+    if isinstance(v, list):
+        return "list"
+    return type(v).__name__
+
+
+def _parse_constant(name: str) -> _Bad:
+    return _Bad(f"non-finite number {name} is not allowed")
+
+
+def _parse_float(text: str) -> Any:
+    x = float(text)
+    if math.isfinite(x):
+        return x
+    return _Bad(f"number {text[:40]}{'...' if len(text) > 40 else ''} is beyond the float64 range")
+
+
+def _parse_int(text: str) -> Any:
+    digits = len(text) - (text[0] == "-")
+    if digits > MAX_INTEGER_DIGITS:
+        return _Bad(f"integer with {digits} digits exceeds the limit of {MAX_INTEGER_DIGITS} digits")
+    v = int(text)
+    if abs(v) <= 2**63 - 1:
+        return v
+    x = float(v) if digits <= 309 else math.inf
+    return x if math.isfinite(x) else _Bad(f"integer with {digits} digits is beyond the float64 range")
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) is float or type(v) is int
+
+
+def _clean(value: Any, path: str, depth: int, count: list) -> Any:
+    """Turn parsed pairs into dicts, refusing duplicates, refused literals, nesting deeper than
+    MAX_NESTING and arrays of more than MAX_ENTRIES numbers, naming the key path."""
+    if isinstance(value, _Bad):
+        raise ValidationError(path or "input", value.message)
+    if isinstance(value, (_Pairs, list)) and depth >= MAX_NESTING:
+        shown = path if len(path) <= 60 else path[:60] + "..."
+        raise ValidationError(shown or "input", f"JSON nested deeper than the limit of {MAX_NESTING} levels")
+    if isinstance(value, _Pairs):
+        out: dict = {}
+        for k, v in value:
+            sub = _show(k) if not path else f"{path}.{_show(k)}"
+            if k in out:
+                raise ValidationError(sub, "duplicate key")
+            out[k] = _clean(v, sub, depth + 1, [0] if not path else count)
+        return out
+    if isinstance(value, list):
+        count[0] += len(value)
+        if count[0] > MAX_ENTRIES:
+            raise ValidationError(path or "input", f"more than {MAX_ENTRIES} entries (the limit for one array)")
+        if all(map(_is_number, value)):  # the common case, fast
+            return value
+        return [_clean(v, f"{path}[{i}]", depth + 1, count) for i, v in enumerate(value)]
+    return value
+
+
+def parse_request(raw: bytes, source: str = "input") -> Any:
+    """Parse the bytes of an ``l2l eval`` request (at most :data:`MAX_INPUT_BYTES` + 1 of them, as
+    read by the CLI), refusing with a :class:`ValidationError` that names the field: non-UTF-8
+    input, invalid JSON, NaN / Infinity / out-of-range literals, integers over
+    :data:`MAX_INTEGER_DIGITS` digits, duplicate keys, nesting over :data:`MAX_NESTING` levels and
+    arrays over :data:`MAX_ENTRIES` numbers.
+
+    >>> parse_request(b'{"eta": [0.1, NaN], "t": 1}')
+    Traceback (most recent call last):
+    ...
+    l2l.numerics.validation.ValidationError: eta[1]: non-finite number NaN is not allowed
+    >>> parse_request(b'{"eta": 0.1, "eta": 0.2}')
+    Traceback (most recent call last):
+    ...
+    l2l.numerics.validation.ValidationError: eta: duplicate key
+    """
+    import json
+
+    if len(raw) > MAX_INPUT_BYTES:
+        raise ValidationError("input", f"is larger than the limit of {MAX_INPUT_BYTES} bytes (16 MiB)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError("input", f"must be UTF-8 JSON (byte 0x{raw[exc.start]:02x} at offset {exc.start} is not UTF-8)") from None
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_Pairs,
+            parse_constant=_parse_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+        )
+    except json.JSONDecodeError as exc:
+        raise ValidationError(_show(source), f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise ValidationError("input", f"JSON nested deeper than the limit of {MAX_NESTING} levels") from None
+    return _clean(value, "", 0, [0])
 
 
 def _environment(precision: str) -> dict:
@@ -53,9 +221,23 @@ def _number_or_list(field: str, value: Any) -> list:
             raise ValidationError(field, "must not be an empty list")
         for v in value:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ValidationError(field, f"must contain only numbers (got {type(v).__name__})")
+                raise ValidationError(field, f"must contain only numbers (got {_json_type(v)})")
         return value
-    raise ValidationError(field, f"must be a number or a list of numbers (got {type(value).__name__})")
+    raise ValidationError(field, f"must be a number or a list of numbers (got {_json_type(value)})")
+
+
+def _check_pairs(etas: list, ts: list) -> None:
+    """At most MAX_PAIRS (eta, t) pairs (checked on the raw lists, before any conversion)."""
+    pairs = len(etas) * len(ts)
+    if pairs > MAX_PAIRS:
+        raise ValidationError(
+            "eta", f"{len(etas)} step sizes x {len(ts)} horizons = {pairs} (eta, t) pairs exceeds the limit of {MAX_PAIRS}"
+        )
+
+
+def _check_work(field: str, what: str, work: int, limit: int, advice: str) -> None:
+    if work > limit:
+        raise ValidationError(field, f"{what} = {work} exceeds the limit of {limit:.0e}; {advice}")
 
 
 def _numeric_array(field: str, value: Any, depth: int) -> Any:
@@ -68,20 +250,21 @@ def _numeric_array(field: str, value: Any, depth: int) -> Any:
         if depth > 1:
             _numeric_array(field, v, depth - 1)
         elif isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValidationError(field, f"must contain only numbers (got {type(v).__name__})")
+            raise ValidationError(field, f"must contain only numbers (got {_json_type(v)})")
     return value
 
 
 def _check_keys(request: dict, allowed: set, required: set) -> None:
     unknown = sorted(set(request) - allowed)
     if unknown:
-        raise ValidationError(unknown[0], f"unknown key for model {request['model']!r} (allowed: {', '.join(sorted(allowed))})")
+        raise ValidationError(_show(unknown[0]), f"unknown key for model {request['model']!r} (allowed: {', '.join(sorted(allowed))})")
     missing = sorted(required - set(request))
     if missing:
         raise ValidationError(missing[0], f"is required for model {request['model']!r}")
 
 
 def _finite(x: float) -> float | None:
+    """A finite float, or None (null) for a value beyond float64's range."""
     x = float(x)
     return x if math.isfinite(x) else None
 
@@ -91,6 +274,8 @@ def _quadratic_gd(request: dict) -> dict:
 
     allowed = {"model", "eigenvalues", "coefficients", "hessian", "w0", "eta", "t", "backprop"}
     _check_keys(request, allowed, {"eta", "t"})
+    eta_list, t_list = _number_or_list("eta", request["eta"]), _number_or_list("t", request["t"])
+    _check_pairs(eta_list, t_list)
     eig_form = "eigenvalues" in request or "coefficients" in request
     dense_form = "hessian" in request or "w0" in request
     if eig_form and dense_form:
@@ -113,8 +298,10 @@ def _quadratic_gd(request: dict) -> dict:
     else:
         raise ValidationError("eigenvalues", "give eigenvalues + coefficients, or hessian + w0")
 
-    etas = as_nonnegative_reals("eta", _number_or_list("eta", request["eta"]))
-    ts = as_horizons("t", _number_or_list("t", request["t"]))
+    etas = as_nonnegative_reals("eta", eta_list)
+    ts = as_horizons("t", t_list)
+    _check_work("eta", f"(eta, t) pairs x dim = {etas.size * ts.size} x {problem.dim}", etas.size * ts.size * problem.dim,
+                MAX_GRID_WORK, "use fewer step sizes or horizons")
 
     dtypes: list[str] = []
     if "backprop" in request:
@@ -133,6 +320,8 @@ def _quadratic_gd(request: dict) -> dict:
                     f"t x dim = {int(ts.max())} x {problem.dim} = {cost} exceeds the limit "
                     f"{BACKPROP_MAX_COST} for unrolled backpropagation; drop 'backprop' or reduce t",
                 )
+            _check_work("backprop", f"len(eta) x t x dim^2 = {etas.size} x {int(ts.max())} x {problem.dim}^2",
+                        etas.size * int(ts.max()) * problem.dim**2, MAX_WORK, "drop 'backprop', or use fewer step sizes or a smaller t")
 
     ev = evaluate(problem, etas[:, None], ts[None, :])
     backprop = {}
@@ -151,9 +340,9 @@ def _quadratic_gd(request: dict) -> dict:
             entry = {
                 "eta": float(eta),
                 "t": int(t),
-                "log_loss": None if zero else float(ev.log_loss[i, j]),
-                "log_objective": None if zero else float(ev.log_objective[i, j]),
-                "log_objective_grad": None if zero else float(ev.log_objective_grad[i, j]),
+                "log_loss": None if zero else _finite(ev.log_loss[i, j]),
+                "log_objective": None if zero else _finite(ev.log_objective[i, j]),
+                "log_objective_grad": None if zero else _finite(ev.log_objective_grad[i, j]),
                 "naive_grad_sign": int(ev.naive_grad_sign[i, j]),
                 "naive_grad_log_abs": _finite(nla),
             }
@@ -189,6 +378,8 @@ def _least_squares_input(request: dict, extra: set[str]) -> tuple:
 
     allowed = {"model", "X", "y", "X_valid", "y_valid", "w0", "eta", "t"} | extra
     _check_keys(request, allowed, {"X", "y", "eta", "t"})
+    eta_list, t_list = _number_or_list("eta", request["eta"]), _number_or_list("t", request["t"])
+    _check_pairs(eta_list, t_list)
     problem = LeastSquaresProblem(
         _numeric_array("X", request["X"], 2),
         _numeric_array("y", request["y"], 1),
@@ -202,8 +393,8 @@ def _least_squares_input(request: dict, extra: set[str]) -> tuple:
         w0 = as_real_vector("w0", _numeric_array("w0", request["w0"], 1))
         if w0.size != problem.d:
             raise ValidationError("w0", f"must have length {problem.d} (the number of columns of X), got {w0.size}")
-    etas = as_nonnegative_reals("eta", _number_or_list("eta", request["eta"]))
-    ts = as_horizons("t", _number_or_list("t", request["t"]))
+    etas = as_nonnegative_reals("eta", eta_list)
+    ts = as_horizons("t", t_list)
     return problem, w0, etas, ts
 
 
@@ -235,6 +426,9 @@ def _least_squares_gd(request: dict) -> dict:
     from l2l.numerics.least_squares.closed_form import gd
 
     problem, w0, etas, ts = _least_squares_input(request, set())
+    nv = problem.n_valid if problem.has_validation else 0
+    _check_work("eta", f"(eta, t) pairs x d x (1 + n_valid) = {etas.size * ts.size} x {problem.d} x {1 + nv}",
+                etas.size * ts.size * problem.d * (1 + nv), MAX_GRID_WORK, "use fewer step sizes or horizons")
     res = gd(problem, etas[:, None], ts[None, :], w0=w0)
     valid = res.valid_loss is not None
     results = [
@@ -254,12 +448,24 @@ def _least_squares_gd(request: dict) -> dict:
 
 
 def _least_squares_sgd(request: dict) -> dict:
-    from l2l.numerics.least_squares.moments import finite_set_expectation
-    from l2l.numerics.validation import as_horizons as _as_int
+    from l2l.numerics.least_squares.moments import MAX_CURVE_POINTS, MAX_MOMENT_STEPS, finite_set_expectation
 
     problem, w0, etas, ts = _least_squares_input(request, {"batch_size"})
-    batch = int(_as_int("batch_size", request.get("batch_size", 1), maximum=10**9).reshape(-1)[0])
-    res = finite_set_expectation(problem, etas, int(ts.max()), batch_size=batch, w0=w0, curve=True)
+    batch = request.get("batch_size", 1)
+    if isinstance(batch, float) and batch.is_integer():
+        batch = int(batch)
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 10**9:
+        shown = repr(batch) if isinstance(batch, (int, float)) and not isinstance(batch, bool) else _json_type(batch)
+        raise ValidationError("batch_size", f"must be an integer in [1, {10**9}] (got {shown})")
+    t_max = int(ts.max())
+    if t_max > MAX_MOMENT_STEPS:
+        raise ValidationError("t", f"must be <= {MAX_MOMENT_STEPS} for model 'least_squares_sgd' (got {t_max})")
+    if etas.size * (t_max + 1) > MAX_CURVE_POINTS:
+        raise ValidationError("t", f"len(eta) x (max t + 1) = {etas.size} x {t_max + 1} exceeds the limit of {MAX_CURVE_POINTS:.0e}")
+    n, d = problem.n, problem.d
+    _check_work("t", f"len(eta) x max t x n x min(n, d)^2 = {etas.size} x {t_max} x {n} x {min(n, d)}^2",
+                etas.size * t_max * n * min(n, d) ** 2, MAX_WORK, "use fewer step sizes or a smaller t")
+    res = finite_set_expectation(problem, etas, t_max, batch_size=batch, w0=w0, curve=True)
     results = [
         _least_squares_entry(
             eta, t, "expected_",
@@ -277,11 +483,6 @@ def _least_squares_sgd(request: dict) -> dict:
     }
 
 
-#: ``l2l eval`` nqm: the largest horizon and the largest t x d (work of the exact recursion).
-NQM_MAX_T = 10**7
-NQM_MAX_WORK = 10**9
-
-
 def _nqm_schedule(field: str, value: Any, t: int, default: float | None) -> Any:
     """A number or a list of length t (the per-step schedule) for ``eta`` / ``mu``."""
     if value is None:
@@ -292,7 +493,7 @@ def _nqm_schedule(field: str, value: Any, t: int, default: float | None) -> Any:
             raise ValidationError(field, f"as a schedule must have length t = {t} (one value per step), got {len(value)}")
         return np.asarray(value, dtype=float)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValidationError(field, f"must be a number or a list of t numbers (got {type(value).__name__})")
+        raise ValidationError(field, f"must be a number or a list of t numbers (got {_json_type(value)})")
     return float(value)
 
 
@@ -304,8 +505,12 @@ def _nqm(request: dict) -> dict:
     if isinstance(t, float) and t.is_integer():
         t = int(t)
     if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= NQM_MAX_T:
-        raise ValidationError("t", f"must be one integer in [0, {NQM_MAX_T}] for model 'nqm' (the schedule's length), got {t!r}")
+        shown = repr(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else _json_type(t)
+        raise ValidationError("t", f"must be one integer in [0, {NQM_MAX_T}] for model 'nqm' (the schedule's length; "
+                                   f"the curve holds t + 1 points), got {shown}")
     h = _numeric_array("h", request["h"], 1)
+    if t * len(h) > NQM_MAX_WORK:
+        raise ValidationError("t", f"t x d = {t} x {len(h)} = {t * len(h)} exceeds the limit of {NQM_MAX_WORK:.0e}")
     var0 = request.get("var0")
     problem = nqm.NQMProblem(
         h,
@@ -313,8 +518,6 @@ def _nqm(request: dict) -> dict:
         _numeric_array("mean0", request["mean0"], 1),
         np.zeros(len(h)) if var0 is None else _numeric_array("var0", var0, 1),
     )
-    if t * problem.d > NQM_MAX_WORK:
-        raise ValidationError("t", f"t x d = {t * problem.d} exceeds {NQM_MAX_WORK:.0e} (the limit of this command)")
     eta = _nqm_schedule("eta", request["eta"], t, None)
     mu = _nqm_schedule("mu", request.get("mu"), t, 0.0)
     traj = nqm.run(problem, eta, t, mu=mu, curve=True, precision="extended")
@@ -349,16 +552,47 @@ MODELS: dict[str, Callable[[dict], dict] | None] = {
 }
 
 
+#: What each key holds, for the message about a null.
+_FIELD_KINDS = {
+    "eigenvalues": "a list of numbers > 0",
+    "coefficients": "a list of numbers",
+    "hessian": "a list of lists of numbers",
+    "w0": "a list of numbers",
+    "eta": "a number >= 0 or a list of them",
+    "t": "an integer >= 1 or a list of them",
+    "backprop": "a list of dtype names",
+    "X": "a list of lists of numbers",
+    "y": "a list of numbers",
+    "X_valid": "a list of lists of numbers",
+    "y_valid": "a list of numbers",
+    "batch_size": f"an integer in [1, {10**9}]",
+    "h": "a list of numbers > 0",
+    "sigma2": "a list of numbers >= 0",
+    "mean0": "a list of numbers",
+    "var0": "a list of numbers >= 0",
+    "mu": "a number or a list of t numbers",
+}
+
+
+_NQM_KINDS = {"t": f"one integer in [0, {NQM_MAX_T}]", "eta": "a number >= 0 or a list of t numbers"}
+
+
 def evaluate_request(request: Any) -> dict:
     """Evaluate one ``l2l eval`` request (an already-parsed JSON object) and return the output."""
     if not isinstance(request, dict):
-        raise ValidationError("input", f"must be a JSON object (got {type(request).__name__})")
+        raise ValidationError("input", f"must be a JSON object (got {_json_type(request)})")
     if "model" not in request:
         raise ValidationError("model", f"is required (one of: {', '.join(MODELS)})")
     model = request["model"]
     if not isinstance(model, str) or model not in MODELS:
         raise ValidationError("model", f"must be one of {', '.join(MODELS)} (got {model!r})")
     handler = MODELS[model]
+    for key, value in request.items():  # null is never "use the default"
+        if value is None:
+            kind = _NQM_KINDS.get(key) if model == "nqm" and key in _NQM_KINDS else _FIELD_KINDS.get(key)
+            if kind is None:
+                break  # an unknown key: the model's own check names it
+            raise ValidationError(key, f"must be {kind} (got null); omit the key to use its default")
     if handler is None:
         available = ", ".join(k for k, v in MODELS.items() if v is not None)
         raise ValidationError("model", f"{model!r} is not implemented yet in this version (available: {available})")

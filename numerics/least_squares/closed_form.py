@@ -34,6 +34,20 @@ s_iz_i/n`, so nothing divides by a small singular value.
 
 How it stays accurate (float64):
 
+* Scale: :func:`gd` first rescales by exact powers of 2 (``frexp``/``ldexp``, no rounding):
+  :math:`X = 2^{k_1}\tilde X` with :math:`\max|\tilde X_{jk}| \in [1/2, 1)`, so
+  :math:`s_i = 2^{k_1}\tilde s_i` and :math:`\lambda_i = 4^{k_1}\tilde\lambda_i`. The products
+  :math:`\eta\lambda_i = (\eta\,\tilde\lambda_i)\,4^{k_1}` are formed exactly (the power of 2 is
+  added to the exponent of Dekker's product), so :math:`a_i` is the same number and no step size
+  is rescaled. The residual at :math:`w_0` is :math:`Xw_0 - y = 2^{k_z}\tilde r`, hence
+  :math:`z_i = 2^{k_z}\tilde z_i`, the training loss scales by :math:`4^{k_z}`, its d/d eta by
+  :math:`4^{k_1 + k_z}` (one :math:`\lambda_i`), :math:`e_i = z_i/s_i = 2^{k_z - k_1}\tilde e_i`
+  (:math:`w_{\rm ERM}` may itself be beyond the float64 range); the validation set has its own
+  scale, :math:`X_v = 2^{k_v}\tilde X_v`, :math:`y_v - X_vw_0 = 2^{k_r}\tilde r_v`, and its residual
+  :math:`2^{k_r}\tilde r_v - 2^{k_z - k_1 + k_v}\tilde B\tilde q` is summed relative to the larger
+  of the two parts, row by row. The exponents are added back with ``ldexp`` (exact) at the end, so
+  X entries from 1e-300 to 1e300, or subnormal, give the accuracy of entries of order 1.
+
 * The eigenpairs of :math:`\hat H` come from the SVD of X, not from ``eigh`` of
   :math:`X^\top X`: that would square the conditioning and lose every :math:`\lambda_i` below
   :math:`\epsilon\lambda_{\max}`; the SVD gets each :math:`s_i` to :math:`\epsilon s_{\max}` absolute.
@@ -100,6 +114,7 @@ __all__ = [
 ]
 
 _EPS = float(np.finfo(np.float64).eps)
+_LN2 = math.log(2.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +203,75 @@ def spectrum(problem: LeastSquaresProblem, w0: Any = None) -> LeastSquaresSpectr
     for arr in arrays:
         arr.setflags(write=False)
     return LeastSquaresSpectrum(problem, w, s, lam, v, z, resid2, vw0, float(null @ null), B, rv0)
+
+
+def _exponent(x: float) -> int | None:
+    """k with x = m 2^k, m in [1/2, 1); None for x = 0."""
+    return int(np.frexp(x)[1]) if x > 0 else None
+
+
+def _scaled_spectrum(problem: LeastSquaresProblem, w0: Any) -> tuple[LeastSquaresSpectrum, tuple[int, int, int, int]]:
+    """The spectrum of the problem rescaled by exact powers of 2, and the exponents (k1, kz, kv, kr).
+
+    With X = 2^k1 X~ (max|X~| in [1/2, 1)), the SVD of X~ gives s = 2^k1 s~ and lam = 4^k1 lam~;
+    the training residual at w0 is X w0 - y = 2^kz r~ (so z = 2^kz z~, ||r||^2 = 4^kz resid2~);
+    X_valid = 2^kv Xv~ (B = 2^kv B~) and y_valid - X_valid w0 = 2^kr rv0~. Each exponent is chosen
+    from frexp exponents, never by forming a quotient such as y / 2^k1, so every stored field is
+    of order 1 whatever the scale of the data (X entries from 1e-300 to 1e300, or subnormal),
+    including w_ERM = X^+ y, which may itself be beyond the float64 range. The returned spectrum
+    holds the scaled fields (``vw0`` and ``null_w0_norm2`` stay in true units).
+    """
+    n, d = problem.n, problem.d
+    if w0 is None:
+        w = np.zeros(d)
+    else:
+        w = as_real_vector("w0", w0)
+        if w.size != d:
+            raise ValidationError("w0", f"must have length d = {d} (the number of columns of X), got {w.size}")
+    k1 = _exponent(float(np.max(np.abs(problem.X)))) or 0
+    x = np.ldexp(problem.X, -k1)
+    ew = _exponent(float(np.max(np.abs(w)))) or 0
+    wm = np.ldexp(w, -ew)  # max |wm| in [1/2, 1)
+
+    def residual(A: np.ndarray, kA: int, b: np.ndarray) -> tuple[np.ndarray, int]:
+        """A w - b = 2^k m with A = 2^kA A~: (m, k), max|m| of order 1."""
+        aw = A @ wm
+        ks = [e for e in (None if not aw.any() else kA + ew + _exponent(float(np.max(np.abs(aw)))),
+                          _exponent(float(np.max(np.abs(b))))) if e is not None]
+        k = max(ks, default=0)
+        with np.errstate(under="ignore"):
+            return np.ldexp(aw, kA + ew - k) - np.ldexp(b, -k), k
+
+    res, kz = residual(x, k1, problem.y)
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    cut = max(n, d) * _EPS * (float(s[0]) if s.size else 0.0)
+    keep = s > cut
+    s = s[keep]
+    u = u[:, keep]
+    v = vt[keep].T
+    lam = s * s / n
+    z = u.T @ res
+    if s.size == n:
+        resid2 = 0.0
+    else:
+        with np.errstate(under="ignore"):
+            yk = np.ldexp(problem.y, -kz)
+        rr = yk - u @ (u.T @ yk)
+        resid2 = float(rr @ rr)
+    vw0 = v.T @ w
+    null = w - v @ vw0
+    B = rv0 = None
+    kv = kr = 0
+    if problem.has_validation:
+        kv = _exponent(float(np.max(np.abs(problem.X_valid)))) or 0
+        xv = np.ldexp(problem.X_valid, -kv)
+        B = xv @ v
+        rv, kr = residual(xv, kv, problem.y_valid)
+        rv0 = -rv
+    arrays = [w, s, lam, v, z, vw0] + ([B, rv0] if B is not None else [])
+    for arr in arrays:
+        arr.setflags(write=False)
+    return LeastSquaresSpectrum(problem, w, s, lam, v, z, resid2, vw0, float(null @ null), B, rv0), (k1, kz, kv, kr)
 
 
 def erm(problem: LeastSquaresProblem) -> np.ndarray:
@@ -303,11 +387,24 @@ def _coeffs(sp: LeastSquaresSpectrum, la: np.ndarray, sa: np.ndarray, t: np.ndar
     return m, np.where(lin[..., None], q_lin, q_log)
 
 
-def _unscale(m: np.ndarray, v: np.ndarray, log_factor: float = 0.0, factor: float = 1.0) -> np.ndarray:
-    """factor * exp(m) * v, without an exp/log round trip where m == 0; +-inf beyond the range."""
+def _row_exponent(parts: list) -> np.ndarray:
+    """Per row, the largest 2^k_i x max|x_i| as an exponent K (so that sum_i 2^(k_i - K) x_i is of
+    order 1; parts that then underflow are below 2^-1074 of the largest: negligible)."""
+    out = None
+    for x, k in parts:
+        big = np.max(np.abs(x), axis=-1, initial=0.0)
+        e = np.where(big > 0, np.frexp(big)[1].astype(np.int64) + k, np.iinfo(np.int64).min // 4)
+        out = e if out is None else np.maximum(out, e)
+    return np.where(out < np.iinfo(np.int64).min // 8, 0, out)
+
+
+def _unscale(m: np.ndarray, v: np.ndarray, log_factor: float = 0.0, factor: float = 1.0, k2: int = 0) -> np.ndarray:
+    """factor * exp(m) * v * 2^k2, without an exp/log round trip where m == 0 (there ``ldexp``,
+    exact); +-inf beyond the range."""
     lv, sv = _log_abs(v)
     with np.errstate(over="ignore", under="ignore"):
-        return np.where(m == 0, factor * v, _exp_signed(m + lv + log_factor, sv))
+        lin = np.ldexp(factor * v, k2) if np.any(k2) else factor * v
+        return np.where(m == 0, lin, _exp_signed(m + lv + log_factor + k2 * _LN2, sv))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +450,13 @@ def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0
     >>> g.valid_loss is None
     True
     """
-    sp = _as_spectrum(problem, w0)
+    if isinstance(problem, LeastSquaresSpectrum):
+        sp, (k1, kz, kv, kr) = _as_spectrum(problem, w0), (0, 0, 0, 0)
+    else:
+        # exact power-of-2 rescaling (_scaled_spectrum): lam = 4^k1 lam~, so a_i = 1 - eta 4^k1 lam~_i
+        # is the same number and no step size is rescaled; z = 2^kz z~ (losses x 4^kz), e = z / s
+        # = 2^(kz - k1) e~, B = 2^kv B~, rv0 = 2^kr rv0~; d/d eta picks up lam's 4^k1.
+        sp, (k1, kz, kv, kr) = _scaled_spectrum(as_instance(problem, LeastSquaresProblem), w0)
     p = sp.problem
     eta, t, shape = _grid(eta, t)
     eta_f = eta.reshape(-1)
@@ -361,7 +464,7 @@ def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0
     tf = tt.astype(np.float64)
     n = p.n
 
-    la, sa = log_abs_one_minus(eta_f[:, None], sp.lam[None, :])  # (N, r)
+    la, sa = log_abs_one_minus(eta_f[:, None], sp.lam[None, :], 2 * k1)  # (N, r)
     ones = np.ones_like(la)
 
     # training loss: (||r||^2 + sum_i z_i^2 a_i^(2t)) / (2n)
@@ -370,28 +473,34 @@ def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0
     x = np.concatenate([l2t, np.zeros((la.shape[0], 1))], axis=1)
     m, v = _terms(c, x, np.ones_like(x), hi=600.0)
     total = np.sum(v, axis=-1)
-    train = _unscale(m, total, -math.log(2 * n), 1.0 / (2 * n))
+    train = _unscale(m, total, -math.log(2 * n), 1.0 / (2 * n), 2 * kz)
 
     # d/d eta: -(t/n) sum_i lam_i z_i^2 a_i^(2t-1)
     l2t1, s2t1 = _power_parts(la, sa, 2 * tt - 1)
     m, v = _terms(sp.lam * sp.z * sp.z, l2t1, s2t1, hi=600.0)
     total = np.sum(v, axis=-1)
-    train_grad = -_unscale(m, total, np.log(tf[:, 0]) - math.log(n), tf[:, 0] / n)
+    train_grad = -_unscale(m, total, np.log(tf[:, 0]) - math.log(n), tf[:, 0] / n, 2 * k1 + 2 * kz)
 
     valid = valid_grad = None
     if sp.B is not None:
         nv = p.n_valid
         m, q = _coeffs(sp, la, sa, tt)
+        # y_v - X_v w_t = 2^kr rv0~ + 2^kq e^M (q~ B~^T), kq = kz - k1 + kv; scaled by 2^K e^M with
+        # K = max(kr, kq), both factors 2^(kr - K), 2^(kq - K) <= 1 (exact, or negligibly small)
+        kq = kz - k1 + kv
         with np.errstate(under="ignore"):
-            rt = np.exp(-m)[:, None] * sp.rv0[None, :] + q @ sp.B.T  # (y_v - X_v w_t) / e^M
+            ra, rb = np.exp(-m)[:, None] * sp.rv0[None, :], q @ sp.B.T
+            K = _row_exponent([(ra, kr), (rb, kq)])
+            rt = np.ldexp(ra, (kr - K)[:, None]) + np.ldexp(rb, (kq - K)[:, None])
         ss = np.sum(rt * rt, axis=-1)
-        valid = _unscale(2.0 * m, ss, -math.log(2 * nv), 1.0 / (2 * nv))
+        valid = _unscale(2.0 * m, ss, -math.log(2 * nv), 1.0 / (2 * nv), 2 * K)
         # h_i = t lam_i a_i^(t-1) e_i = t (s_i z_i / n) a_i^(t-1);  d valid / d eta = <r_v, B h> / n_v
         lt1, st1 = _power_parts(la, sa, tt - 1)
         mh, h = _terms(sp.s * sp.z / n, lt1, st1 * ones)
         with np.errstate(over="ignore"):
             dot = np.sum(rt * (h @ sp.B.T), axis=-1)
-        valid_grad = _unscale(m + mh, dot, np.log(tf[:, 0]) - math.log(nv), tf[:, 0] / nv)
+        # h = 2^(k1 + kz) h~ and B = 2^kv B~
+        valid_grad = _unscale(m + mh, dot, np.log(tf[:, 0]) - math.log(nv), tf[:, 0] / nv, K + k1 + kz + kv)
         valid = valid.reshape(shape)
         valid_grad = valid_grad.reshape(shape)
 

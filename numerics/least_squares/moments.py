@@ -115,8 +115,18 @@ float64 range comes out as ``+inf`` (a derivative as ``+-inf`` with its correct 
 NaN**, and ``status`` is ``"overflow"`` for that step size (``"ok"`` otherwise). Values below the
 range underflow to 0. Before the recursion the data are normalised by exact powers of 2 (the
 curvature scale of ``X``, ``Sigma`` or ``H`` to about 1, with ``eta`` scaled inversely, then the
-scale of ``w``, ``y``, ``b``, noise to about 1), so data of any finite magnitude (1e-150 or 1e150)
-are handled like data of magnitude 1 and only the final results are scaled back. The one
+scale of ``w``, ``y``, ``b``, noise to about 1), so data of any finite magnitude (1e-300 or 1e150,
+or subnormal) are handled like data of magnitude 1 and only the final results are scaled back.
+For case (a) the exponents are taken from ``frexp`` exponents (never by forming y / 2^k1, which may
+leave the range): X = 2^k1 X~, y = 2^(k1 + k2) y~, w = 2^k2 w~, eta~ = 4^k1 eta is the same process
+(w~' = w~ - eta~ X~^T (X~ w~ - y~) / n), so the losses scale by 4^(k1 + k2) and d/d eta = 4^k1 d/d eta~
+by 16^k1 4^k2. The validation set has its own scale, X_valid = 2^kv Xv~ and y_valid - X_valid w0 =
+2^kr rv0~, and its mean residual is rv0 + X_valid V u with u = E[a] - a0 the displacement, tracked
+by its own recursion u' = A u - eta~ g0 (forming it as delta + a* - a0 would cancel when the
+iterates barely move from w0 while |a*| is huge, e.g. X entries of 1e-20); the two parts are added
+relative to the larger, row by row. (Limitation: the covariance shares the state's exponent with
+the mean, so if the validation set is on a vastly different scale from X and eta is huge, e.g.
+X ~ 1e-300, X_valid ~ 1, eta ~ 1e300, the covariance's share of the validation loss can underflow.) The one
 restriction that remains is that a single step cannot leave the range: ``eta * C <=
 MAX_ETA_SCALE`` (= 1e100), with ``C`` the curvature scale (``max_j ||x_j||^2``, ``tr Sigma``,
 ``max eig H``); larger step sizes raise :class:`ValidationError`.
@@ -355,6 +365,30 @@ def _unscale(x: np.ndarray, two_e: Any, extra: int = 0) -> np.ndarray:
         return np.ldexp(x, two_e.reshape((-1,) + (1,) * (x.ndim - 1)))
 
 
+def _combine(parts: list) -> tuple[np.ndarray, np.ndarray]:
+    """(m, K) with sum_i 2^(k_i) x_i = 2^K m exactly up to one rounding, per leading index, for
+    parts (x_i, k_i) of equal shape (k_i an int or an int array over the leading index). K is the
+    largest exponent among the parts, so a part that underflows is below 2^-1074 of the sum's
+    largest term (negligible); this is how quantities of different units (the validation
+    residual at w0 and the validation prediction of the displacement) are added."""
+    ex = []
+    for x, k in parts:
+        x = np.asarray(x, dtype=np.float64)
+        big = np.abs(x.reshape(x.shape[0], -1)).max(axis=1) if x.ndim > 1 else np.abs(x)
+        e = np.frexp(big)[1].astype(np.int64) + np.asarray(k, dtype=np.int64)
+        ex.append(np.where(big > 0, e, np.iinfo(np.int64).min // 4))
+    K = np.maximum.reduce(ex) if len(ex) > 1 else ex[0]
+    K = np.where(K < np.iinfo(np.int64).min // 8, 0, K)
+    out = None
+    with np.errstate(under="ignore"):
+        for x, k in parts:
+            x = np.asarray(x, dtype=np.float64)
+            shift = (np.asarray(k, dtype=np.int64) - K).reshape((-1,) + (1,) * (x.ndim - 1))
+            term = np.ldexp(x, np.maximum(shift, -2200))
+            out = term if out is None else out + term
+    return out, K
+
+
 def _status(*arrays: np.ndarray) -> np.ndarray:
     ok = np.ones(arrays[0].shape[0], dtype=bool)
     for a in arrays:
@@ -414,19 +448,21 @@ def finite_set_expectation(
     # Exact power-of-2 normalisation of the data (module docstring, "Range"): with X = 2^k1 X~,
     # y = 2^(k1 + k2) y~, w = 2^k2 w~ and eta~ = 4^k1 eta the process is the same, and the losses
     # scale by 4^(k1 + k2), their eta-derivatives by 16^k1 4^k2, the moments of w by 2^k2, 4^k2.
+    # The exponents are chosen from frexp exponents (never by forming y / 2^k1, which can leave the
+    # range), so that max|X~| and max(|y~|, |w0~|) are in [1/2, 1). The validation set has its own
+    # scale (see below), since its predictions need not be of the size of the training targets.
     k1 = _exponent(float(np.max(np.abs(problem.X))))
     X = np.ldexp(problem.X, -k1)
     C_s = float(np.max(np.einsum("ij,ij->i", X, X)))  # max_j ||x_j||^2 / 4^k1, <= d
     _check_eta_scale(float(etas.max()), C_s, k1, "X: max_j ||x_j||^2")
-    y = np.ldexp(problem.y, -k1)
-    yv = None if not problem.has_validation else np.ldexp(problem.y_valid, -k1)
-    big = max(float(np.max(np.abs(y))), float(np.max(np.abs(w0))), 0.0 if yv is None else float(np.max(np.abs(yv))))
-    k2 = _exponent(big)
-    y, w0 = np.ldexp(y, -k2), np.ldexp(w0, -k2)
-    if yv is not None:
-        yv = np.ldexp(yv, -k2)
+    ey, ew = _exponent(float(np.max(np.abs(problem.y)))), _exponent(float(np.max(np.abs(w0))))
+    k2 = max(ey - k1 if np.any(problem.y) else -(2**40), ew if np.any(w0) else -(2**40))
+    k2 = 0 if k2 == -(2**40) else k2
+    with np.errstate(under="ignore"):
+        y, w0 = np.ldexp(problem.y, -(k1 + k2)), np.ldexp(w0, -k2)
     etas_in = etas
-    etas = np.ldexp(etas, 2 * k1)
+    with np.errstate(under="ignore"):  # eta~ below the range: a step moves w by < 2^-1074 of it
+        etas = np.ldexp(etas, 2 * k1)
     x_loss, x_grad = 2 * k1 + 2 * k2, 4 * k1 + 2 * k2  # extra exponents of losses, derivatives
 
     # reduction to the row space of X (module docstring, "Reduction")
@@ -445,11 +481,24 @@ def finite_set_expectation(
     y_perp = y_eff - U @ proj
     has_valid = problem.has_validation
     if has_valid:
-        Xv = np.ldexp(problem.X_valid, -k1)
+        # Validation, in its own units: X_valid = 2^kv Xv~, so X_valid w = 2^(kv + k2) Xv~ w~; the
+        # residual at w0, X_valid w0 - y_valid = 2^kr rv0~, in the unit 2^kr of its larger part.
+        # The residual at w_t is rv0 + X_valid V u with u = a - a0 the displacement (tracked
+        # itself): forming it from delta = a - a* would cancel when |a*| >> |a - a0| (data of
+        # 1e-20 and a validation set of size 1).
+        kv = _exponent(float(np.max(np.abs(problem.X_valid))))
+        Xv = np.ldexp(problem.X_valid, -kv)
         nv = Xv.shape[0]
         Zv = Xv @ V
-        rv_star = (yv - Xv @ w_perp) - Zv @ a_star  # validation residual of a*
         Gv = Zv.T @ Zv
+        xw0 = Xv @ w0
+        e_xw0 = kv + k2 + _exponent(float(np.max(np.abs(xw0)))) if np.any(xw0) else None
+        e_yv = _exponent(float(np.max(np.abs(problem.y_valid)))) if np.any(problem.y_valid) else None
+        kr = max([e for e in (e_xw0, e_yv) if e is not None], default=0)
+        with np.errstate(under="ignore"):
+            rv0 = np.ldexp(xw0, kv + k2 - kr) - np.ldexp(problem.y_valid, -kr)
+        ku = kv + k2  # unit of Xv~ V u~
+        g0 = s * (U.T @ (X @ w0 - y)) / n  # mean gradient at w0 (reduced coordinates)
 
     k = etas.size
     c1 = np.ones(k)
@@ -458,6 +507,7 @@ def finite_set_expectation(
     ddelta = np.zeros((k, r))
     dP = np.zeros((k, r, r))
     E = np.zeros(k, dtype=np.int64)  # true state = 2^E x stored state
+    u = np.zeros((k, r))  # E[a] - a0 (used for the validation residual only)
 
     et = etas[:, None]
     a = 1.0 - et * h  # (k, r)
@@ -475,14 +525,16 @@ def finite_set_expectation(
         vgc = np.empty((k, t + 1)) if has_valid else None
 
     def losses(rho, drho, q, dq):
+        """Train loss and grad in the state's units; validation loss and grad as (mantissa,
+        exponent relative to the state's units) pairs."""
         tr = (np.einsum("kn,kn->k", rho, rho) + q.sum(-1)) / (2 * n)
         dtr = (2.0 * np.einsum("kn,kn->k", rho, drho) + dq.sum(-1)) / (2 * n)
         if not has_valid:
             return tr, dtr, None, None
-        rvm = delta @ Zv.T - c1[:, None] * rv_star
-        drvm = ddelta @ Zv.T
-        va = (np.einsum("kn,kn->k", rvm, rvm) + np.einsum("ij,kij->k", Gv, P)) / (2 * nv)
-        dva = (2.0 * np.einsum("kn,kn->k", rvm, drvm) + np.einsum("ij,kij->k", Gv, dP)) / (2 * nv)
+        rv, K = _combine([(c1[:, None] * rv0, kr), (u @ Zv.T, ku)])  # residual = 2^K rv
+        drv = ddelta @ Zv.T  # unit ku
+        va = _combine([(np.einsum("kn,kn->k", rv, rv) / (2 * nv), 2 * K), (np.einsum("ij,kij->k", Gv, P) / (2 * nv), 2 * ku)])
+        dva = _combine([(np.einsum("kn,kn->k", rv, drv) / nv, K + ku), (np.einsum("ij,kij->k", Gv, dP) / (2 * nv), 2 * ku)])
         return tr, dtr, va, dva
 
     PP = np.empty((k, 2, r, r))
@@ -500,7 +552,8 @@ def finite_set_expectation(
                 if curve:
                     tc[:, tau], tgc[:, tau] = _unscale(tr, two_e, x_loss), _unscale(dtr, two_e, x_grad)
                     if has_valid:
-                        vc[:, tau], vgc[:, tau] = _unscale(va, two_e, x_loss), _unscale(dva, two_e, x_grad)
+                        vc[:, tau] = _unscale(va[0], two_e + va[1])
+                        vgc[:, tau] = _unscale(dva[0], two_e + dva[1], 2 * k1)
             if tau == t:
                 break
             # expected one-sample second moment E[S] and its tangent, in one product
@@ -518,14 +571,24 @@ def finite_set_expectation(
             P = P * aa + cB * D
             ddelta = a * ddelta - h * delta
             delta = a * delta
-            E += _rescale([c1, delta, ddelta], [P, dP])
+            if has_valid:  # the displacement u = a - a0: u' = A u - eta~ g0 (so d u / d eta~ = ddelta)
+                u = a * u - et * (c1[:, None] * g0)
+            E += _rescale([c1, delta, ddelta, u], [P, dP])
 
     two_e = 2 * E
     f_tr, g_tr = _unscale(tr, two_e, x_loss), _unscale(dtr, two_e, x_grad)
     f_va = g_va = None
     if has_valid:
-        f_va, g_va = _unscale(va, two_e, x_loss), _unscale(dva, two_e, x_grad)
-    mean_s = (delta + c1[:, None] * a_star) @ V.T + c1[:, None] * w_perp
+        f_va, g_va = _unscale(va[0], two_e + va[1]), _unscale(dva[0], two_e + dva[1], 2 * k1)
+    # E[w_t] = w0 + V E[a - a0], the displacement taken from whichever form has the smaller terms:
+    # u itself (tracked with a validation set) or delta - (a0 - a*) (cancels when |a*| >> |u|)
+    disp_d = delta + c1[:, None] * (a_star - a0)
+    if has_valid:
+        scale_d = np.abs(delta).max(-1, initial=0.0) + np.abs(c1[:, None] * (a_star - a0)).max(-1, initial=0.0)
+        disp = np.where((np.abs(u).max(-1, initial=0.0) <= scale_d)[:, None], u, disp_d)
+    else:
+        disp = disp_d
+    mean_s = c1[:, None] * w0[None, :] + disp @ V.T
     cov_s = V @ P @ V.T
     mean = _unscale(mean_s, E, k2)
     cov = _unscale(cov_s, two_e, 2 * k2)

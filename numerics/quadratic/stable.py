@@ -60,8 +60,10 @@ __all__ = ["QuadraticEvaluation", "evaluate", "log_abs_one_minus"]
 _LN_HALF = float(np.log(0.5))
 
 
-def log_abs_one_minus(eta: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """ln|1 - eta*lam| and sign(1 - eta*lam) with eta*lam taken exactly (broadcasting).
+def log_abs_one_minus(eta: np.ndarray, lam: np.ndarray, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """ln|1 - eta*lam*2^shift| and its sign, with eta*lam*2^shift taken exactly (broadcasting;
+    ``shift`` lets a caller pass eigenvalues scaled by an exact power of 2 that might not be
+    representable themselves).
 
     Accurate to a few ulps relative to ln|1 - eta lam| for the exact float64 inputs, including
     eta*lam near 1 (where 1 - eta lam cancels), near 2 (where ln|1 - eta lam| is near 0), tiny
@@ -73,6 +75,7 @@ def log_abs_one_minus(eta: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.
     """
     eta, lam = np.broadcast_arrays(np.asarray(eta, np.float64), np.asarray(lam, np.float64))
     pm, em, k = two_product_scaled(eta, lam)
+    k = k + int(shift)
     with np.errstate(over="ignore", under="ignore"):
         p = np.ldexp(pm, k)  # fl(eta*lam), may be inf or subnormal
         e = np.ldexp(em, k)  # its exact error (only used where p is O(1))
