@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import papers as registry
 from .claim import Claim
@@ -48,18 +51,51 @@ def load_file(path: str) -> list[Claim]:
     spec = importlib.util.spec_from_file_location(name, p)
     if spec is None or spec.loader is None:
         raise CatalogueError(f"{path}: cannot be imported as a Python file")
+    load_all()  # the catalogue first: a file that reuses a catalogue id then fails to load (one line)
+    _probe_import(path, spec)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - any import failure is a load error
+        with contextlib.redirect_stdout(sys.stderr):  # output at import never reaches --json on stdout
+            spec.loader.exec_module(module)
+    except BaseException as exc:  # noqa: BLE001 - any import failure (SystemExit too) is a load error
         sys.modules.pop(name, None)
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise CatalogueError(f"cannot load {path}: {type(exc).__name__}: {first}") from None
+        raise CatalogueError(f"cannot load {path}: {type(exc).__name__}: {first}".rstrip(": ")) from None
     claims = [v for v in vars(module).values() if isinstance(v, Claim)]
     if not claims:
         raise CatalogueError(f"{path}: defines no claim (decorate a check with l2l.claim)")
     return claims
+
+
+def _probe_import(path: str, spec: Any) -> None:
+    """Import the file once in a forked process first, so that a file which ends the process at
+    import (``os._exit``, a crash) is a load error in one line instead of the end of the run."""
+    if not hasattr(os, "fork"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(done_r)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+        except BaseException:  # noqa: BLE001 - an exception is reported by the real import below
+            pass
+        finally:
+            os.write(done_w, b"1")  # the import returned (or raised): the process was not ended
+            os._exit(0)
+    os.close(done_w)
+    with os.fdopen(done_r, "rb") as fh:
+        returned = fh.read() == b"1"
+    _, status = os.waitpid(pid, 0)
+    if not returned:
+        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit code {os.WEXITSTATUS(status)}"
+        raise CatalogueError(f"cannot load {path}: importing it ended the process ({how})")
 
 
 def select(selectors: list[str]) -> list[Claim]:

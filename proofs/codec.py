@@ -39,12 +39,15 @@ def to_jsonable(value: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, ReplayData):
         return [{"label": lab, "value": to_jsonable(v)} for lab, v in value.draws]
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return to_jsonable(to_dict())
-    if hasattr(value, "_mpf_"):
-        return str(value)
-    return repr(value)
+    try:
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return to_jsonable(to_dict())
+        if hasattr(value, "_mpf_"):
+            return str(value)
+        return repr(value)
+    except Exception:  # noqa: BLE001 - a witness whose repr (or to_dict) raises still gets a verdict
+        return f"<{type(value).__name__} that cannot be shown>"
 
 
 def decode_counterexample(obj: Any) -> Any:

@@ -43,8 +43,8 @@ class ClaimItem(pytest.Item):
                 f"claim {r.id}: verdict {r.verdict}, expected {r.expect}",
                 f"message: {r.message}",
             ]
-            if r.counterexample is not None:
-                lines.append("counterexample: " + json.dumps(r.counterexample))
+            for ce in r.counterexamples or ([r.counterexample] if r.counterexample is not None else []):
+                lines.append("counterexample: " + json.dumps(ce))
             return "\n".join(lines)
         return super().repr_failure(excinfo, style=style)
 

@@ -1,36 +1,68 @@
-"""Running a claim: its verdict, example count, counterexample and evidence (:class:`ClaimResult`).
+"""Running claims: verdicts that depend on the code, the claim, the profile and the seed only.
 
-:func:`run_claim` runs one claim under a profile (``ci`` derandomised; ``seed`` fixes Hypothesis'
-seed) and never raises for a failing check: a failed assertion is ``refuted`` with the shrunk
-counterexample, a derivation's failed step is ``refuted`` naming the step, anything else ``error``.
+:func:`run_claims` runs claims in order and returns one :class:`ClaimResult` each; it never raises
+for a failing check. A failed assertion is ``refuted`` with the shrunk counterexample (every one
+of them when Hypothesis finds several distinct failures), a derivation's failed step is ``refuted``
+naming the step, anything else ``error``.
+
+**Deterministic.** A claim's work is bounded by counts: the profile's (or the claim's) number of
+Hypothesis examples, and the grid points and iterations the claim declares. Nothing stops on time:
+Hypothesis runs without deadline and health checks, without the explain phase, and with its
+five-minute shrinking limit lifted (shrinking is bounded by Hypothesis' count of shrinks). ``ci`` is
+derandomised; ``seed=N`` fixes Hypothesis' seed. So the verdict, the example count and the
+counterexample are the same on a loaded machine and an idle one.
+
+**Isolated.** Claims run in a worker process forked from the caller (:func:`os.fork`, after the
+claim modules are loaded, so it starts in microseconds and caches warm up across the claims it
+runs). The worker's standard output and error go to a pipe the caller drains and discards, so
+claim output never reaches ``--json`` on stdout; the worker ignores SIGINT (a real Ctrl-C is the
+caller's: it stops the worker and raises ``KeyboardInterrupt``). Whatever a claim does --
+``sys.exit``, ``os._exit``, a segfault, raising ``KeyboardInterrupt``, swallowing signals, leaving
+threads, printing gigabytes, a witness whose ``repr`` raises -- it becomes an ``error`` verdict for
+that claim with a one-line reason, and a fresh worker runs the remaining claims.
+
+**Hang guard.** The only clock: a claim that has not answered after its timeout (``timeout=``, or
+:meth:`Claim.hang_timeout`, generous by default) is stopped (SIGKILL) and reported as ``error``
+with the message ``timeout after N s``. That names the limit; it is not a verdict about the
+mathematics.
+
+>>> from l2l import claim
+>>> @claim(id="doc.exit", statement="-", source="doc", kind="identity")
+... def leaves():
+...     raise SystemExit(0)
+>>> r = run_claim(leaves, profile="ci")
+>>> r.verdict, r.message
+('error', 'the claim raised SystemExit(0)')
+>>> _ = REGISTRY.pop("doc.exit")
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import select
 import signal
-import threading
+import struct
+import sys
 import time
+import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from . import context
-from .claim import PROFILES, Claim, ClaimRefuted
+from .claim import PROFILES, REGISTRY, Claim, ClaimRefuted  # noqa: F401  (REGISTRY: the docstring example)
 from .codec import RecordingData, ReplayData, to_jsonable
 
-__all__ = ["ClaimResult", "run_claim"]
-
-
-class _BudgetExceeded(BaseException):
-    """Raised inside a claim when its time budget is spent (BaseException: Hypothesis must not
-    treat it as a failure to shrink)."""
-
-
-# -- running ----------------------------------------------------------------------------------
+__all__ = ["ClaimResult", "run_claim", "run_claims", "evaluate_claim"]
 
 
 @dataclass
 class ClaimResult:
-    """The verdict of one claim run; ``to_json`` gives the DESIGN.md record."""
+    """The verdict of one claim run; ``to_json`` gives the DESIGN.md record.
+
+    ``counterexample`` is the first (JSON) counterexample, ``counterexamples`` every distinct one
+    (several when Hypothesis found several distinct failures); ``raw_counterexample`` holds the
+    first as the Python objects the check received (for :meth:`Claim.replay`)."""
 
     id: str
     verdict: str
@@ -43,6 +75,7 @@ class ClaimResult:
     raw_counterexample: dict | None = field(default=None, repr=False)
     profile: str = "dev"
     seed: int | None = None
+    counterexamples: list = field(default_factory=list)
 
     @property
     def matches(self) -> bool:
@@ -58,22 +91,33 @@ class ClaimResult:
             "examples": self.examples,
             "seconds": round(self.seconds, 3),
             "counterexample": self.counterexample,
+            "counterexamples": self.counterexamples,
             "message": self.message,
             "evidence": self.evidence,
         }
 
 
+def _first_line(text: str) -> str:
+    text = text.strip()
+    return text.splitlines()[0] if text else ""
+
+
 def _message(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
+    try:
+        first = _first_line(str(exc))
+    except Exception:  # noqa: BLE001 - an exception whose str() raises
+        first = f"<{type(exc).__name__} whose message cannot be shown>"
     if isinstance(exc, AssertionError):
         return first or "assertion failed"
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
-def _is_assertion_group(exc: BaseException) -> bool:
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside a (nested) exception group, or ``[exc]``."""
     inner = getattr(exc, "exceptions", None)
-    return bool(inner) and all(isinstance(e, AssertionError) or _is_assertion_group(e) for e in inner)
+    if not inner:
+        return [exc]
+    return [leaf for e in inner for leaf in _leaves(e)]
 
 
 #: Attributes that ``hypothesis.settings(...)`` and ``hypothesis.seed(...)`` set on a test function.
@@ -83,73 +127,45 @@ _HYPOTHESIS_ATTRS = (
     "_hypothesis_internal_use_seed",
     "_hypothesis_internal_use_reproduce_failure",
 )
+#: Attribute under which the runner stores, on the exception a check raised, the arguments it got.
+_EXAMPLE_ATTR = "_l2l_example"
 
 
-class _Alarm:
-    """Interrupt a claim that overruns its budget (SIGALRM in the main thread; otherwise the
-    budget is checked between examples only)."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.active = False
-
-    def __enter__(self) -> "_Alarm":
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            self._old = signal.signal(signal.SIGALRM, self._fire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-            self.active = True
-        return self
-
-    @staticmethod
-    def _fire(signum: int, frame: Any) -> None:
-        raise _BudgetExceeded()
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.active:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._old)
+def _counterexample(exc: BaseException, raw: dict | None) -> Any:
+    ce = to_jsonable(raw) if raw is not None else None
+    witness = getattr(exc, "witness", None)
+    if witness:
+        ce = {**(ce or {}), "witness": to_jsonable(witness)}
+    return ce
 
 
-def run_claim(c: Claim, profile: str = "dev", seed: int | None = None, budget: float | None = None) -> ClaimResult:
-    """Run one claim under ``profile`` and return its verdict (never raises for a failing check)."""
+def evaluate_claim(c: Claim, profile: str = "dev", seed: int | None = None) -> ClaimResult:
+    """Run one claim in this process (no isolation, no hang guard): :func:`run_claims` calls it in
+    its worker. Exceptions that are not the check's failures (``SystemExit``, ``KeyboardInterrupt``)
+    propagate."""
     if profile not in PROFILES:
         raise ValueError(f"profile: must be one of {', '.join(PROFILES)} (got {profile!r})")
-    limit = c.time_budget(profile) if budget is None else float(budget)
-    profile_token = context.PROFILE.set(profile)
+    token = context.PROFILE.set(profile)
     try:
-        return _run(c, profile, seed, limit)
+        return _evaluate(c, profile, seed)
     finally:
-        context.PROFILE.reset(profile_token)
+        context.PROFILE.reset(token)
 
 
-def _run(c: Claim, profile: str, seed: int | None, limit: float) -> ClaimResult:
-    from hypothesis import HealthCheck, Verbosity, settings
-    from hypothesis import seed as hyp_seed
-
+def _evaluate(c: Claim, profile: str, seed: int | None) -> ClaimResult:
     start = time.perf_counter()
     state: dict[str, Any] = {"calls": 0, "last_failure": None, "evidence": []}
 
-    def elapsed() -> float:
-        return time.perf_counter() - start
-
-    def result(verdict: str, message: str, counterexample: Any = None, raw: dict | None = None) -> ClaimResult:
+    def result(verdict: str, message: str, counterexample: Any = None, raw: dict | None = None,
+               all_ces: list | None = None) -> ClaimResult:
         return ClaimResult(
-            id=c.id,
-            verdict=verdict,
-            expect=c.expect,
-            examples=state["calls"],
-            seconds=elapsed(),
-            counterexample=counterexample,
-            message=message,
-            evidence=state["evidence"],
-            raw_counterexample=raw,
-            profile=profile,
-            seed=seed,
+            id=c.id, verdict=verdict, expect=c.expect, examples=state["calls"],
+            seconds=time.perf_counter() - start, counterexample=counterexample, message=message,
+            evidence=state["evidence"], raw_counterexample=raw, profile=profile, seed=seed,
+            counterexamples=all_ces if all_ces is not None else ([] if counterexample is None else [counterexample]),
         )
 
     def call(fn: Callable, kwargs: dict) -> Any:
-        if elapsed() > limit:
-            raise _BudgetExceeded()
         state["calls"] += 1
         sink: list = []
         token = context.EVIDENCE.set(sink)
@@ -163,90 +179,19 @@ def _run(c: Claim, profile: str, seed: int | None, limit: float) -> ClaimResult:
         finally:
             context.EVIDENCE.reset(token)
 
-    budget_msg = lambda: f"time budget of {limit:g} s exceeded after {state['calls']} example(s)"  # noqa: E731
-
     if c.is_hypothesis:
-        inner = c.func.hypothesis.inner_test
+        return _evaluate_hypothesis(c, profile, seed, state, call, result)
 
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            kw = {k: (RecordingData(v) if type(v).__name__ == "DataObject" else v) for k, v in kwargs.items()}
-            try:
-                return call(lambda **k: inner(*args, **k), kw)
-            except Exception:
-                state["last_failure"] = {
-                    k: (ReplayData(v.draws) if isinstance(v, RecordingData) else v) for k, v in kw.items()
-                }
-                raise
-
-        test = c.func
-        saved = {k: test.__dict__[k] for k in _HYPOTHESIS_ATTRS if k in test.__dict__}
-        parent = saved.get("_hypothesis_internal_use_settings")  # the user's own @settings, if any
-        test.__dict__.pop("_hypothesis_internal_settings_applied", None)  # so settings() may apply
-        test.hypothesis.inner_test = wrapper
-        try:
-            conf = settings(
-                parent,
-                max_examples=c.n_examples(profile),
-                deadline=None,
-                database=None,
-                derandomize=(seed is None and profile == "ci"),
-                verbosity=Verbosity.quiet,
-                print_blob=False,
-                suppress_health_check=list(HealthCheck),
-            )
-            runner = conf(test)
-            if seed is not None:
-                runner = hyp_seed(seed)(runner)
-            with _Alarm(limit + 5.0):
-                runner()
-        except _BudgetExceeded:
-            return result("error", budget_msg())
-        except AssertionError as exc:
-            raw = state["last_failure"]
-            witness = getattr(exc, "witness", None)
-            ce = to_jsonable(raw) if raw is not None else None
-            if witness:
-                ce = {**(ce or {}), "witness": to_jsonable(witness)}
-            return result("refuted", _message(exc), ce, raw)
-        except BaseException as exc:  # noqa: BLE001 - every other outcome is a verdict
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raw = state["last_failure"]
-            if _is_assertion_group(exc):
-                return result("refuted", _message(exc.exceptions[0]), to_jsonable(raw), raw)  # type: ignore[attr-defined]
-            return result("error", _message(exc), to_jsonable(raw) if raw else None, raw)
-        finally:
-            test.hypothesis.inner_test = inner
-            for k in _HYPOTHESIS_ATTRS:  # settings/seed applied for this run only
-                test.__dict__.pop(k, None)
-            test.__dict__.update(saved)
-        if elapsed() > limit:
-            return result("error", budget_msg())
-        if state["calls"] == 0:
-            return result("error", "no example was run")
-        return result("holds", f"no counterexample in {state['calls']} examples")
-
-    # plain check or symbolic derivation
+    # a plain check or a symbolic derivation
     try:
-        with _Alarm(limit):
-            out = call(c.func, {})
-    except _BudgetExceeded:
-        return result("error", budget_msg())
+        out = call(c.func, {})
     except ClaimRefuted as exc:
         return result("refuted", _message(exc), to_jsonable(exc.witness) or None)
     except AssertionError as exc:
         return result("refuted", _message(exc), None)
-    except (KeyboardInterrupt, SystemExit):
-        raise
     except Exception as exc:  # noqa: BLE001
         return result("error", _message(exc))
-    try:
-        with _Alarm(max(limit - elapsed(), 1e-3)):
-            verification = _verification_of(out)
-    except _BudgetExceeded:
-        return result("error", budget_msg())
-    if elapsed() > limit:
-        return result("error", budget_msg())
+    verification = _verification_of(out)
     if verification is None:
         return result("holds", "the check passed")
     state["calls"] = sum(1 for r in verification.results if r.status != "definition")
@@ -265,6 +210,79 @@ def _run(c: Claim, profile: str, seed: int | None, limit: float) -> ClaimResult:
     return result("proved", f"{verification.name}: every step proved by SymPy for all symbol values")
 
 
+def _evaluate_hypothesis(c: Claim, profile: str, seed: int | None, state: dict, call: Callable, result: Callable) -> ClaimResult:
+    from hypothesis import HealthCheck, Phase, Verbosity, settings
+    from hypothesis import seed as hyp_seed
+    from hypothesis.internal.conjecture import engine
+
+    inner = c.func.hypothesis.inner_test
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kw = {k: (RecordingData(v) if type(v).__name__ == "DataObject" else v) for k, v in kwargs.items()}
+        try:
+            return call(lambda **k: inner(*args, **k), kw)
+        except Exception as exc:
+            example = {k: (ReplayData(v.draws) if isinstance(v, RecordingData) else v) for k, v in kw.items()}
+            state["last_failure"], state["last_exc"] = example, exc
+            try:
+                setattr(exc, _EXAMPLE_ATTR, example)
+            except Exception:  # noqa: BLE001 - an exception type without a __dict__
+                pass
+            raise
+
+    test = c.func
+    saved = {k: test.__dict__[k] for k in _HYPOTHESIS_ATTRS if k in test.__dict__}
+    parent = saved.get("_hypothesis_internal_use_settings")  # the user's own @settings, if any
+    test.__dict__.pop("_hypothesis_internal_settings_applied", None)  # so settings() may apply
+    test.hypothesis.inner_test = wrapper
+    shrink_seconds = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = float("inf")  # shrinking bounded by its count (MAX_SHRINKS), not by time
+    try:
+        conf = settings(
+            parent,
+            max_examples=c.n_examples(profile),
+            deadline=None,
+            database=None,
+            derandomize=(seed is None and profile == "ci"),
+            verbosity=Verbosity.quiet,
+            print_blob=False,
+            report_multiple_bugs=True,
+            phases=[p for p in Phase if p.name != "explain"],
+            suppress_health_check=list(HealthCheck),
+        )
+        runner = conf(test)
+        if seed is not None:
+            runner = hyp_seed(seed)(runner)
+        runner()
+    except Exception as exc:  # noqa: BLE001 - every failure of the check is a verdict
+        leaves = _leaves(exc)
+        if len(leaves) == 1 and not hasattr(leaves[0], _EXAMPLE_ATTR) and state.get("last_exc") is not None:
+            # raised by Hypothesis after the check failed (e.g. while printing an argument whose
+            # repr raises): the verdict is the check's failure on its last failing example
+            leaves = [state["last_exc"]]
+        examples = [getattr(e, _EXAMPLE_ATTR, None) for e in leaves]
+        if len(leaves) == 1 and examples[0] is None:
+            examples = [state["last_failure"]]
+        ces = [_counterexample(e, raw) for e, raw in zip(leaves, examples)]
+        failing = [k for k, e in enumerate(leaves) if isinstance(e, AssertionError)]
+        first = failing[0] if failing else 0
+        message = _message(leaves[first])
+        if len(leaves) > 1:
+            message += f" (and {len(leaves) - 1} more distinct failure{'s' if len(leaves) > 2 else ''}: " + "; ".join(
+                _message(e) for k, e in enumerate(leaves) if k != first) + ")"
+        verdict = "refuted" if failing else "error"
+        return result(verdict, message, ces[first], examples[first], ces)
+    finally:
+        engine.MAX_SHRINKING_SECONDS = shrink_seconds
+        test.hypothesis.inner_test = inner
+        for k in _HYPOTHESIS_ATTRS:  # settings/seed applied for this run only
+            test.__dict__.pop(k, None)
+        test.__dict__.update(saved)
+    if state["calls"] == 0:
+        return result("error", "no example was run")
+    return result("holds", f"no counterexample in {state['calls']} examples")
+
+
 def _verification_of(out: Any) -> Any:
     """The Verification behind a derivation-returning check, else None (no SymPy import)."""
     if out is None:
@@ -274,3 +292,187 @@ def _verification_of(out: Any) -> Any:
     if hasattr(out, "results") and hasattr(out, "statuses"):
         return out
     return None
+
+
+# -- isolation ----------------------------------------------------------------------------------
+
+
+def run_claim(c: Claim, profile: str = "dev", seed: int | None = None, timeout: float | None = None,
+              isolate: bool = True) -> ClaimResult:
+    """Run one claim (see :func:`run_claims`)."""
+    return run_claims([c], profile=profile, seed=seed, timeout=timeout, isolate=isolate)[0]
+
+
+def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None = None, timeout: float | None = None,
+               isolate: bool = True, on_result: Callable[[int, ClaimResult], None] | None = None) -> list[ClaimResult]:
+    """Run ``claims`` in order under ``profile`` and ``seed``; ``timeout`` (seconds) overrides every
+    claim's hang guard. ``on_result(index, result)`` is called as each verdict arrives. With
+    ``isolate=False`` (or where :func:`os.fork` is missing) the claims run in this process, without
+    the hang guard."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile: must be one of {', '.join(PROFILES)} (got {profile!r})")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout: must be a positive number of seconds (got {timeout!r})")
+    results: list[ClaimResult] = []
+
+    def done(r: ClaimResult) -> None:
+        results.append(r)
+        if on_result is not None:
+            on_result(len(results) - 1, r)
+
+    if not isolate or not hasattr(os, "fork"):
+        for c in claims:
+            done(evaluate_claim(c, profile, seed))
+        return results
+    while len(results) < len(claims):
+        worker = _Worker(claims, len(results), profile, seed)
+        try:
+            while len(results) < len(claims):
+                c = claims[len(results)]
+                limit = timeout if timeout is not None else c.hang_timeout(profile)
+                kind, payload = worker.receive(limit)
+                if kind == "result":
+                    done(payload)
+                    continue
+                done(_failure(c, profile, seed, limit, kind, payload, worker.output_bytes))
+                break  # this worker is gone: a fresh one runs the rest
+        finally:
+            worker.stop()
+    return results
+
+
+def _failure(c: Claim, profile: str, seed: int | None, limit: float, kind: str, status: int | None, output: int) -> ClaimResult:
+    if kind == "timeout":
+        message = f"timeout after {limit:g} s: the claim did not finish (the hang guard; not a verdict about the mathematics)"
+    elif status is not None and os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        message = f"the claim's process was killed by signal {sig} ({name}) before its verdict"
+    else:
+        code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else "?"
+        message = f"the claim's process exited (code {code}, e.g. os._exit) before its verdict"
+    if output:
+        message += f"; it printed {output} bytes"
+    return ClaimResult(id=c.id, verdict="error", expect=c.expect, examples=0, seconds=0.0, counterexample=None,
+                       message=message, profile=profile, seed=seed)
+
+
+_HEADER = struct.Struct(">Q")
+
+
+class _Worker:
+    """A forked process that runs ``claims[start:]`` in order and sends each result back (a length-
+    prefixed pickle on a pipe); its stdout and stderr go to a second pipe that is drained."""
+
+    def __init__(self, claims: Sequence[Claim], start: int, profile: str, seed: int | None):
+        self.output_bytes = 0
+        self._buffer = b""
+        results_r, results_w = os.pipe()
+        output_r, output_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with warnings.catch_warnings():  # "fork() with threads": the child only runs claims and _exits
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(results_r)
+            os.close(output_r)
+            _worker_main(claims, start, profile, seed, results_w, output_w)  # never returns
+        os.close(results_w)
+        os.close(output_w)
+        self.pid, self._results, self._output = pid, results_r, output_r
+        self._status: int | None = None
+
+    def receive(self, limit: float) -> tuple[str, Any]:
+        """The next result as ``("result", ClaimResult)``, or ``("timeout", None)`` after ``limit``
+        seconds, or ``("died", wait status)`` when the worker ended without one."""
+        deadline = time.monotonic() + limit
+        while True:
+            if len(self._buffer) >= _HEADER.size:
+                (n,) = _HEADER.unpack_from(self._buffer)
+                if len(self._buffer) >= _HEADER.size + n:
+                    payload = self._buffer[_HEADER.size:_HEADER.size + n]
+                    self._buffer = self._buffer[_HEADER.size + n:]
+                    return "result", pickle.loads(payload)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout", None
+            fds = [fd for fd in (self._results, self._output) if fd >= 0]
+            ready, _, _ = select.select(fds, [], [], left)
+            if self._output in ready:
+                chunk = os.read(self._output, 1 << 16)
+                if chunk:
+                    self.output_bytes += len(chunk)  # claim output: counted, never shown on stdout
+                else:
+                    os.close(self._output)
+                    self._output = -1
+            if self._results in ready:
+                chunk = os.read(self._results, 1 << 16)
+                if not chunk:
+                    return "died", self._wait()
+                self._buffer += chunk
+
+    def _wait(self) -> int | None:
+        if self._status is None:
+            try:
+                _, self._status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                self._status = None
+        return self._status
+
+    def stop(self) -> None:
+        """End the worker (SIGKILL if it still runs) and close the pipes."""
+        if self._status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._wait()
+        for fd in (self._results, self._output):
+            if fd >= 0:
+                os.close(fd)
+        self._results = self._output = -1
+
+
+def _worker_main(claims: Sequence[Claim], start: int, profile: str, seed: int | None, results_fd: int, output_fd: int) -> None:
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the user's Ctrl-C is the caller's to handle
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the worker
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        for c in claims[start:]:
+            try:
+                r = evaluate_claim(c, profile, seed)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt raised by the claim
+                r = ClaimResult(id=c.id, verdict="error", expect=c.expect, examples=0, seconds=0.0,
+                                counterexample=None, message=f"the claim raised {_raised(exc)}", profile=profile, seed=seed)
+            _send(results_fd, r)
+    except BaseException:  # noqa: BLE001 - the caller reports the missing verdict
+        code = 70
+    finally:
+        os._exit(code)  # no atexit handlers, no waiting for threads the claims left behind
+
+
+def _raised(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}({', '.join(repr(a) for a in exc.args)})"
+    except Exception:  # noqa: BLE001
+        return type(exc).__name__
+
+
+def _send(fd: int, r: ClaimResult) -> None:
+    try:
+        payload = pickle.dumps(r)
+    except Exception:  # noqa: BLE001 - objects the check received that cannot be pickled: send JSON only
+        r.raw_counterexample = None
+        try:
+            payload = pickle.dumps(r)
+        except Exception as exc:  # noqa: BLE001
+            payload = pickle.dumps(ClaimResult(id=r.id, verdict="error", expect=r.expect, examples=r.examples,
+                                               seconds=r.seconds, counterexample=None, profile=r.profile, seed=r.seed,
+                                               message=f"the claim's result cannot be sent back: {_message(exc)}"))
+    data = _HEADER.pack(len(payload)) + payload
+    while data:
+        data = data[os.write(fd, data):]

@@ -644,7 +644,6 @@ def _first_failure(h, w0, eta, dtype, t_max):
     tolerance="first failing t within a factor 1.5 of log10(max)/(2|log10 rho|); the closed form at that t "
     "within 1e-10 of the 60-digit reference (backward-stable scale)",
     examples={"ci": 4, "dev": 20, "thorough": 100},
-    budget={"ci": 90},
 )
 @given(problem=ps.gaussian_quadratics(dims=(20,)), mult=st.sampled_from([0.5, 1.0, 1.23, 1.5]))
 def backprop_fails(problem, mult):

@@ -1,0 +1,10 @@
+import threading
+import time
+
+from l2l import claim
+from _false import false_claim  # noqa: F401
+
+
+@claim(id="iso.bad", statement="-", source="test", kind="identity")
+def bad():
+    threading.Thread(target=lambda: time.sleep(3600), daemon=False).start()

@@ -1,0 +1,97 @@
+"""Isolation (issue 11): nothing a claim does changes another claim's verdict or the runner's exit
+code. Each file in ``tests/proofs/isolation/`` carries one misbehaving claim ``iso.bad`` and the
+false claim ``iso.false``; ``l2l check FILE --json`` must print valid JSON on stdout with
+``iso.bad`` an ``error`` (one line naming what happened) and ``iso.false`` still ``refuted``, and
+exit 1. Every run is bounded by the subprocess timeout (a hang would fail the test, not stall it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FILES = Path(__file__).resolve().parent / "isolation"
+ENV = {**os.environ, "PYTHONPATH": str(FILES)}
+
+
+def _check(name: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "check", str(FILES / name), "--profile", "ci", "--json", *extra],
+                          capture_output=True, text=True, env=ENV, timeout=300)
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("exit_plain.py", "the claim raised SystemExit(0)"),
+    ("exit_given.py", "the claim raised SystemExit(0)"),
+    ("os_exit.py", "exited (code 0, e.g. os._exit) before its verdict"),
+    ("segfault.py", "killed by signal 11 (SIGSEGV)"),
+    ("keyboard_interrupt.py", "the claim raised KeyboardInterrupt()"),
+    ("swallowed_signals.py", "timeout after 3 s"),
+    ("leftover_thread.py", None),  # the thread dies with the worker: the claim itself holds
+    ("huge_output.py", None),
+])
+def test_a_misbehaving_claim_is_an_error_for_itself_only(name, reason):
+    proc = _check(name)
+    out = json.loads(proc.stdout)  # stdout is exactly the JSON, whatever the claim printed
+    verdicts = {c["id"]: c for c in out["claims"]}
+    assert verdicts["iso.false"]["verdict"] == "refuted" and verdicts["iso.false"]["counterexample"] is None
+    bad = verdicts["iso.bad"]
+    if reason is None:
+        assert bad["verdict"] == "holds", bad
+    else:
+        assert bad["verdict"] == "error" and reason in bad["message"], bad
+        assert "\n" not in bad["message"]
+    assert proc.returncode == 1, proc.stderr  # iso.false is refuted but expected to hold
+
+
+def test_a_witness_whose_repr_raises_keeps_every_verdict():
+    proc = _check("bad_repr.py")
+    verdicts = {c["id"]: c for c in json.loads(proc.stdout)["claims"]}
+    bad = verdicts["iso.bad"]
+    assert bad["verdict"] == "refuted" and bad["counterexample"]["witness"]["witness"] == "<Opaque that cannot be shown>", bad
+    assert verdicts["iso.false"]["verdict"] == "refuted" and proc.returncode == 1
+
+
+@pytest.mark.parametrize("name, message", [
+    ("exit_at_import.py", "cannot load"),
+    ("os_exit_at_import.py", "importing it ended the process (exit code 0)"),
+    ("catalogue_id.py", "'wang2021.thm3.closed-form' is already registered by l2l.proofs.papers.wang2021.claims"),
+])
+def test_a_file_that_cannot_load_is_one_line_and_exit_2(name, message):
+    proc = _check(name)
+    assert proc.returncode == 2 and proc.stdout == "", proc
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
+
+
+def test_every_distinct_failure_is_shown():
+    """Hypothesis finds two distinct bugs (odd x, shrunk to 1; even x, shrunk to 2): the verdict is
+    refuted with both counterexamples, in JSON and in the text output."""
+    proc = _check("two_failures.py")
+    [c] = json.loads(proc.stdout)["claims"]
+    assert c["verdict"] == "refuted" and proc.returncode == 1
+    assert sorted(ce["x"] for ce in c["counterexamples"]) == [1, 2], c
+    assert "1 more distinct failure" in c["message"] and "odd" in c["message"] and "even" in c["message"]
+    text = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "check", str(FILES / "two_failures.py"), "--profile", "ci"],
+                          capture_output=True, text=True, env=ENV, timeout=300).stdout
+    assert 'counterexample: {"x": 1}' in text and 'counterexample: {"x": 2}' in text, text
+
+
+def test_a_real_ctrl_c_stops_the_run_with_130():
+    proc = subprocess.Popen([sys.executable, "-m", "l2l.proofs.cli", "check", str(FILES / "swallowed_signals.py"),
+                             "--profile", "ci", "--progress", "--timeout", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+    try:
+        assert proc.stderr.readline().startswith("[1/2]")  # the run has started
+        time.sleep(1.0)  # inside the claim that ignores signals (only the kill instant depends on this)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and "interrupted" in err, err
