@@ -103,7 +103,7 @@ def test_latex_written(full_report):
     tex = (out / "report.tex").read_text(encoding="utf-8")
     assert tex.lstrip("%").split("\n", 1)[1].startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
     for c in select([SELECTOR]):
-        assert report._tex_text(c.id) in tex, c.id
+        assert report.latex.tex_text(c.id) in tex, c.id
     names = re.findall(r"\\includegraphics\[[^]]*\]\{([^}]+)\}", tex)
     assert len(names) == 5 and all((out / n).is_file() for n in names), names
     assert r"\begin{longtable}" in tex and "evidence" in tex
@@ -122,7 +122,7 @@ def test_latex_compiles(full_report):
 
 
 def test_tex_text_escapes_and_maps_unicode():
-    assert report._tex_text("a_b & 50% σ ≤ 2 ✓") == r"a\_b \& 50\% \ensuremath{\sigma} \ensuremath{\le} 2 [U+2713]"
+    assert report.latex.tex_text("a_b & 50% σ ≤ 2 ✓") == r"a\_b \& 50\% \ensuremath{\sigma} \ensuremath{\le} 2 [U+2713]"
 
 
 def test_refuses_non_report_folder(tmp_path, capsys):
@@ -173,7 +173,7 @@ def false_claim():
 
 
 def test_missed_expectation_exits_one(tmp_path, small, monkeypatch, capsys):
-    monkeypatch.setattr(report, "make_figures", lambda papers=(): [])
+    monkeypatch.setattr(report.build, "make_figures", lambda papers=(): [])
     path = tmp_path / "user_claims.py"
     path.write_text(USER_CLAIM)
     target = tmp_path / "rep"

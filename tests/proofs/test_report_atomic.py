@@ -90,9 +90,9 @@ def _write_killed_at(out: Path, n: int, tag: str, fallback: bool) -> int:
             if fallback:
                 def no_renameat2(src, dst, flags):
                     raise OSError(errno.ENOSYS, "renameat2 is not available")
-                report._renameat2 = counted(no_renameat2)
+                report.folder._renameat2 = counted(no_renameat2)
             else:
-                report._renameat2 = counted(report._renameat2)
+                report.folder._renameat2 = counted(report.folder._renameat2)
             report.write_report(data, out, ["md", "html"])
             os._exit(0)
         except BaseException:  # noqa: BLE001
@@ -286,7 +286,7 @@ def test_live_build_is_not_swept(tmp_path):
     live = tmp_path / ".rep.tmp-live"
     live.mkdir()
     (live / report.MARKER).write_text("x")
-    fd = report._flock(live, wait=False)
+    fd = report.folder._flock(live, wait=False)
     try:
         report.write_report(fake_data("new"), out, ["md", "html"])
         assert live.is_dir()
@@ -303,9 +303,9 @@ def test_non_report_put_in_place_after_the_check_is_swapped_back(tmp_path, monke
     build = tmp_path / ".rep.tmp-build"
     build.mkdir()
     (build / report.MARKER).write_text("x")
-    monkeypatch.setattr(report, "_check_target", lambda out: None)  # the check passed before the folder changed
+    monkeypatch.setattr(report.folder, "_check_target", lambda out: None)  # the check passed before the folder changed
     with pytest.raises(report.ReportError, match="not an l2l report"):
-        report._install(build, out)
+        report.folder._install(build, out)
     assert (out / "notes.txt").read_text() == "keep me" and (build / report.MARKER).is_file()
 
 

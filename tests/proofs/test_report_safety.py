@@ -210,7 +210,7 @@ def test_csp_meta_forbids_scripts():
 
 
 def _section(tex: str, cid: str) -> str:
-    start = tex.index(rf"\subsubsection{{\texorpdfstring{{{report._tex_text(cid)}}}")
+    start = tex.index(rf"\subsubsection{{\texorpdfstring{{{report.latex.tex_text(cid)}}}")
     end = tex.find(r"\subsubsection", start + 1)
     return tex[start : end if end != -1 else len(tex)]
 
@@ -321,7 +321,7 @@ def test_csp_does_not_change_the_rendering(tmp_path, monkeypatch):
                            '<text x="20" y="60" style="font-size:20px">svg text</text></svg>')
     data = payload_data()
     data.figures = [figure]
-    monkeypatch.setattr(report, "_figure_section", lambda f: "Figures")
+    monkeypatch.setattr(report.render, "_figure_section", lambda f: "Figures")
     page = report.render_html(data)
     csp = re.search(r'<meta http-equiv="Content-Security-Policy"[^>]*>\n', page).group(0)
     shots = {}
