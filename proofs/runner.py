@@ -371,10 +371,16 @@ class _Worker:
         output_r, output_w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        # SIGINT is blocked across the fork: a Ctrl-C then reaches the caller only once this object
+        # knows its worker (and can stop it), and the worker ignores it from its first instruction
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         with warnings.catch_warnings():  # "fork() with threads": the child only runs claims and _exits
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
         if pid == 0:  # the worker
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            _die_with_parent()
             os.close(results_r)
             os.close(output_r)
             _worker_main(claims, start, profile, seed, results_w, output_w)  # never returns
@@ -382,6 +388,11 @@ class _Worker:
         os.close(output_w)
         self.pid, self._results, self._output = pid, results_r, output_r
         self._status: int | None = None
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending Ctrl-C is raised here
+        except BaseException:
+            self.stop()
+            raise
 
     def receive(self, limit: float) -> tuple[str, Any]:
         """The next result as ``("result", ClaimResult)``, or ``("timeout", None)`` after ``limit``
@@ -434,10 +445,21 @@ class _Worker:
         self._results = self._output = -1
 
 
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGKILL when the process that forked it dies (even by SIGKILL), so a
+    claim that ignores signals never outlives the run. Elsewhere nothing happens."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_main(claims: Sequence[Claim], start: int, profile: str, seed: int | None, results_fd: int, output_fd: int) -> None:
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the user's Ctrl-C is the caller's to handle
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the worker

@@ -95,3 +95,45 @@ def test_a_real_ctrl_c_stops_the_run_with_130():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130 and "interrupted" in err, err
+
+
+def _processes_running(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+                state = (entry / "stat").read_text().split(") ", 1)[1][0]
+            except OSError:
+                continue
+            if marker in cmdline and state != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs Linux /proc")
+def test_a_worker_never_outlives_a_killed_run(tmp_path):
+    """SIGKILL of the runner (no chance to stop its worker) still ends the worker, even one whose
+    claim ignores every signal it can: the worker dies with its parent (PR_SET_PDEATHSIG)."""
+    claim_file = tmp_path / "orphan_check_claims.py"
+    claim_file.write_text((FILES / "swallowed_signals.py").read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "l2l.proofs.cli", "check", str(claim_file), "--profile", "ci",
+                             "--progress", "--timeout", "600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV, start_new_session=True)
+    try:
+        assert proc.stderr.readline().startswith("[1/2]")
+        for _ in range(200):  # until the worker is there (bounded: 20 s)
+            if len(_processes_running(claim_file.name)) >= 2:
+                break
+            time.sleep(0.1)
+        assert len(_processes_running(claim_file.name)) >= 2, "the worker never started"
+        proc.kill()
+        proc.wait(timeout=60)
+        for _ in range(100):  # bounded: 10 s
+            if not _processes_running(claim_file.name):
+                break
+            time.sleep(0.1)
+        assert _processes_running(claim_file.name) == []
+    finally:
+        for pid in _processes_running(claim_file.name):
+            os.kill(pid, signal.SIGKILL)
