@@ -100,7 +100,7 @@ import numpy as np
 
 from ..problems import LeastSquaresProblem
 from ..quadratic.stable import log_abs_one_minus
-from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_reals, as_real_vector
+from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_reals, as_vector_of_length
 
 __all__ = [
     "LeastSquaresSpectrum",
@@ -173,12 +173,7 @@ def spectrum(problem: LeastSquaresProblem, w0: Any = None) -> LeastSquaresSpectr
     """
     problem = as_instance(problem, LeastSquaresProblem)
     n, d = problem.n, problem.d
-    if w0 is None:
-        w = np.zeros(d)
-    else:
-        w = as_real_vector("w0", w0)
-        if w.size != d:
-            raise ValidationError("w0", f"must have length d = {d} (the number of columns of X), got {w.size}")
+    w = as_vector_of_length("w0", w0, d)  # None: w0 = 0
     x, y = problem.X, problem.y
     u, s, vt = np.linalg.svd(x, full_matrices=False)
     cut = max(n, d) * _EPS * (float(s[0]) if s.size else 0.0)
@@ -222,12 +217,7 @@ def _scaled_spectrum(problem: LeastSquaresProblem, w0: Any) -> tuple[LeastSquare
     holds the scaled fields (``vw0`` and ``null_w0_norm2`` stay in true units).
     """
     n, d = problem.n, problem.d
-    if w0 is None:
-        w = np.zeros(d)
-    else:
-        w = as_real_vector("w0", w0)
-        if w.size != d:
-            raise ValidationError("w0", f"must have length d = {d} (the number of columns of X), got {w.size}")
+    w = as_vector_of_length("w0", w0, d)  # None: w0 = 0
     k1 = _exponent(float(np.max(np.abs(problem.X)))) or 0
     x = np.ldexp(problem.X, -k1)
     ew = _exponent(float(np.max(np.abs(w)))) or 0
