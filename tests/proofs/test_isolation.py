@@ -82,18 +82,31 @@ def test_every_distinct_failure_is_shown():
     assert 'counterexample: {"x": 1}' in text and 'counterexample: {"x": 2}' in text, text
 
 
-def test_a_real_ctrl_c_stops_the_run_with_130():
-    proc = subprocess.Popen([sys.executable, "-m", "l2l.proofs.cli", "check", str(FILES / "swallowed_signals.py"),
-                             "--profile", "ci", "--progress", "--timeout", "120"],
+def test_a_real_ctrl_c_stops_the_run_with_130(tmp_path):
+    """Ctrl-C (SIGINT to the process group) while a claim that ignores signals runs: the runner stops
+    its worker and exits 130. The SIGINT is sent once the worker is running (polled in /proc, bounded)."""
+    claim_file = tmp_path / "ctrl_c_check_claims.py"
+    claim_file.write_text((FILES / "swallowed_signals.py").read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "l2l.proofs.cli", "check", str(claim_file),
+                             "--profile", "ci", "--progress", "--timeout", "600"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
     try:
         assert proc.stderr.readline().startswith("[1/2]")  # the run has started
-        time.sleep(1.0)  # inside the claim that ignores signals (only the kill instant depends on this)
+        for _ in range(300):  # until the worker runs the claim (bounded: 30 s)
+            if len(_processes_running(claim_file.name)) >= 2:
+                break
+            time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            alive = {pid: Path(f"/proc/{pid}/stat").read_text()[:120] for pid in _processes_running(claim_file.name)}
+            raise AssertionError(f"no exit 300 s after SIGINT; processes still running: {alive}") from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        for pid in _processes_running(claim_file.name):
+            os.kill(pid, signal.SIGKILL)
     assert proc.returncode == 130 and "interrupted" in err, err
 
 
