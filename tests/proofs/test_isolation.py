@@ -82,6 +82,14 @@ def test_every_distinct_failure_is_shown():
     assert 'counterexample: {"x": 1}' in text and 'counterexample: {"x": 2}' in text, text
 
 
+def _foreground_sigint() -> None:
+    """Start the runner with SIGINT as a terminal's foreground job has it (default action, not
+    blocked): a test suite started in the background of a non-interactive shell inherits SIGINT
+    ignored, and a process that starts with SIGINT ignored rightly keeps ignoring it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_a_real_ctrl_c_stops_the_run_with_130(tmp_path):
     """Ctrl-C (SIGINT to the process group) while a claim that ignores signals runs: the runner stops
     its worker and exits 130. The SIGINT is sent once the worker is running (polled in /proc, bounded)."""
@@ -89,7 +97,8 @@ def test_a_real_ctrl_c_stops_the_run_with_130(tmp_path):
     claim_file.write_text((FILES / "swallowed_signals.py").read_text())
     proc = subprocess.Popen([sys.executable, "-m", "l2l.proofs.cli", "check", str(claim_file),
                              "--profile", "ci", "--progress", "--timeout", "600"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True,
+                            preexec_fn=_foreground_sigint)
     try:
         assert proc.stderr.readline().startswith("[1/2]")  # the run has started
         for _ in range(300):  # until the worker runs the claim (bounded: 30 s)
