@@ -101,6 +101,7 @@ import numpy as np
 from ..problems import LeastSquaresProblem
 from ..quadratic.stable import log_abs_one_minus
 from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_reals, as_vector_of_length
+from ..results import result_type, returns
 
 __all__ = [
     "LeastSquaresSpectrum",
@@ -401,6 +402,7 @@ def _unscale(m: np.ndarray, v: np.ndarray, log_factor: float = 0.0, factor: floa
 # the closed form
 
 
+@result_type
 @dataclass(frozen=True)
 class LeastSquaresGD:
     """GD on least squares at broadcast (eta, t); every array field has that shape.
@@ -409,14 +411,15 @@ class LeastSquaresGD:
     range (never NaN). ``valid_loss`` and ``valid_loss_grad`` are ``None`` without a validation set.
     """
 
-    eta: np.ndarray
-    t: np.ndarray
+    eta: np.ndarray  #: step sizes (broadcast shape)
+    t: np.ndarray  #: horizons (broadcast shape)
     train_loss: np.ndarray  #: (1/2n) ||y - X w_t||^2
     train_loss_grad: np.ndarray  #: d/d eta of train_loss
     valid_loss: np.ndarray | None  #: (1/2 n_valid) ||y_valid - X_valid w_t||^2
     valid_loss_grad: np.ndarray | None  #: d/d eta of valid_loss
 
 
+@returns(LeastSquaresGD)
 def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0: Any = None) -> LeastSquaresGD:
     r"""Training and validation loss of GD after t steps, and their d/d eta (module docstring).
 

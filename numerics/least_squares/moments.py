@@ -177,6 +177,7 @@ import numpy as np
 
 from ..problems import LeastSquaresProblem
 from ..validation import MAX_BATCH_SIZE, ValidationError, as_batch_size, as_horizon, as_nonnegative_reals, as_psd_matrix, as_real_array, as_schedule, as_step_sizes, as_vector_of_length
+from ..results import result_type, returns
 
 __all__ = [
     "FiniteSetMoments",
@@ -214,6 +215,7 @@ STATUSES = ("ok", "overflow")
 # results
 
 
+@result_type
 @dataclass(frozen=True, eq=False)
 class FiniteSetMoments:
     """Exact expectations over the minibatch draws of SGD on a finite training set.
@@ -224,9 +226,9 @@ class FiniteSetMoments:
     0..t), else they are ``None``. Validation fields are ``None`` without a validation set.
     """
 
-    eta: Any
-    t: int
-    batch_size: int
+    eta: Any  #: the step size(s)
+    t: int  #: the number of SGD steps
+    batch_size: int  #: minibatch size (indices drawn with replacement)
     rank: int  #: r = rank X: dimension of the span the iterates move in
     expected_train_loss: Any  #: E[(1/2n) ||X w_t - y||^2]
     expected_train_loss_grad: Any  #: its d/d eta
@@ -236,33 +238,35 @@ class FiniteSetMoments:
     mean: np.ndarray  #: E[w_t]
     covariance: np.ndarray  #: Cov[w_t]
     second_moment: np.ndarray  #: E[w_t w_t^T]
-    train_curve: np.ndarray | None = None
-    train_grad_curve: np.ndarray | None = None
-    valid_curve: np.ndarray | None = None
-    valid_grad_curve: np.ndarray | None = None
+    train_curve: np.ndarray | None = None  #: E[training loss] at steps 0..t (curve=True), else None
+    train_grad_curve: np.ndarray | None = None  #: its d/d eta at steps 0..t, else None
+    valid_curve: np.ndarray | None = None  #: E[validation loss] at steps 0..t, else None
+    valid_grad_curve: np.ndarray | None = None  #: its d/d eta at steps 0..t, else None
 
 
 #: The name suggested by the design discussion.
 MomentResult = FiniteSetMoments
 
 
+@result_type
 @dataclass(frozen=True, eq=False)
 class GaussianMoments:
     """Exact expectations for SGD on fresh Gaussian samples (shapes as in :class:`FiniteSetMoments`)."""
 
-    eta: Any
-    t: int
-    batch_size: int
+    eta: Any  #: the step size(s)
+    t: int  #: the number of SGD steps
+    batch_size: int  #: minibatch size
     expected_loss: Any  #: population loss E[1/2 (y - <w_t, x>)^2] = 1/2 (tr(Sigma M_e) + sigma^2)
     expected_loss_grad: Any  #: its d/d eta
-    status: Any
+    status: Any  #: "ok", or "overflow" if a value is beyond float64
     mean: np.ndarray  #: E[w_t]
     covariance: np.ndarray  #: Cov[w_t]
     second_moment: np.ndarray  #: E[w_t w_t^T]
-    loss_curve: np.ndarray | None = None
-    loss_grad_curve: np.ndarray | None = None
+    loss_curve: np.ndarray | None = None  #: E[loss] at steps 0..t (curve=True), else None
+    loss_grad_curve: np.ndarray | None = None  #: its d/d eta at steps 0..t, else None
 
 
+@result_type
 @dataclass(frozen=True, eq=False)
 class AdditiveNoiseMoments:
     """Exact expectations for (heavy-ball) SGD with additive gradient noise (one schedule).
@@ -274,17 +278,17 @@ class AdditiveNoiseMoments:
     denominator is 0 but the numerator is not, 0 when both are 0).
     """
 
-    t: int
-    expected_loss: float
-    expected_loss_grad: float
-    greedy_eta: float
-    status: str
+    t: int  #: the number of SGD steps
+    expected_loss: float  #: E[f(w_t)]
+    expected_loss_grad: float  #: its d/d eta
+    greedy_eta: float  #: the step size minimising the one-step expected loss
+    status: str  #: "ok", or "overflow" if a value is beyond float64
     mean: np.ndarray  #: E[w_t]
     covariance: np.ndarray  #: Cov[w_t] (d x d; the diagonal of a diagonal problem is returned dense)
     second_moment: np.ndarray  #: E[w_t w_t^T]
     velocity_mean: np.ndarray  #: E[v_t]
-    loss_curve: np.ndarray | None = None
-    loss_grad_curve: np.ndarray | None = None
+    loss_curve: np.ndarray | None = None  #: E[f(w_k)] at steps 0..t (curve=True), else None
+    loss_grad_curve: np.ndarray | None = None  #: its d/d eta at steps 0..t, else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,6 +418,7 @@ def _out(x: Any, scalar: bool) -> Any:
 # (a) finite training set
 
 
+@returns(FiniteSetMoments)
 def finite_set_expectation(
     problem: LeastSquaresProblem,
     eta: Any,

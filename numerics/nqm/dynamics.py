@@ -11,6 +11,7 @@ import numpy as np
 from ..exact_product import two_product_scaled
 from ..validation import ValidationError, as_instance, as_int, as_real, as_schedule
 from .problem import MAX_CURVE_POINTS, MAX_STEPS, MAX_WORK, STEP_MAX, NQMProblem, State, check_state, eta_bound
+from ..results import result_type, returns
 
 __all__ = ["Trajectory", "Schedule", "step", "expected_loss", "excess_loss", "per_coordinate_excess", "one_step_loss", "run", "mean_variance_run", "make_schedule", "exact_ab", "moment_step", "constant_sgd_moment", "constant_sgd_excess", "PRECISIONS"]
 
@@ -19,17 +20,18 @@ _GUARD_RESCALE = 2.0**100  # coordinates above this are rescaled by an exact pow
 _CHUNK_ELEMS = 2**15  # elements of a (steps x d) coefficient block in run() (cache-sized; measured)
 
 
+@result_type
 @dataclass(frozen=True, eq=False)
 class Trajectory:
     """Result of :func:`run`. ``loss``/``excess`` hold steps 0..t (length t + 1) with
     ``curve=True``, else only the final value (length 1); ``loss[-1]`` is always the final one.
     ``loss`` includes the irreducible part, ``excess`` does not."""
 
-    loss: np.ndarray
-    excess: np.ndarray
-    state: State
-    etas: np.ndarray
-    mus: np.ndarray
+    loss: np.ndarray  #: expected loss (irreducible part included), steps 0..t or the final value
+    excess: np.ndarray  #: expected loss above the irreducible part, same steps
+    state: State  #: the moment state after t steps (per coordinate)
+    etas: np.ndarray  #: the step size schedule used
+    mus: np.ndarray  #: the momentum schedule used
 
     @property
     def t(self) -> int:
@@ -213,6 +215,7 @@ class _Scaled:
 PRECISIONS = {"float64": np.float64, "extended": np.longdouble}
 
 
+@returns(Trajectory)
 def run(problem: NQMProblem, eta: Any, t: Any, mu: Any = 0.0, *, curve: bool = True, precision: str = "float64") -> Trajectory:
     r"""Exact expected loss of heavy-ball SGD on the NQM for ``t`` steps (spec §3).
 

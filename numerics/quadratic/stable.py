@@ -54,6 +54,7 @@ import numpy as np
 from ..exact_product import two_product_scaled
 from ..problems import QuadraticProblem
 from ..validation import ValidationError, as_horizons, as_nonnegative_reals
+from ..results import result_type, returns
 
 __all__ = ["QuadraticEvaluation", "evaluate", "log_abs_one_minus"]
 
@@ -125,6 +126,7 @@ def _signed_logsumexp(x: np.ndarray, sign: np.ndarray) -> tuple[np.ndarray, np.n
     return log_abs, s
 
 
+@result_type
 @dataclass(frozen=True)
 class QuadraticEvaluation:
     """Meta-objectives of GD on a quadratic at broadcast (eta, t); every field has that shape.
@@ -135,8 +137,8 @@ class QuadraticEvaluation:
     are NaN — the only NaNs this module returns; ``l2l eval`` prints them as null.
     """
 
-    eta: np.ndarray
-    t: np.ndarray
+    eta: np.ndarray  #: step sizes (broadcast shape)
+    t: np.ndarray  #: horizons (broadcast shape)
     log_loss: np.ndarray  #: ln f(w_t)
     log_objective: np.ndarray  #: (1/t) ln f(w_t)
     log_objective_grad: np.ndarray  #: d/d eta of (1/t) ln f(w_t)
@@ -148,6 +150,7 @@ class QuadraticEvaluation:
     max_abs_log_factor: np.ndarray  #: max_i |ln|1 - eta lambda_i|| over components with c_i != 0
 
 
+@returns(QuadraticEvaluation)
 def evaluate(problem: QuadraticProblem, eta: Any, t: Any) -> QuadraticEvaluation:
     """Evaluate every meta-objective quantity at the broadcast of ``eta`` (>= 0) and ``t`` (>= 1).
 

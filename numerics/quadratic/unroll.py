@@ -89,6 +89,7 @@ from typing import Any
 import numpy as np
 
 from ..validation import ValidationError, as_horizons, as_int, as_nonnegative_reals, as_real_vector, as_symmetric_matrix
+from ..results import result_type, returns
 
 __all__ = [
     "BackpropResult",
@@ -189,6 +190,7 @@ class Trace:
         return float(np.dot(xc, y - y.mean()) / np.dot(xc, xc))
 
 
+@result_type
 @dataclass(frozen=True, eq=False)
 class BackpropResult:
     """Meta-gradients by differentiation through the unrolled loop, one entry per (eta, t).
@@ -205,17 +207,17 @@ class BackpropResult:
     - ``traces``: with ``record=True`` an object array of :class:`Trace`, else ``None``.
     """
 
-    etas: np.ndarray
-    ts: np.ndarray
-    dtype: str
+    etas: np.ndarray  #: the step sizes (rows)
+    ts: np.ndarray  #: the horizons (columns)
+    dtype: str  #: "float32", "float64" or "mpmath": the arithmetic of the unrolled loop
     mode: str  #: "reverse" (backprop) or "forward" (forward_tangent)
     log_objective_grad: np.ndarray
     status: np.ndarray
     loss: np.ndarray
     naive_grad: np.ndarray
     mp_loss: np.ndarray | None = None
-    mp_naive_grad: np.ndarray | None = None
-    mp_log_objective_grad: np.ndarray | None = None
+    mp_naive_grad: np.ndarray | None = None  #: dF/deta as mpf (dtype "mpmath"), else None
+    mp_log_objective_grad: np.ndarray | None = None  #: the log meta-gradient as mpf (dtype "mpmath"), else None
     traces: np.ndarray | None = None
 
     @property
@@ -398,6 +400,7 @@ def _finish(etas, ts, dtype, mode, value, status, loss, grad, **extra) -> Backpr
 # reverse mode
 
 
+@returns(BackpropResult)
 def backprop(
     H: Any,
     w0: Any,
@@ -544,6 +547,7 @@ def _float_reverse(h, w0, etas, ts, dt, record) -> BackpropResult:
 # forward mode
 
 
+@returns(BackpropResult)
 def forward_tangent(
     H: Any,
     w0: Any,

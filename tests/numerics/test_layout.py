@@ -1,8 +1,8 @@
 """The numerics layout keeps two promises visible in its imports:
 
 * independence (DESIGN.md): within a model, the simulation (Monte Carlo / unrolled loop) and the
-  mpmath reference import nothing of numerics but validation, the problem objects, the codec and
-  the Monte Carlo result container -- never the closed form they check;
+  mpmath reference import nothing of numerics but validation, the problem objects, the codec, the
+  Monte Carlo result container and ``results`` (presentation only: help, repr) -- never the closed form they check;
 * cold start: ``import l2l.numerics`` and the ``l2l eval`` models load neither SciPy's optimisers
   nor SymPy (SciPy is imported inside the functions that need it).
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 NUMERICS = Path(__file__).resolve().parents[2] / "numerics"
-SHARED = {"validation", "problems", "codec", "estimate"}
+SHARED = {"validation", "problems", "codec", "estimate", "results"}
 INDEPENDENT = [
     "quadratic/unroll.py",
     "quadratic/reference.py",
