@@ -12,6 +12,9 @@ five-minute shrinking limit lifted (shrinking is bounded by Hypothesis' count of
 derandomised; ``seed=N`` fixes Hypothesis' seed. So the verdict, the example count and the
 counterexample are the same on a loaded machine and an idle one.
 
+Each claim runs with one BLAS thread, so its floating-point results do not depend on the number
+of cores either.
+
 **Isolated.** Claims run in a worker process forked from the caller (:func:`os.fork`, after the
 claim modules are loaded, so it starts in microseconds and caches warm up across the claims it
 runs). The worker's standard output and error go to a pipe the caller drains and discards, so
@@ -38,6 +41,7 @@ mathematics.
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import select
@@ -145,9 +149,15 @@ def evaluate_claim(c: Claim, profile: str = "dev", seed: int | None = None) -> C
     propagate."""
     if profile not in PROFILES:
         raise ValueError(f"profile: must be one of {', '.join(PROFILES)} (got {profile!r})")
+    from threadpoolctl import threadpool_limits
+
     token = context.PROFILE.set(profile)
     try:
-        return _evaluate(c, profile, seed)
+        # one BLAS thread: a claim's floating-point results then do not depend on the machine's
+        # core count (a threaded GEMM sums in a different order), and small products do not spin
+        # idle threads (5x the CPU time of one thread in the MLP analogue, measured)
+        with threadpool_limits(limits=1):
+            return _evaluate(c, profile, seed)
     finally:
         context.PROFILE.reset(token)
 
@@ -304,15 +314,20 @@ def run_claim(c: Claim, profile: str = "dev", seed: int | None = None, timeout: 
 
 
 def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None = None, timeout: float | None = None,
-               isolate: bool = True, on_result: Callable[[int, ClaimResult], None] | None = None) -> list[ClaimResult]:
-    """Run ``claims`` in order under ``profile`` and ``seed``; ``timeout`` (seconds) overrides every
-    claim's hang guard. ``on_result(index, result)`` is called as each verdict arrives. With
-    ``isolate=False`` (or where :func:`os.fork` is missing) the claims run in this process, without
-    the hang guard."""
+               isolate: bool = True, on_result: Callable[[int, ClaimResult], None] | None = None,
+               jobs: int = 1) -> list[ClaimResult]:
+    """Run ``claims`` under ``profile`` and ``seed``; ``timeout`` (seconds) overrides every claim's
+    hang guard. ``jobs`` workers run claims side by side (each takes the next claim when it is
+    free); the results, and the calls ``on_result(index, result)``, come in the order of
+    ``claims`` whatever the order they finish in, and each verdict is the same for any ``jobs``
+    (a claim's work is bounded by counts). With ``isolate=False`` (or where :func:`os.fork` is
+    missing) the claims run in this process, one after another, without the hang guard."""
     if profile not in PROFILES:
         raise ValueError(f"profile: must be one of {', '.join(PROFILES)} (got {profile!r})")
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout: must be a positive number of seconds (got {timeout!r})")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs: must be a positive integer (got {jobs!r})")
     results: list[ClaimResult] = []
 
     def done(r: ClaimResult) -> None:
@@ -324,21 +339,63 @@ def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None =
         for c in claims:
             done(evaluate_claim(c, profile, seed))
         return results
-    while len(results) < len(claims):
-        worker = _Worker(claims, len(results), profile, seed)
-        try:
-            while len(results) < len(claims):
-                c = claims[len(results)]
-                limit = timeout if timeout is not None else c.hang_timeout(profile)
-                kind, payload = worker.receive(limit)
+    finished: dict[int, ClaimResult] = {}
+
+    def finish(i: int, r: ClaimResult) -> None:
+        finished[i] = r
+        while len(results) in finished:  # deliver in input order
+            done(finished.pop(len(results)))
+
+    pending = iter(range(len(claims)))
+    busy: dict[_Worker, tuple[int, float, float]] = {}  # worker -> (claim index, deadline, limit)
+    idle: list[_Worker] = []
+    try:
+        while True:
+            for i in pending:  # give every free slot a claim
+                worker = idle.pop() if idle else (_Worker(claims, profile, seed) if len(busy) < jobs else None)
+                if worker is None:
+                    pending = itertools.chain([i], pending)
+                    break
+                limit = timeout if timeout is not None else claims[i].hang_timeout(profile)
+                worker.start(i)
+                busy[worker] = (i, time.monotonic() + limit, limit)
+                if len(busy) >= jobs:
+                    break
+            if not busy:
+                break
+            for worker, (kind, payload) in _receive_any(busy).items():
+                i, _, limit = busy.pop(worker)
                 if kind == "result":
-                    done(payload)
+                    finish(i, payload)
+                    idle.append(worker)
                     continue
-                done(_failure(c, profile, seed, limit, kind, payload, worker.output_bytes))
-                break  # this worker is gone: a fresh one runs the rest
-        finally:
+                worker.stop()  # died or hung: a fresh worker runs the next claim
+                finish(i, _failure(claims[i], profile, seed, limit, kind, payload, worker.output_bytes))
+    finally:
+        for worker in [*busy, *idle]:
             worker.stop()
     return results
+
+
+def _receive_any(busy: dict) -> dict:
+    """Wait until at least one busy worker has an answer (a result, its death, or its deadline) and
+    return ``{worker: (kind, payload)}`` for each that has one."""
+    while True:
+        now = time.monotonic()
+        out = {}
+        for worker, (_, deadline, _) in busy.items():
+            answer = worker.poll()
+            if answer is None and now >= deadline:
+                answer = ("timeout", None)
+            if answer is not None:
+                out[worker] = answer
+        if out:
+            return out
+        left = min(deadline for _, deadline, _ in busy.values()) - now
+        fds = [fd for worker in busy for fd in worker.fds()]
+        ready, _, _ = select.select(fds, [], [], max(left, 0.0))
+        for worker in busy:
+            worker.read(ready)
 
 
 def _failure(c: Claim, profile: str, seed: int | None, limit: float, kind: str, status: int | None, output: int) -> ClaimResult:
@@ -358,15 +415,20 @@ def _failure(c: Claim, profile: str, seed: int | None, limit: float, kind: str, 
 
 
 _HEADER = struct.Struct(">Q")
+_TASK = struct.Struct(">I")
 
 
 class _Worker:
-    """A forked process that runs ``claims[start:]`` in order and sends each result back (a length-
-    prefixed pickle on a pipe); its stdout and stderr go to a second pipe that is drained."""
+    """A forked process that runs the claims it is given one at a time: the caller writes a claim's
+    index on the task pipe, the worker sends its result back (a length-prefixed pickle on a pipe);
+    its stdout and stderr go to a third pipe that is drained."""
 
-    def __init__(self, claims: Sequence[Claim], start: int, profile: str, seed: int | None):
+    def __init__(self, claims: Sequence[Claim], profile: str, seed: int | None):
         self.output_bytes = 0
         self._buffer = b""
+        self._status: int | None = None
+        self._eof = False
+        tasks_r, tasks_w = os.pipe()
         results_r, results_w = os.pipe()
         output_r, output_w = os.pipe()
         sys.stdout.flush()
@@ -381,47 +443,56 @@ class _Worker:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             _die_with_parent()
-            os.close(results_r)
-            os.close(output_r)
-            _worker_main(claims, start, profile, seed, results_w, output_w)  # never returns
-        os.close(results_w)
-        os.close(output_w)
-        self.pid, self._results, self._output = pid, results_r, output_r
-        self._status: int | None = None
+            for fd in (tasks_w, results_r, output_r):
+                os.close(fd)
+            _worker_main(claims, profile, seed, tasks_r, results_w, output_w)  # never returns
+        for fd in (tasks_r, results_w, output_w):
+            os.close(fd)
+        self.pid, self._tasks, self._results, self._output = pid, tasks_w, results_r, output_r
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending Ctrl-C is raised here
         except BaseException:
             self.stop()
             raise
 
-    def receive(self, limit: float) -> tuple[str, Any]:
-        """The next result as ``("result", ClaimResult)``, or ``("timeout", None)`` after ``limit``
-        seconds, or ``("died", wait status)`` when the worker ended without one."""
-        deadline = time.monotonic() + limit
-        while True:
-            if len(self._buffer) >= _HEADER.size:
-                (n,) = _HEADER.unpack_from(self._buffer)
-                if len(self._buffer) >= _HEADER.size + n:
-                    payload = self._buffer[_HEADER.size:_HEADER.size + n]
-                    self._buffer = self._buffer[_HEADER.size + n:]
-                    return "result", pickle.loads(payload)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return "timeout", None
-            fds = [fd for fd in (self._results, self._output) if fd >= 0]
-            ready, _, _ = select.select(fds, [], [], left)
-            if self._output in ready:
-                chunk = os.read(self._output, 1 << 16)
-                if chunk:
-                    self.output_bytes += len(chunk)  # claim output: counted, never shown on stdout
-                else:
-                    os.close(self._output)
-                    self._output = -1
-            if self._results in ready:
-                chunk = os.read(self._results, 1 << 16)
-                if not chunk:
-                    return "died", self._wait()
+    def start(self, index: int) -> None:
+        """Ask the worker to run claim ``index`` (a worker that already died answers "died")."""
+        try:
+            os.write(self._tasks, _TASK.pack(index))
+        except OSError:
+            pass
+
+    def fds(self) -> list[int]:
+        return [fd for fd in (self._results, self._output) if fd >= 0]
+
+    def read(self, ready: Sequence[int]) -> None:
+        """Read what ``select`` found ready: claim output is counted and dropped, results buffered."""
+        if self._output >= 0 and self._output in ready:
+            chunk = os.read(self._output, 1 << 16)
+            if chunk:
+                self.output_bytes += len(chunk)  # claim output: counted, never shown on stdout
+            else:
+                os.close(self._output)
+                self._output = -1
+        if self._results >= 0 and self._results in ready:
+            chunk = os.read(self._results, 1 << 16)
+            if chunk:
                 self._buffer += chunk
+            else:
+                self._eof = True
+
+    def poll(self) -> tuple[str, Any] | None:
+        """``("result", ClaimResult)`` once a whole result has arrived, ``("died", wait status)``
+        when the worker ended without one, else ``None``."""
+        if len(self._buffer) >= _HEADER.size:
+            (n,) = _HEADER.unpack_from(self._buffer)
+            if len(self._buffer) >= _HEADER.size + n:
+                payload = self._buffer[_HEADER.size:_HEADER.size + n]
+                self._buffer = self._buffer[_HEADER.size + n:]
+                return "result", pickle.loads(payload)
+        if self._eof:
+            return "died", self._wait()
+        return None
 
     def _wait(self) -> int | None:
         if self._status is None:
@@ -439,10 +510,10 @@ class _Worker:
             except ProcessLookupError:
                 pass
             self._wait()
-        for fd in (self._results, self._output):
+        for fd in (self._tasks, self._results, self._output):
             if fd >= 0:
                 os.close(fd)
-        self._results = self._output = -1
+        self._tasks = self._results = self._output = -1
 
 
 def _die_with_parent() -> None:
@@ -457,14 +528,19 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(claims: Sequence[Claim], start: int, profile: str, seed: int | None, results_fd: int, output_fd: int) -> None:
+def _worker_main(claims: Sequence[Claim], profile: str, seed: int | None, tasks_fd: int, results_fd: int,
+                 output_fd: int) -> None:
     code = 0
     try:
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the worker
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        for c in claims[start:]:
+        while True:
+            raw = _read_exactly(tasks_fd, _TASK.size)
+            if raw is None:  # the caller closed the task pipe: no more claims
+                break
+            c = claims[_TASK.unpack(raw)[0]]
             try:
                 r = evaluate_claim(c, profile, seed)
             except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt raised by the claim
@@ -475,6 +551,16 @@ def _worker_main(claims: Sequence[Claim], start: int, profile: str, seed: int | 
         code = 70
     finally:
         os._exit(code)  # no atexit handlers, no waiting for threads the claims left behind
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
 
 
 def _raised(exc: BaseException) -> str:

@@ -72,6 +72,7 @@ def build_report(
     derivation_names: Sequence[str] | None = None,
     log: Callable[[str], None] | None = None,
     timeout: float | None = None,
+    jobs: int = 1,
 ) -> ReportData:
     """Run the selected claims, verify the derivations (all registered ones by default), draw the
     figures and write the report to ``out``. Raises :class:`ReportError` for an unusable target
@@ -95,7 +96,7 @@ def build_report(
         flag = "" if r.matches else f"  MISSED: {r.verdict}, expected {r.expect}"
         log(f"[{k + 1}/{len(claims)}] {r.id} ({time.perf_counter() - start:.1f} s){flag}")
 
-    results = list(zip(claims, run_claims(claims, profile=profile, seed=seed, timeout=timeout, on_result=progress)))
+    results = list(zip(claims, run_claims(claims, profile=profile, seed=seed, timeout=timeout, on_result=progress, jobs=jobs)))
     names = list(registry.names() if derivation_names is None else derivation_names)
     derivations = []
     for k, name in enumerate(names, 1):
