@@ -54,16 +54,26 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_request
 
     out = evaluate_request(_read_json(args.file))
-    # the whole output is built before any of it is written: an error never leaves partial JSON
-    text = json.dumps(out, indent=None if args.compact else 1, allow_nan=False)
+    fmt = args.format or ("table" if sys.stdout.isatty() else "json")
+    # the whole output is built before any of it is written: an error never leaves partial output
+    if fmt == "table":
+        from .tables import results_table
+
+        precision = out.get("environment", {}).get("precision", "")
+        text = f"model {out['model']}: {len(out['results'])} results\n\n{results_table(out)}\n\n{precision}"
+    else:
+        text = json.dumps(out, indent=None if args.compact else 1, allow_nan=False)
     sys.stdout.write(text + "\n")
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .catalogue import load_all
+    from .catalogue import CatalogueError, select
 
-    claims = load_all()
+    try:
+        claims = select(args.prefixes)
+    except CatalogueError as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
         json.dump({"claims": [c.describe() for c in claims]}, sys.stdout, indent=1)
         sys.stdout.write("\n")
@@ -100,7 +110,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     if args.progress:
         print(f"[1/{len(claims)}] {claims[0].id} ...", file=sys.stderr, flush=True)
-    results = run_claims(claims, profile=args.profile, seed=args.seed, timeout=args.timeout, on_result=show)
+    # with several jobs a result is shown once every claim before it is done (the order of `claims`)
+    results = run_claims(claims, profile=args.profile, seed=args.seed, timeout=args.timeout, on_result=show,
+                         jobs=args.jobs)
     missed = [r for r in results if not r.matches]
     if args.json:
         out = {
@@ -120,21 +132,39 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if missed else 0
 
 
-def _cmd_derive(args: argparse.Namespace) -> int:
+def _derivation_names(prefixes: Sequence[str], option: str) -> tuple[str, ...]:
     from l2l.theory import registry
 
     try:
-        derivation = registry.get(args.name)
+        return registry.select(prefixes)
     except KeyError as exc:
-        raise UsageError(str(exc.args[0]) if exc.args else f"unknown derivation {args.name!r}") from None
-    verification = derivation.verify()
-    if args.format == "latex":
-        print(derivation.to_latex())
-    elif args.format == "markdown":
-        print(derivation.to_markdown(verification))
-    else:
-        print(derivation.to_text(verification))
-    return 0 if verification.ok else 1
+        raise UsageError(f"{option}{exc.args[0]}") from None
+
+
+def _cmd_derive(args: argparse.Namespace) -> int:
+    from l2l.theory import registry
+
+    names = _derivation_names(args.names, "")
+    if args.list:
+        width = max(len(n) for n in names)
+        for n in names:
+            print(f"{n:<{width}}  {registry.get(n).title}")
+        print(f"{len(names)} derivations")
+        return 0
+    ok = True
+    for k, name in enumerate(names):
+        derivation = registry.get(name)
+        verification = derivation.verify()
+        ok = ok and verification.ok
+        if k:
+            print()
+        if args.format == "latex":
+            print(derivation.to_latex())
+        elif args.format == "markdown":
+            print(derivation.to_markdown(verification))
+        else:
+            print(derivation.to_text(verification))
+    return 0 if ok else 1
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -143,21 +173,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     names = None
-    if args.derivations:
-        from l2l.theory import registry
-
-        known = registry.names()
-        names = [n for n in known if any(n == p or n.startswith(p.rstrip(".") + ".") for p in args.derivations)]
-        if "none" in args.derivations:
-            names = []
-        else:
-            for p in args.derivations:
-                if not any(n == p or n.startswith(p.rstrip(".") + ".") for n in known):
-                    raise UsageError(f"--derivations: no derivation name or prefix matches {p!r} (see `l2l derive --help`)")
+    if "none" in args.derivations:
+        names = []
+    elif args.derivations:
+        names = list(_derivation_names(args.derivations, "--derivations: "))
     try:
         data = build_report(
             args.out, profile=args.profile, seed=args.seed, selectors=args.claims, formats=formats,
-            derivation_names=names, timeout=args.timeout,
+            derivation_names=names, timeout=args.timeout, jobs=args.jobs,
         )
     except (ReportError, CatalogueError) as exc:
         raise UsageError(str(exc)) from None
@@ -188,6 +211,26 @@ def _seed(value: str) -> int:
     return n
 
 
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise UsageError(f"--jobs: must be an integer in [1, 256] (got {value!r})")
+    return n
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _timeout(value: str) -> float:
     try:
         x = float(value)
@@ -198,32 +241,68 @@ def _timeout(value: str) -> float:
     return x
 
 
+_EXAMPLES = {
+    "eval": """examples:
+  l2l eval examples/quadratic_gd.json                 # a table on a terminal, JSON in a pipe
+  l2l eval examples/nqm.json --format table
+  echo '{"model": "quadratic_gd", ...}' | l2l eval - --format json""",
+    "list": """examples:
+  l2l list                       # every catalogued claim
+  l2l list wang2021.thm4 --json  # the claims under a prefix, as JSON""",
+    "check": """examples:
+  l2l check wang2021.thm4                     # the claims under a prefix (profile ci)
+  l2l check wu2018 --profile thorough --jobs 2
+  l2l check examples/claims/naive_gradient_bound.py --json""",
+    "report": """examples:
+  l2l report                                   # everything, into ./report
+  l2l report --claims wang2021.thm3 --derivations quadratic --format md,html,tex""",
+    "derive": """examples:
+  l2l derive --list                     # every derivation with its title
+  l2l derive quadratic                  # all derivations under a prefix, checked
+  l2l derive quadratic.log-gradient --format latex""",
+}
+
+
 def _build_parser() -> _Parser:
-    parser = _Parser(prog="l2l", description="Verify the theory of learning-to-learn.")
+    parser = _Parser(prog="l2l", description="Verify the theory of learning-to-learn.",
+                     epilog="Run `l2l COMMAND --help` for a command's options and examples.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p_eval = sub.add_parser("eval", help="evaluate one problem given as JSON (FILE or - for stdin)")
+
+    def command(name: str, help_text: str) -> _Parser:
+        return sub.add_parser(name, help=help_text, description=help_text, epilog=_EXAMPLES[name],
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    def run_options(p: _Parser) -> None:
+        p.add_argument("--profile", type=_profile, default="ci", help="ci | dev | thorough (default ci: reproducible)")
+        p.add_argument("--seed", type=_seed, default=None, help="Hypothesis seed for a reproducible run")
+        p.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                       help="claims run side by side in N worker processes (default: the CPUs available); "
+                            "verdicts do not depend on it")
+        p.add_argument("--timeout", type=_timeout, default=None, metavar="SECONDS",
+                       help="hang guard per claim (default: the claim's, 900 s under ci); a claim stopped by it is an error")
+
+    p_eval = command("eval", "evaluate one problem given as JSON (FILE or - for stdin)")
     p_eval.add_argument("file", metavar="FILE.json", help="input JSON file, or - for standard input")
+    p_eval.add_argument("--format", choices=("table", "json"), default=None,
+                        help="table (for people) or json (complete; DESIGN.md); default: table on a terminal, else json")
     p_eval.add_argument("--compact", action="store_true", help="print the JSON on one line")
     p_eval.set_defaults(func=_cmd_eval)
 
-    p_list = sub.add_parser("list", help="list every catalogued claim")
+    p_list = command("list", "list catalogued claims (all, or those under the given ids or prefixes)")
+    p_list.add_argument("prefixes", nargs="*", metavar="ID-or-prefix | FILE.py")
     p_list.add_argument("--json", action="store_true", help="machine-readable output")
     p_list.set_defaults(func=_cmd_list)
 
-    p_check = sub.add_parser("check", help="check claims: catalogue ids, id prefixes or claim files")
+    p_check = command("check", "check claims: catalogue ids, id prefixes or claim files (default: all)")
     p_check.add_argument("targets", nargs="*", metavar="ID-or-prefix | FILE.py")
-    p_check.add_argument("--profile", type=_profile, default="dev", help="ci | dev | thorough (default dev)")
-    p_check.add_argument("--seed", type=_seed, default=None, help="Hypothesis seed for a reproducible run")
+    run_options(p_check)
     p_check.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     p_check.add_argument("--progress", action="store_true", help="report each claim on stderr as it starts")
-    p_check.add_argument("--timeout", type=_timeout, default=None, metavar="SECONDS",
-                         help="hang guard per claim (default: the claim's, 900 s under ci); a claim stopped by it is an error")
     p_check.set_defaults(func=_cmd_check)
 
-    p_report = sub.add_parser("report", help="run claims, verify derivations, write Markdown/HTML/LaTeX with figures")
+    p_report = command("report", "run claims, verify derivations, write Markdown/HTML/LaTeX with figures")
     p_report.add_argument("--out", default="report", metavar="DIR", help="output folder (default: report)")
-    p_report.add_argument("--profile", type=_profile, default="ci", help="ci | dev | thorough (default ci)")
-    p_report.add_argument("--seed", type=_seed, default=None, help="Hypothesis seed for a reproducible run")
+    run_options(p_report)
     p_report.add_argument(
         "--claims", action="append", default=[], metavar="ID-or-prefix | FILE.py",
         help="claims to run (repeatable; default: the whole catalogue)",
@@ -233,12 +312,12 @@ def _build_parser() -> _Parser:
         help="derivations to verify and show (repeatable, e.g. quadratic or nqm.greedy-sgd; default: all)",
     )
     p_report.add_argument("--format", default="md,html", help="comma-separated subset of md,html,tex (default md,html)")
-    p_report.add_argument("--timeout", type=_timeout, default=None, metavar="SECONDS",
-                          help="hang guard per claim (default: the claim's, 900 s under ci); a claim stopped by it is an error")
     p_report.set_defaults(func=_cmd_report)
 
-    p_derive = sub.add_parser("derive", help="print one derivation with its machine-check status")
-    p_derive.add_argument("name", help="e.g. quadratic.log-gradient (see the error message for all names)")
+    p_derive = command("derive", "print derivations (names or prefixes) with their machine-check status")
+    p_derive.add_argument("names", nargs="*", metavar="NAME-or-prefix",
+                          help="e.g. quadratic or quadratic.log-gradient (default: all; see --list)")
+    p_derive.add_argument("--list", action="store_true", help="list the derivation names and titles (no checking)")
     p_derive.add_argument("--format", choices=("latex", "markdown", "text"), default="text")
     p_derive.set_defaults(func=_cmd_derive)
     return parser
@@ -250,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "jobs", 0) is None:
+            args.jobs = default_jobs()
         return int(args.func(args))
     except (UsageError, ValidationError) as exc:
         print(f"l2l: error: {exc}", file=sys.stderr)

@@ -13,12 +13,12 @@ by name: it imports the model modules and none of them imports it (no import cyc
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 from l2l.theory import least_squares, nqm, quadratic, sgd_moments
 from l2l.theory.derivation import Derivation
 
-__all__ = ["MODULES", "derivations", "names", "get"]
+__all__ = ["MODULES", "derivations", "names", "get", "select"]
 
 #: The modules whose ``DERIVATIONS`` are merged, in order.
 MODULES = (quadratic, least_squares, sgd_moments, nqm)
@@ -47,3 +47,25 @@ def get(name: str) -> Derivation:
     if factory is None:
         raise KeyError(f"unknown derivation {name!r}; known: {', '.join(table)}")
     return factory()
+
+
+def matches(name: str, prefix: str) -> bool:
+    """``name`` is ``prefix`` or lies under it (``quadratic`` covers ``quadratic.log-gradient``;
+    the rule of claim ids in ``l2l check``)."""
+    return name == prefix or name.startswith(prefix + ".") or name.startswith(prefix + "-")
+
+
+def select(prefixes: Sequence[str]) -> tuple[str, ...]:
+    """The registered names under any of ``prefixes``, in registration order (all of them when
+    ``prefixes`` is empty); ``KeyError`` naming a prefix that matches nothing.
+
+    >>> select(["quadratic.log-gradient"])
+    ('quadratic.log-gradient',)
+    >>> len(select(["quadratic"])) > 1
+    True
+    """
+    known = names()
+    for p in prefixes:
+        if not any(matches(n, p) for n in known):
+            raise KeyError(f"no derivation name or prefix matches {p!r} (see `l2l derive --list`)")
+    return tuple(n for n in known if not prefixes or any(matches(n, p) for p in prefixes))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -277,7 +279,82 @@ def test_derive_prints_and_rejects():
     proc = _l2l("derive", "quadratic.log-gradient", "--format", "latex")
     assert proc.returncode == 0 and "\\begin{align" in proc.stdout
     proc = _l2l("derive", "quadratic.nope")
-    assert proc.returncode == 2 and proc.stderr.startswith("l2l: error: unknown derivation")
+    assert proc.returncode == 2 and proc.stderr.startswith("l2l: error: no derivation name or prefix matches")
+    assert proc.stderr.count("\n") == 1
+
+
+def test_derive_takes_prefixes_and_lists(capsys):
+    from l2l.theory import registry
+
+    assert main(["derive", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(n in out for n in registry.names()) and f"{len(registry.names())} derivations" in out
+    assert main(["derive", "quadratic.iterate", "quadratic.loss"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("quadratic.iterate") >= 1 and out.count("quadratic.loss") >= 1
+    under = registry.select(["quadratic"])
+    assert len(under) > 2 and all(n.startswith("quadratic.") for n in under)
+    assert registry.select(["quadratic", "quadratic.loss"]) == under  # each name once, in order
+
+
+def test_list_takes_prefixes(capsys):
+    assert main(["list", "wang2021.thm4", "--json"]) == 0
+    ids = [c["id"] for c in json.loads(capsys.readouterr().out)["claims"]]
+    assert ids and all(i.startswith("wang2021.thm4.") for i in ids)
+    assert main(["list", "wang2021.nothing-here"]) == 2
+    assert "no claim id or prefix matches" in capsys.readouterr().err
+
+
+def test_check_and_report_share_the_default_profile():
+    from l2l.proofs.cli import _build_parser
+
+    parser = _build_parser()
+    assert parser.parse_args(["check"]).profile == parser.parse_args(["report"]).profile == "ci"
+
+
+def test_help_texts_carry_an_example(capsys):
+    for command in ("eval", "list", "check", "report", "derive"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert f"l2l {command} " in capsys.readouterr().out.split("examples:")[1]
+
+
+def test_jobs_do_not_change_verdicts():
+    """Two workers run the claims side by side; results come back in input order, each verdict
+    (and example count) as with one worker, including an error and a hang stopped by the guard."""
+
+    @claim(id="t.jobs.holds", statement="-", source="test", kind="inequality", examples={"ci": 7})
+    @given(x=st.floats(0, 1))
+    def holds(x):
+        assert x <= 1
+
+    @claim(id="t.jobs.refuted", statement="-", source="test", kind="inequality")
+    @given(x=st.floats(0, 1))
+    def refuted(x):
+        assert x < 0.5
+
+    @claim(id="t.jobs.exit", statement="-", source="test", kind="identity")
+    def leaves():
+        os._exit(3)
+
+    @claim(id="t.jobs.stuck", statement="-", source="test", kind="identity", timeout={"ci": 2})
+    def stuck():
+        time.sleep(60.0)
+
+    claims = [stuck, holds, leaves, refuted, holds]
+    try:
+        one = run_claims(claims, profile="ci", jobs=1)
+        seen = []
+        two = run_claims(claims, profile="ci", jobs=2, on_result=lambda k, r: seen.append(k))
+    finally:
+        for c in ("t.jobs.holds", "t.jobs.refuted", "t.jobs.exit", "t.jobs.stuck"):
+            REGISTRY.pop(c, None)
+    assert seen == list(range(len(claims)))
+    key = [(r.id, r.verdict, r.examples, r.message.split(";")[0]) for r in one]
+    assert key == [(r.id, r.verdict, r.examples, r.message.split(";")[0]) for r in two]
+    assert [r.verdict for r in two] == ["error", "holds", "error", "refuted", "holds"]
+    with pytest.raises(ValueError, match="jobs"):
+        run_claims(claims, jobs=0)
 
 
 def test_catalogue_selectors(capsys):

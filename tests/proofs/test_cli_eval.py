@@ -183,3 +183,31 @@ def test_backprop_statuses_and_values_through_eval(capsys):
     ref = quadratic_reference([0.01, 1.0], [0.6, 0.8], 0.25, 200000, dps=60)
     assert r["log_objective_grad"] == pytest.approx(float(ref.log_objective_grad), rel=1e-12)
     assert r["log_loss"] == pytest.approx(float(ref.log_loss), rel=1e-12)
+
+
+@pytest.mark.parametrize("example", ["quadratic_gd", "backprop", "nqm", "least_squares_gd", "least_squares_sgd"])
+def test_table_format_shows_every_result_and_field(example, capsys):
+    """``--format table``: one row per result of the JSON form, one column per field, the values
+    of the JSON form (numbers to 14 significant digits), and the precision line."""
+    path = str(Path(__file__).resolve().parents[2] / "examples" / f"{example}.json")
+    assert main(["eval", path, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert main(["eval", path, "--format", "table"]) == 0
+    text = capsys.readouterr().out
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + len(out["results"])
+    header = [h.strip() for h in rows[0].strip("|").split("|")]
+    assert header[: len(out["results"][0])] == list(out["results"][0])
+    first = [c.strip() for c in rows[1].strip("|").split(" | ")]
+    for key, cell in zip(header, first):
+        value = out["results"][0].get(key)
+        if isinstance(value, float):
+            assert math.isclose(float(cell), value, rel_tol=1e-13), (key, cell, value)
+    assert out["environment"]["precision"] in text
+
+
+def test_default_format_is_json_in_a_pipe(tmp_path):
+    """Not a terminal (a pipe): JSON, as scripts expect (DESIGN.md)."""
+    path = Path(__file__).resolve().parents[2] / "examples" / "nqm.json"
+    proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["model"] == "nqm"
