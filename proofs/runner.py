@@ -15,9 +15,9 @@ counterexample are the same on a loaded machine and an idle one.
 Each claim runs with one BLAS thread, so its floating-point results do not depend on the number
 of cores either.
 
-**Isolated.** Claims run in a worker process forked from the caller (:func:`os.fork`, after the
-claim modules are loaded, so it starts in microseconds and caches warm up across the claims it
-runs). The worker's standard output and error go to a pipe the caller drains and discards, so
+**Isolated.** Claims run in worker processes forked from the caller (:mod:`l2l.proofs.workers`,
+after the claim modules are loaded, so a worker starts in microseconds and caches warm up across
+the claims it runs; ``jobs`` workers run side by side). The worker's standard output and error go to a pipe the caller drains and discards, so
 claim output never reaches ``--json`` on stdout; the worker ignores SIGINT (a real Ctrl-C is the
 caller's: it stops the worker and raises ``KeyboardInterrupt``). Whatever a claim does --
 ``sys.exit``, ``os._exit``, a segfault, raising ``KeyboardInterrupt``, swallowing signals, leaving
@@ -41,21 +41,17 @@ mathematics.
 
 from __future__ import annotations
 
-import itertools
 import os
 import pickle
-import select
 import signal
-import struct
-import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from . import context
 from .claim import PROFILES, REGISTRY, Claim, ClaimRefuted  # noqa: F401  (REGISTRY: the docstring example)
 from .codec import RecordingData, ReplayData, to_jsonable
+from .workers import run_tasks
 
 __all__ = ["ClaimResult", "run_claim", "run_claims", "evaluate_claim"]
 
@@ -328,85 +324,59 @@ def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None =
         raise ValueError(f"timeout: must be a positive number of seconds (got {timeout!r})")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: must be a positive integer (got {jobs!r})")
-    results: list[ClaimResult] = []
-
-    def done(r: ClaimResult) -> None:
-        results.append(r)
-        if on_result is not None:
-            on_result(len(results) - 1, r)
-
     if not isolate or not hasattr(os, "fork"):
+        results = []
         for c in claims:
-            done(evaluate_claim(c, profile, seed))
+            results.append(evaluate_claim(c, profile, seed))
+            if on_result is not None:
+                on_result(len(results) - 1, results[-1])
         return results
-    finished: dict[int, ClaimResult] = {}
+    return run_tasks([claim_task(c, profile, seed) for c in claims], jobs=jobs, on_result=on_result,
+                     limits=[timeout if timeout is not None else c.hang_timeout(profile) for c in claims],
+                     failure=lambda i, kind, detail, output: _failure(claims[i], profile, seed, kind, detail, output))
 
-    def finish(i: int, r: ClaimResult) -> None:
-        finished[i] = r
-        while len(results) in finished:  # deliver in input order
-            done(finished.pop(len(results)))
 
-    pending = iter(range(len(claims)))
-    busy: dict[_Worker, tuple[int, float, float]] = {}  # worker -> (claim index, deadline, limit)
-    idle: list[_Worker] = []
+def claim_task(c: Claim, profile: str, seed: int | None) -> Callable[[], ClaimResult]:
+    """A task for :func:`l2l.proofs.workers.run_tasks`: ``c``'s verdict, whatever the claim raises
+    (``SystemExit``, ``KeyboardInterrupt``: an error verdict), as a result that can be pickled."""
+
+    def task() -> ClaimResult:
+        try:
+            r = evaluate_claim(c, profile, seed)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt raised by the claim
+            r = ClaimResult(id=c.id, verdict="error", expect=c.expect, examples=0, seconds=0.0,
+                            counterexample=None, message=f"the claim raised {_raised(exc)}", profile=profile, seed=seed)
+        return _picklable(r)
+
+    return task
+
+
+def _picklable(r: ClaimResult) -> ClaimResult:
     try:
-        while True:
-            for i in pending:  # give every free slot a claim
-                worker = idle.pop() if idle else (_Worker(claims, profile, seed) if len(busy) < jobs else None)
-                if worker is None:
-                    pending = itertools.chain([i], pending)
-                    break
-                limit = timeout if timeout is not None else claims[i].hang_timeout(profile)
-                worker.start(i)
-                busy[worker] = (i, time.monotonic() + limit, limit)
-                if len(busy) >= jobs:
-                    break
-            if not busy:
-                break
-            for worker, (kind, payload) in _receive_any(busy).items():
-                i, _, limit = busy.pop(worker)
-                if kind == "result":
-                    finish(i, payload)
-                    idle.append(worker)
-                    continue
-                worker.stop()  # died or hung: a fresh worker runs the next claim
-                finish(i, _failure(claims[i], profile, seed, limit, kind, payload, worker.output_bytes))
-    finally:
-        for worker in [*busy, *idle]:
-            worker.stop()
-    return results
+        pickle.dumps(r)
+        return r
+    except Exception:  # noqa: BLE001 - objects the check received that cannot be pickled: keep the JSON only
+        r.raw_counterexample = None
+    try:
+        pickle.dumps(r)
+        return r
+    except Exception as exc:  # noqa: BLE001
+        return ClaimResult(id=r.id, verdict="error", expect=r.expect, examples=r.examples, seconds=r.seconds,
+                           counterexample=None, profile=r.profile, seed=r.seed,
+                           message=f"the claim's result cannot be sent back: {_message(exc)}")
 
 
-def _receive_any(busy: dict) -> dict:
-    """Wait until at least one busy worker has an answer (a result, its death, or its deadline) and
-    return ``{worker: (kind, payload)}`` for each that has one."""
-    while True:
-        now = time.monotonic()
-        out = {}
-        for worker, (_, deadline, _) in busy.items():
-            answer = worker.poll()
-            if answer is None and now >= deadline:
-                answer = ("timeout", None)
-            if answer is not None:
-                out[worker] = answer
-        if out:
-            return out
-        left = min(deadline for _, deadline, _ in busy.values()) - now
-        fds = [fd for worker in busy for fd in worker.fds()]
-        ready, _, _ = select.select(fds, [], [], max(left, 0.0))
-        for worker in busy:
-            worker.read(ready)
-
-
-def _failure(c: Claim, profile: str, seed: int | None, limit: float, kind: str, status: int | None, output: int) -> ClaimResult:
+def _failure(c: Claim, profile: str, seed: int | None, kind: str, detail: Any, output: int) -> ClaimResult:
     if kind == "timeout":
-        message = f"timeout after {limit:g} s: the claim did not finish (the hang guard; not a verdict about the mathematics)"
-    elif status is not None and os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+        message = f"timeout after {detail:g} s: the claim did not finish (the hang guard; not a verdict about the mathematics)"
+    elif kind == "raised":
+        message = f"the claim's result could not be sent back: {detail}"
+    elif detail is not None and os.WIFSIGNALED(detail):
+        sig = os.WTERMSIG(detail)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
         message = f"the claim's process was killed by signal {sig} ({name}) before its verdict"
     else:
-        code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else "?"
+        code = os.WEXITSTATUS(detail) if detail is not None and os.WIFEXITED(detail) else "?"
         message = f"the claim's process exited (code {code}, e.g. os._exit) before its verdict"
     if output:
         message += f"; it printed {output} bytes"
@@ -414,173 +384,8 @@ def _failure(c: Claim, profile: str, seed: int | None, limit: float, kind: str, 
                        message=message, profile=profile, seed=seed)
 
 
-_HEADER = struct.Struct(">Q")
-_TASK = struct.Struct(">I")
-
-
-class _Worker:
-    """A forked process that runs the claims it is given one at a time: the caller writes a claim's
-    index on the task pipe, the worker sends its result back (a length-prefixed pickle on a pipe);
-    its stdout and stderr go to a third pipe that is drained."""
-
-    def __init__(self, claims: Sequence[Claim], profile: str, seed: int | None):
-        self.output_bytes = 0
-        self._buffer = b""
-        self._status: int | None = None
-        self._eof = False
-        tasks_r, tasks_w = os.pipe()
-        results_r, results_w = os.pipe()
-        output_r, output_w = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # SIGINT is blocked across the fork: a Ctrl-C then reaches the caller only once this object
-        # knows its worker (and can stop it), and the worker ignores it from its first instruction
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        with warnings.catch_warnings():  # "fork() with threads": the child only runs claims and _exits
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the worker
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            _die_with_parent()
-            for fd in (tasks_w, results_r, output_r):
-                os.close(fd)
-            _worker_main(claims, profile, seed, tasks_r, results_w, output_w)  # never returns
-        for fd in (tasks_r, results_w, output_w):
-            os.close(fd)
-        self.pid, self._tasks, self._results, self._output = pid, tasks_w, results_r, output_r
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending Ctrl-C is raised here
-        except BaseException:
-            self.stop()
-            raise
-
-    def start(self, index: int) -> None:
-        """Ask the worker to run claim ``index`` (a worker that already died answers "died")."""
-        try:
-            os.write(self._tasks, _TASK.pack(index))
-        except OSError:
-            pass
-
-    def fds(self) -> list[int]:
-        return [fd for fd in (self._results, self._output) if fd >= 0]
-
-    def read(self, ready: Sequence[int]) -> None:
-        """Read what ``select`` found ready: claim output is counted and dropped, results buffered."""
-        if self._output >= 0 and self._output in ready:
-            chunk = os.read(self._output, 1 << 16)
-            if chunk:
-                self.output_bytes += len(chunk)  # claim output: counted, never shown on stdout
-            else:
-                os.close(self._output)
-                self._output = -1
-        if self._results >= 0 and self._results in ready:
-            chunk = os.read(self._results, 1 << 16)
-            if chunk:
-                self._buffer += chunk
-            else:
-                self._eof = True
-
-    def poll(self) -> tuple[str, Any] | None:
-        """``("result", ClaimResult)`` once a whole result has arrived, ``("died", wait status)``
-        when the worker ended without one, else ``None``."""
-        if len(self._buffer) >= _HEADER.size:
-            (n,) = _HEADER.unpack_from(self._buffer)
-            if len(self._buffer) >= _HEADER.size + n:
-                payload = self._buffer[_HEADER.size:_HEADER.size + n]
-                self._buffer = self._buffer[_HEADER.size + n:]
-                return "result", pickle.loads(payload)
-        if self._eof:
-            return "died", self._wait()
-        return None
-
-    def _wait(self) -> int | None:
-        if self._status is None:
-            try:
-                _, self._status = os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                self._status = None
-        return self._status
-
-    def stop(self) -> None:
-        """End the worker (SIGKILL if it still runs) and close the pipes."""
-        if self._status is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._wait()
-        for fd in (self._tasks, self._results, self._output):
-            if fd >= 0:
-                os.close(fd)
-        self._tasks = self._results = self._output = -1
-
-
-def _die_with_parent() -> None:
-    """Linux: the worker gets SIGKILL when the process that forked it dies (even by SIGKILL), so a
-    claim that ignores signals never outlives the run. Elsewhere nothing happens."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _worker_main(claims: Sequence[Claim], profile: str, seed: int | None, tasks_fd: int, results_fd: int,
-                 output_fd: int) -> None:
-    code = 0
-    try:
-        os.dup2(output_fd, 1)
-        os.dup2(output_fd, 2)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the worker
-        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        while True:
-            raw = _read_exactly(tasks_fd, _TASK.size)
-            if raw is None:  # the caller closed the task pipe: no more claims
-                break
-            c = claims[_TASK.unpack(raw)[0]]
-            try:
-                r = evaluate_claim(c, profile, seed)
-            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt raised by the claim
-                r = ClaimResult(id=c.id, verdict="error", expect=c.expect, examples=0, seconds=0.0,
-                                counterexample=None, message=f"the claim raised {_raised(exc)}", profile=profile, seed=seed)
-            _send(results_fd, r)
-    except BaseException:  # noqa: BLE001 - the caller reports the missing verdict
-        code = 70
-    finally:
-        os._exit(code)  # no atexit handlers, no waiting for threads the claims left behind
-
-
-def _read_exactly(fd: int, n: int) -> bytes | None:
-    data = b""
-    while len(data) < n:
-        chunk = os.read(fd, n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
 def _raised(exc: BaseException) -> str:
     try:
         return f"{type(exc).__name__}({', '.join(repr(a) for a in exc.args)})"
     except Exception:  # noqa: BLE001
         return type(exc).__name__
-
-
-def _send(fd: int, r: ClaimResult) -> None:
-    try:
-        payload = pickle.dumps(r)
-    except Exception:  # noqa: BLE001 - objects the check received that cannot be pickled: send JSON only
-        r.raw_counterexample = None
-        try:
-            payload = pickle.dumps(r)
-        except Exception as exc:  # noqa: BLE001
-            payload = pickle.dumps(ClaimResult(id=r.id, verdict="error", expect=r.expect, examples=r.examples,
-                                               seconds=r.seconds, counterexample=None, profile=r.profile, seed=r.seed,
-                                               message=f"the claim's result cannot be sent back: {_message(exc)}"))
-    data = _HEADER.pack(len(payload)) + payload
-    while data:
-        data = data[os.write(fd, data):]

@@ -50,6 +50,20 @@ def test_a_misbehaving_claim_is_an_error_for_itself_only(name, reason):
     assert proc.returncode == 1, proc.stderr  # iso.false is refuted but expected to hold
 
 
+@pytest.mark.parametrize("name, reason", [
+    ("os_exit.py", "exited (code 0, e.g. os._exit) before its verdict"),
+    ("segfault.py", "killed by signal 11 (SIGSEGV)"),
+    ("swallowed_signals.py", "timeout after 3 s"),
+])
+def test_two_workers_keep_every_verdict(name, reason):
+    """With ``--jobs 2`` the claims run side by side: the same verdicts, in the same order."""
+    one, two = _check(name, "--jobs", "1"), _check(name, "--jobs", "2")
+    assert one.returncode == two.returncode == 1
+    key = [(c["id"], c["verdict"], c["message"]) for c in json.loads(one.stdout)["claims"]]
+    assert key == [(c["id"], c["verdict"], c["message"]) for c in json.loads(two.stdout)["claims"]]
+    assert any(reason in m for _, _, m in key)
+
+
 def test_a_witness_whose_repr_raises_keeps_every_verdict():
     proc = _check("bad_repr.py")
     verdicts = {c["id"]: c for c in json.loads(proc.stdout)["claims"]}

@@ -1,0 +1,265 @@
+"""Forked worker processes with a hang guard: the engine under :func:`l2l.proofs.runner.run_claims`
+and the report's side tasks (derivations, figures).
+
+:func:`run_tasks` runs zero-argument callables in ``jobs`` worker processes forked from the caller
+(after everything the tasks need is imported, so a worker starts in microseconds and shares the
+caller's memory). A free worker takes the next task; the values, and the calls ``on_result(index,
+value)``, come back in the order of ``tasks`` whatever the order they finish in. A task's value
+travels back pickled; its standard output and error go to a pipe the caller drains and discards.
+A task that raises, kills its process, exits it, or does not answer within its limit (seconds: the
+only clock, a hang guard that names the limit) gets ``failure(index, kind, detail, output_bytes)``
+as its value (``kind``: "raised" with the exception's one-line text, "died" with the wait status,
+or "timeout" with the limit), and a fresh worker runs the remaining tasks. Workers ignore SIGINT
+(a real Ctrl-C is the caller's: it stops the workers) and die with the caller (Linux).
+
+>>> run_tasks([lambda: 1 + 1, lambda: 1 / 0], jobs=2, failure=lambda i, kind, detail, out: (kind, detail))
+[2, ('raised', 'ZeroDivisionError: division by zero')]
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import time
+import warnings
+from typing import Any, Callable, Sequence
+
+__all__ = ["run_tasks"]
+
+_HEADER = struct.Struct(">Q")
+_TASK = struct.Struct(">I")
+_NO_LIMIT = 10.0 * 365 * 86400
+
+
+def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequence[float] | None = None,
+              failure: Callable[[int, str, Any, int], Any], on_result: Callable[[int, Any], None] | None = None) -> list:
+    """Run ``tasks`` in ``jobs`` forked workers (module docstring); ``limits[i]`` seconds is task
+    ``i``'s hang guard (default: none)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs: must be a positive integer (got {jobs!r})")
+    limits = list(limits) if limits is not None else [_NO_LIMIT] * len(tasks)
+    results: list = []
+    finished: dict[int, Any] = {}
+
+    def finish(i: int, value: Any) -> None:
+        finished[i] = value
+        while len(results) in finished:  # deliver in input order
+            results.append(finished.pop(len(results)))
+            if on_result is not None:
+                on_result(len(results) - 1, results[-1])
+
+    pending = iter(range(len(tasks)))
+    busy: dict[_Worker, tuple[int, float]] = {}  # worker -> (task index, deadline)
+    idle: list[_Worker] = []
+    try:
+        while True:
+            for i in pending:  # give every free slot a task
+                worker = idle.pop() if idle else (_Worker(tasks) if len(busy) < jobs else None)
+                if worker is None:
+                    pending = itertools.chain([i], pending)
+                    break
+                worker.start(i)
+                busy[worker] = (i, time.monotonic() + limits[i])
+                if len(busy) >= jobs:
+                    break
+            if not busy:
+                break
+            for worker, (kind, payload) in _receive_any(busy).items():
+                i, _ = busy.pop(worker)
+                if kind == "value":
+                    finish(i, payload)
+                    idle.append(worker)
+                    continue
+                if kind != "raised":  # died or hung: a fresh worker runs the next task
+                    worker.stop()
+                else:
+                    idle.append(worker)
+                detail = limits[i] if kind == "timeout" else payload
+                finish(i, failure(i, kind, detail, worker.output_bytes))
+    finally:
+        for worker in [*busy, *idle]:
+            worker.stop()
+    return results
+
+
+def _receive_any(busy: dict) -> dict:
+    """Wait until at least one busy worker has an answer (a result, its death, or its deadline) and
+    return ``{worker: (kind, payload)}`` for each that has one."""
+    while True:
+        now = time.monotonic()
+        out = {}
+        for worker, (_, deadline) in busy.items():
+            answer = worker.poll()
+            if answer is None and now >= deadline:
+                answer = ("timeout", None)
+            if answer is not None:
+                out[worker] = answer
+        if out:
+            return out
+        left = min(deadline for _, deadline in busy.values()) - now
+        fds = [fd for worker in busy for fd in worker.fds()]
+        ready, _, _ = select.select(fds, [], [], max(left, 0.0))
+        for worker in busy:
+            worker.read(ready)
+
+
+class _Worker:
+    """A forked process that runs the claims it is given one at a time: the caller writes a claim's
+    index on the task pipe, the worker sends its result back (a length-prefixed pickle on a pipe);
+    its stdout and stderr go to a third pipe that is drained."""
+
+    def __init__(self, tasks: Sequence[Callable[[], Any]]):
+        self.output_bytes = 0
+        self._buffer = b""
+        self._status: int | None = None
+        self._eof = False
+        tasks_r, tasks_w = os.pipe()
+        results_r, results_w = os.pipe()
+        output_r, output_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # SIGINT is blocked across the fork: a Ctrl-C then reaches the caller only once this object
+        # knows its worker (and can stop it), and the worker ignores it from its first instruction
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        with warnings.catch_warnings():  # "fork() with threads": the child only runs claims and _exits
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            _die_with_parent()
+            for fd in (tasks_w, results_r, output_r):
+                os.close(fd)
+            _worker_main(tasks, tasks_r, results_w, output_w)  # never returns
+        for fd in (tasks_r, results_w, output_w):
+            os.close(fd)
+        self.pid, self._tasks, self._results, self._output = pid, tasks_w, results_r, output_r
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending Ctrl-C is raised here
+        except BaseException:
+            self.stop()
+            raise
+
+    def start(self, index: int) -> None:
+        """Ask the worker to run claim ``index`` (a worker that already died answers "died")."""
+        try:
+            os.write(self._tasks, _TASK.pack(index))
+        except OSError:
+            pass
+
+    def fds(self) -> list[int]:
+        return [fd for fd in (self._results, self._output) if fd >= 0]
+
+    def read(self, ready: Sequence[int]) -> None:
+        """Read what ``select`` found ready: claim output is counted and dropped, results buffered."""
+        if self._output >= 0 and self._output in ready:
+            chunk = os.read(self._output, 1 << 16)
+            if chunk:
+                self.output_bytes += len(chunk)  # claim output: counted, never shown on stdout
+            else:
+                os.close(self._output)
+                self._output = -1
+        if self._results >= 0 and self._results in ready:
+            chunk = os.read(self._results, 1 << 16)
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._eof = True
+
+    def poll(self) -> tuple[str, Any] | None:
+        """``("result", ClaimResult)`` once a whole result has arrived, ``("died", wait status)``
+        when the worker ended without one, else ``None``."""
+        if len(self._buffer) >= _HEADER.size:
+            (n,) = _HEADER.unpack_from(self._buffer)
+            if len(self._buffer) >= _HEADER.size + n:
+                payload = self._buffer[_HEADER.size:_HEADER.size + n]
+                self._buffer = self._buffer[_HEADER.size + n:]
+                return pickle.loads(payload)
+        if self._eof:
+            return "died", self._wait()
+        return None
+
+    def _wait(self) -> int | None:
+        if self._status is None:
+            try:
+                _, self._status = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                self._status = None
+        return self._status
+
+    def stop(self) -> None:
+        """End the worker (SIGKILL if it still runs) and close the pipes."""
+        if self._status is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._wait()
+        for fd in (self._tasks, self._results, self._output):
+            if fd >= 0:
+                os.close(fd)
+        self._tasks = self._results = self._output = -1
+
+
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGKILL when the process that forked it dies (even by SIGKILL), so a
+    claim that ignores signals never outlives the run. Elsewhere nothing happens."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(tasks: Sequence[Callable[[], Any]], tasks_fd: int, results_fd: int, output_fd: int) -> None:
+    code = 0
+    try:
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the worker
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        while True:
+            raw = _read_exactly(tasks_fd, _TASK.size)
+            if raw is None:  # the caller closed the task pipe: no more tasks
+                break
+            try:
+                message: tuple = ("value", tasks[_TASK.unpack(raw)[0]]())
+                payload = pickle.dumps(message)
+            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, unpicklable values
+                payload = pickle.dumps(("raised", _one_line(exc)))
+            _send(results_fd, payload)
+    except BaseException:  # noqa: BLE001 - the caller reports the missing value
+        code = 70
+    finally:
+        os._exit(code)  # no atexit handlers, no waiting for threads the tasks left behind
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _one_line(exc: BaseException) -> str:
+    try:
+        text = str(exc).strip().splitlines()
+    except Exception:  # noqa: BLE001 - an exception whose str() raises
+        text = []
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _send(fd: int, payload: bytes) -> None:
+    data = _HEADER.pack(len(payload)) + payload
+    while data:
+        data = data[os.write(fd, data):]
