@@ -53,7 +53,7 @@ from .claim import PROFILES, REGISTRY, Claim, ClaimRefuted  # noqa: F401  (REGIS
 from .codec import RecordingData, ReplayData, to_jsonable
 from .workers import run_tasks
 
-__all__ = ["ClaimResult", "run_claim", "run_claims", "evaluate_claim"]
+__all__ = ["ClaimResult", "run_claim", "run_claims", "evaluate_claim", "claim_task", "claim_failure"]
 
 
 @dataclass
@@ -333,7 +333,7 @@ def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None =
         return results
     return run_tasks([claim_task(c, profile, seed) for c in claims], jobs=jobs, on_result=on_result,
                      limits=[timeout if timeout is not None else c.hang_timeout(profile) for c in claims],
-                     failure=lambda i, kind, detail, output: _failure(claims[i], profile, seed, kind, detail, output))
+                     failure=lambda i, kind, detail, output: claim_failure(claims[i], profile, seed, kind, detail, output))
 
 
 def claim_task(c: Claim, profile: str, seed: int | None) -> Callable[[], ClaimResult]:
@@ -366,7 +366,8 @@ def _picklable(r: ClaimResult) -> ClaimResult:
                            message=f"the claim's result cannot be sent back: {_message(exc)}")
 
 
-def _failure(c: Claim, profile: str, seed: int | None, kind: str, detail: Any, output: int) -> ClaimResult:
+def claim_failure(c: Claim, profile: str, seed: int | None, kind: str, detail: Any, output: int) -> ClaimResult:
+    """The ``error`` verdict of a claim whose task failed (:func:`l2l.proofs.workers.run_tasks`)."""
     if kind == "timeout":
         message = f"timeout after {detail:g} s: the claim did not finish (the hang guard; not a verdict about the mathematics)"
     elif kind == "raised":

@@ -18,6 +18,8 @@ __all__ = ["FORMATS", "PRECISION", "build_report", "write_report"]
 
 FORMATS = ("md", "html", "tex")
 PRECISION = "float64 evaluators; mpmath references at 50-60 digits"
+#: Hang guard of one derivation's check (seconds; the slowest takes about 12 s of CPU).
+DERIVATION_TIMEOUT = 900.0
 
 def _compile_pdf(folder: Path) -> None:
     """report.tex -> report.pdf with pdflatex when one is installed; otherwise say so and skip."""
@@ -78,10 +80,12 @@ def build_report(
     figures and write the report to ``out``. Raises :class:`ReportError` for an unusable target
     (checked before any work) and ``proofs.catalogue.CatalogueError`` for a bad selector."""
     from l2l.theory import registry
+    from l2l.theory.derivation import StepResult, Verification
 
     from ..catalogue import select
-    from ..runner import run_claims
     from ..environment import environment
+    from ..runner import claim_failure, claim_task
+    from ..workers import run_tasks
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     bad = [f for f in formats if f not in FORMATS]
@@ -92,17 +96,33 @@ def build_report(
     claims = select(list(selectors))
     start = time.perf_counter()
 
-    def progress(k: int, r: Any) -> None:
-        flag = "" if r.matches else f"  MISSED: {r.verdict}, expected {r.expect}"
-        log(f"[{k + 1}/{len(claims)}] {r.id} ({time.perf_counter() - start:.1f} s){flag}")
-
-    results = list(zip(claims, run_claims(claims, profile=profile, seed=seed, timeout=timeout, on_result=progress, jobs=jobs)))
     names = list(registry.names() if derivation_names is None else derivation_names)
-    derivations = []
-    for k, name in enumerate(names, 1):
-        d = registry.get(name)
-        derivations.append((d, d.verify()))
-        log(f"[derivation {k}/{len(names)}] {name} ({time.perf_counter() - start:.1f} s)")
+    derivations = [registry.get(name) for name in names]
+    # one pool for everything: the derivations' checks first (they are few and long), then the
+    # claims; `jobs` workers take the next task when free, so the cores stay busy to the end
+    tasks = [d.verify for d in derivations] + [claim_task(c, profile, seed) for c in claims]
+    guard = timeout if timeout is not None else DERIVATION_TIMEOUT
+    limits = [guard] * len(derivations) + [timeout if timeout is not None else c.hang_timeout(profile) for c in claims]
+    n = len(derivations)
+
+    def failure(i: int, kind: str, detail: Any, output: int) -> Any:
+        if i >= n:
+            return claim_failure(claims[i - n], profile, seed, kind, detail, output)
+        why = f"timeout after {detail:g} s" if kind == "timeout" else f"{kind}: {detail}"
+        return Verification(names[i], tuple(StepResult(k + 1, "failed", f"the check did not finish ({why})")
+                                             for k in range(len(derivations[i].steps))))
+
+    def progress(k: int, value: Any) -> None:
+        now = time.perf_counter() - start
+        if k < n:
+            log(f"[derivation {k + 1}/{n}] {names[k]} ({now:.1f} s)")
+            return
+        flag = "" if value.matches else f"  MISSED: {value.verdict}, expected {value.expect}"
+        log(f"[{k - n + 1}/{len(claims)}] {value.id} ({now:.1f} s){flag}")
+
+    values = run_tasks(tasks, jobs=jobs, limits=limits, failure=failure, on_result=progress)
+    derivations = list(zip(derivations, values[:n]))
+    results = list(zip(claims, values[n:]))
     from ..papers import papers as registered
 
     modules = {c.module for c, _ in results}
