@@ -103,11 +103,13 @@ from sympy import (
     expand_power_base,
     factor,
     fraction,
-    latex,
     sstr,
     together,
 )
 from sympy.core.function import AppliedUndef
+
+from l2l.theory.printing import RELATIONS_LATEX, latex, relation_latex
+from l2l.theory.printing import text as text_form
 
 __all__ = [
     "RELATIONS",
@@ -135,7 +137,6 @@ RELATIONS = ("=", "<=", ">=", "<", ">")
 #: :mod:`theory.expectation.checks`. :func:`status_strength` ranks them for combining checks.
 STATUSES = ("definition", "symbolic", "symbolic-d<=N", "concrete-t", "concrete-d", "sampled", "failed")
 
-_LATEX_REL = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">"}
 _TEXT_REL = {"=": "=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
 
 # P(b) stands for b**t inside the zero test (never leaves this module).
@@ -318,12 +319,12 @@ class Step:
             raise TypeError("Step.rule must be a Rule (Definition, Identity, FromPrevious, Induction, Bound)")
 
     def latex(self) -> str:
-        """``lhs`` and ``rhs`` in LaTeX joined by the relation."""
-        return f"{latex(self.lhs)} {_LATEX_REL[self.rel]} {latex(self.rhs)}"
+        """``lhs`` and ``rhs`` in LaTeX joined by the relation, as :mod:`theory.printing` writes them."""
+        return relation_latex(self.lhs, self.rel, self.rhs)
 
     def text(self) -> str:
-        """``lhs rel rhs`` in SymPy's string form."""
-        return f"{sstr(self.lhs)} {_TEXT_REL[self.rel]} {sstr(self.rhs)}"
+        """``lhs rel rhs`` in SymPy's string form, with the signs of :mod:`theory.printing` (``w - eta*g``)."""
+        return f"{text_form(self.lhs)} {_TEXT_REL[self.rel]} {text_form(self.rhs)}"
 
 
 @dataclass(frozen=True)
@@ -1007,7 +1008,7 @@ class Derivation:
         for n, s in enumerate(self.steps, start=1):
             end = r" \\" if n < len(self.steps) else ""
             lines.append(
-                f"{latex(s.lhs)} &{_LATEX_REL[s.rel]} {latex(s.rhs)} && "
+                f"{latex(s.lhs)} &{RELATIONS_LATEX[s.rel]} {latex(s.rhs)} && "
                 f"\\text{{({n}) {_latex_text(s.justification)}}}{end}"
             )
         lines.append(r"\end{align*}")
@@ -1045,7 +1046,7 @@ class Derivation:
             out.append(f"{n:3d}. {s.text()}")
             out.append(f"     why: {s.justification}")
             if isinstance(s.rule, Bound) and s.rule.assumptions:
-                out.append("     assumes: " + ", ".join(sstr(a) for a in s.rule.assumptions))
+                out.append("     assumes: " + ", ".join(text_form(a) for a in s.rule.assumptions))
             if results is not None:
                 r = results[n - 1]
                 out.append(f"     check: [{r.status}] {r.detail}")

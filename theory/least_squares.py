@@ -141,14 +141,14 @@ W2 = Symbol("W2", positive=True)
 _q = Symbol("q", positive=True)
 
 _wvec, _werm = Symbol("w"), Symbol("w_ERM")
-Lhat = Function(r"\hat{L}")
-Lval = Function(r"L_{v}")
-F_tbt = Function(r"\hat{F}_{TbT}")
-F_tbv = Function(r"\hat{F}_{TbV}")
+Lhat = Function("Lhat")
+Lval = Function("L_v")
+F_tbt = Function("Fhat_TbT")
+F_tbv = Function("Fhat_TbV")
 Qs = Function("Q")
 Wt = Function("w_t")
 
-_SOURCE = "Wang, Yuan, Wu & Ge (2021), ICML, Sec. 4"
+_SOURCE = "Wang et al. (2021), Section 4"
 _SETTING = (
     r"$H = X^\top X / n = \sum_i \lambda_i v_i v_i^\top$, $b = X^\top y / n$, $w_{ERM} = H^+ b$",
     r"$a_i = \langle v_i, w_{ERM}\rangle$, $g_i = \langle v_i, w_0\rangle$; sums over the $p$ positive eigenvalues",
@@ -306,7 +306,7 @@ def iterate() -> Derivation:
         "least_squares.iterate",
         "GD iterate on least squares in the eigenbasis of H",
         steps,
-        _SOURCE + "; papers/wang2021.md §5 item 10",
+        _SOURCE + " (GD from 0 on least squares; derived here)",
     )
 
 
@@ -394,7 +394,7 @@ def train_loss() -> MomentDerivation:
         "least_squares.train-loss",
         "Training loss along GD on least squares",
         steps,
-        _SOURCE + "; papers/wang2021.md §5 item 11",
+        _SOURCE + " (the training loss along GD; derived here)",
         _SETTING,
         dimension=p,
         index=i,
@@ -444,7 +444,7 @@ def tbt_quadratic() -> Derivation:
         "least_squares.tbt-quadratic",
         "Train-by-train with n < d is a Section-3 quadratic",
         steps,
-        _SOURCE + "; papers/wang2021.md §5 item 11, §7 item 12",
+        _SOURCE + ", the explanation of Theorem 5 (n < d: TbT is a Section 3 quadratic; derived here)",
         _SETTING + (r"$n < d$, $\operatorname{rank} X = n$",),
     )
 
@@ -540,7 +540,7 @@ def validation_identity() -> MomentDerivation:
     ('definition', 'concrete-d', 'definition', 'concrete-d', 'symbolic')
     """
     x, wv, ws, xi_ = MatrixSymbol("x", d, 1), MatrixSymbol("w", d, 1), MatrixSymbol("w^*", d, 1), Symbol("xi")
-    Xv, xiv, yv = MatrixSymbol("X_v", n_v, d), MatrixSymbol(r"\xi_v", n_v, 1), MatrixSymbol("y_v", n_v, 1)
+    Xv, xiv, yv = MatrixSymbol("X_v", n_v, d), MatrixSymbol("xi_v", n_v, 1), MatrixSymbol("y_v", n_v, 1)
     y_ = Symbol("y")
     wt = MatrixSymbol("w_t", d, 1)
     jj = Symbol("j", integer=True, positive=True)
@@ -570,7 +570,7 @@ def validation_identity() -> MomentDerivation:
         "least_squares.validation-identity",
         "Expected validation loss under a Gaussian design",
         steps,
-        "papers/wang2021.md §2.3 (useful identity, [derived]) and §7 item 11",
+        _SOURCE + " setting (the expected validation loss; derived here)",
         (r"$x \sim N(0, I_d)$, $\xi \sim N(0, \sigma^2)$ independent", r"$w$ fixed (independent of the sample)"),
         sizes=({d: 1, n_v: 1}, {d: 2, n_v: 2}, {d: 3, n_v: 1}),
         definitions=(1, 3),
@@ -599,7 +599,7 @@ def early_stopping() -> MomentDerivation:
     >>> len(D.steps), D.verify_step(14).status
     (27, 'symbolic')
     """
-    X, ws, xiv = MatrixSymbol("X", n, d), MatrixSymbol("w^*", d, 1), MatrixSymbol(r"\xi", n, 1)
+    X, ws, xiv = MatrixSymbol("X", n, d), MatrixSymbol("w^*", d, 1), MatrixSymbol("xi", n, 1)
     yv, H, b = MatrixSymbol("y", n, 1), MatrixSymbol("H", d, d), MatrixSymbol("b", d, 1)
     I_d = sympy.Identity(d)
     laws = (Gaussian(X, I_d, iid_rows=True), Gaussian(xiv, sigma**2, iid_rows=True))
@@ -699,7 +699,8 @@ def early_stopping() -> MomentDerivation:
         "least_squares.early-stopping",
         "Train-by-validation: the early-stopping optimum",
         steps,
-        "papers/wang2021.md §5 item 13 ([derived]); Wishart moment quoted",
+        "derived here: the early-stopping scale behind Wang et al. (2021), Theorem 5 (eta*_valid = Theta(1/t)); "
+        "Wishart moment quoted",
         (
             r"rows of $X$ iid $N(0, I_d)$, $\xi \sim N(0, \sigma^2 I_n)$ independent",
             r"$\|w^*\| = 1$",
@@ -774,7 +775,7 @@ def erm_error() -> Derivation:
         "least_squares.erm-error",
         "ERM error under a Gaussian design (quoted) and its consequences",
         steps,
-        "inverse-Wishart means, as used in papers/wang2021.md §5 item 12",
+        "derived here: the ERM error behind Wang et al. (2021), Theorems 5 and 6, from inverse-Wishart means",
         (r"rows of $X$ iid $N(0, I_d)$, $\xi \sim N(0, \sigma^2 I_n)$", r"$\|w^*\| = 1$ where substituted"),
     )
 

@@ -146,7 +146,6 @@ __all__ = [
     "eps",
     "s0",
     "m0",
-    "Primed",
     "NQMDerivation",
     "transition_matrix",
     "noise_vector",
@@ -175,19 +174,9 @@ __all__ = [
 
 # ------------------------------------------------------------------------------------------------
 # symbols
-
-
-class Primed(Symbol):
-    r"""A symbol for a next-step quantity, named ``"theta'"``; printed ``\theta'`` in LaTeX.
-
-    (SymPy's own printer does not recognise a Greek name followed by a prime.)
-
-    >>> sympy.latex(Primed("theta'") ** 2)
-    "\\theta'^{2}"
-    """
-
-    def _latex(self, printer) -> str:
-        return printer._print(Symbol(self.name.rstrip("'"))) + "'" * (len(self.name) - len(self.name.rstrip("'")))
+#
+# Names are plain (``theta'``, ``m_theta``, ``alpha_eff``, ``ell_*``); :mod:`theory.printing`
+# prints them as a paper does (``\theta'``, ``m_\theta``, ``\alpha_{\mathrm{eff}}``, ``\ell_*``).
 
 #: learning rate, momentum, curvature and noise scale of one coordinate (``sigma^2 = Var c``)
 alpha = Symbol("alpha", positive=True)
@@ -199,8 +188,8 @@ theta = Symbol("theta", real=True)
 v = Symbol("v", real=True)
 c = Symbol("c", real=True)
 g = Symbol("g", real=True)
-theta_next = Primed("theta'", real=True)
-v_next = Primed("v'", real=True)
+theta_next = Symbol("theta'", real=True)
+v_next = Symbol("v'", real=True)
 #: raw moments ``E theta^2``, ``E v^2``, ``E theta v``; means; variances and covariance
 X = Symbol("X", nonnegative=True)
 W = Symbol("W", nonnegative=True)
@@ -247,7 +236,7 @@ _m = Symbol("m", positive=True)
 _m_next = Symbol("m'", positive=True)
 _ms = IndexedBase("m", positive=True)
 _alphas = IndexedBase("alpha", positive=True)
-_u, _u_next = Symbol("u", real=True), Primed("u'", real=True)
+_u, _u_next = Symbol("u", real=True), Symbol("u'", real=True)
 _Z, _U = Symbol("Z", nonnegative=True), Symbol("U", real=True)
 _X_st, _W_st, _Y_st = Symbol("X_*", real=True), Symbol("W_*", real=True), Symbol("Y_*", real=True)
 _Z_st, _U_st = Symbol("Z_*", real=True), Symbol("U_*", real=True)
@@ -461,8 +450,8 @@ def _derivation(name: str, title: str, steps: list[Step], source: str, assumptio
     return NQMDerivation(name, title, steps, source, tuple(assumptions), **kw)
 
 
-_WU = "Wu, Ren, Liao & Grosse (2018), ICLR"
-_ZHANG = "Zhang et al. (2019), NeurIPS"
+_WU = "Wu et al. (2018)"
+_ZHANG = "Zhang et al. (2019)"
 _STATE_LAW = KnownMoments(
     (theta, v), ((theta, m_theta), (v, m_v), (theta**2, X), (v**2, W), (theta * v, Y))
 )
@@ -698,7 +687,7 @@ def moments() -> NQMDerivation:
         "nqm.moments",
         "NQM moment recursions of heavy-ball SGD, derived by taking expectations",
         steps,
-        f"{_WU}, Theorem 1 [role unconfirmed]; papers/wu2018.md §3, §6 item 1, §11 items 1 and 3 (derived)",
+        f"{_WU}, Theorem 1 [role unconfirmed] (the moment recurrences, derived here)",
         (
             r"per coordinate: $\theta' = (1 - \alpha h)\theta + \mu v + \alpha h c$, $v' = -\alpha h\theta + \mu v + \alpha h c$",
             r"$c \sim N(0, \sigma^2)$ fresh each step, independent of $(\theta, v)$",
@@ -773,7 +762,7 @@ def adjoint() -> NQMDerivation:
         "nqm.adjoint",
         "Derivatives of the NQM moment map in alpha and mu; the adjoint chain rule",
         steps,
-        "papers/wu2018.md §5 (adjoint recursion for the T-optimal schedule, derived), §11 item 15",
+        f"derived here: the adjoint recursion for the T-optimal schedule of {_WU} [unconfirmed: how the paper computes it]",
         (r"$s' = M s + \alpha^2 h^2\sigma^2(1,1,1)^\top$ (nqm.moments)", r"$a = \alpha h$"),
     )
 
@@ -841,7 +830,7 @@ def greedy_sgd() -> NQMDerivation:
         "nqm.greedy-sgd",
         "Greedy (one-step) learning rate of SGD on the NQM",
         steps,
-        f"{_WU}, Theorem 2 [role unconfirmed]; papers/wu2018.md §4, §11 item 4 (derived)",
+        f"{_WU}, Theorem 2 [role unconfirmed] (the greedy learning rate, derived here)",
         (r"$h_i > 0$, $X_i = \mathbb{E}\theta_i^2 \ge 0$, $\sigma_i > 0$", r"$\mu = 0$"),
         dimension=d,
         index=i,
@@ -1011,7 +1000,7 @@ def greedy_momentum() -> NQMDerivation:
         "nqm.greedy-momentum",
         "Greedy (one-step) learning rate and momentum on the NQM; convexity",
         steps,
-        f"{_WU}, Theorem 2 [role unconfirmed]; papers/wu2018.md §4, §11 item 5 (derived)",
+        f"{_WU}, Theorem 2 [role unconfirmed] (the greedy learning rate and momentum, derived here)",
         (
             r"$h_i > 0$, $\sigma_i > 0$, $X_i, W_i \ge 0$, $|Y_i| \le \sqrt{X_i W_i}$",
             r"$AC - B^2 \ne 0$ for the Cramer solution",
@@ -1105,7 +1094,8 @@ def greedy_1d() -> NQMDerivation:
         "nqm.greedy-1d",
         "Greedy SGD schedule in one dimension: 1/t decay, Bayes posterior variance",
         steps,
-        "papers/wu2018.md §4 (one-dimensional closed form, derived), §6 item 3 [statement unconfirmed], §11 item 6",
+        f"derived here: the one-dimensional greedy schedule of {_WU}, Theorem 2 [role unconfirmed], and its third "
+        "theorem [statement unconfirmed]",
         (r"$d = 1$, $\mu = 0$", r"$h, \sigma, m_0 > 0$"),
         horizon=t,
     )
@@ -1172,7 +1162,7 @@ def zhang_sgd_risk() -> NQMDerivation:
         "nqm.zhang-sgd-risk",
         "Zhang et al. NQM: SGD dynamics and steady-state risk",
         steps,
-        f"{_ZHANG}, SGD on the NQM [form in the paper unconfirmed]; papers/wu2018.md §10.2, §11 item 16 (derived)",
+        f"{_ZHANG}, SGD on the NQM [form in the paper unconfirmed] (derived here)",
         (r"$\epsilon \sim N(0, c/B)$ fresh, independent of $\theta$", r"$0 < \alpha h < 2$"),
         horizon=t,
     )
@@ -1267,7 +1257,7 @@ def zhang_momentum_risk() -> NQMDerivation:
         "nqm.zhang-momentum-risk",
         "Zhang et al. NQM: heavy-ball momentum steady-state risk",
         steps,
-        f"{_ZHANG}, momentum on the NQM [form in the paper unconfirmed]; papers/wu2018.md §10.3, §11 item 17 (derived)",
+        f"{_ZHANG}, momentum on the NQM [form in the paper unconfirmed] (derived here)",
         (r"$\epsilon \sim N(0, c/B)$ fresh, independent of $(\theta, v)$", r"$0 \le \beta < 1$, $0 < \alpha h < 2 + 2\beta$"),
     )
 
@@ -1322,7 +1312,7 @@ def zhang_preconditioned_risk() -> NQMDerivation:
         "nqm.zhang-preconditioned-risk",
         "Zhang et al. NQM: preconditioned SGD (P = H^p) steady-state risk",
         steps,
-        f"{_ZHANG}, preconditioning [form in the paper unconfirmed]; papers/wu2018.md §10.4, §11 item 18 (derived)",
+        f"{_ZHANG}, preconditioning [form in the paper unconfirmed] (derived here)",
         (r"$P = H^p$, $0 \le p \le 1$", r"$0 < \alpha h^{1-p} < 2$"),
     )
 
@@ -1412,7 +1402,7 @@ def zhang_ema_risk() -> NQMDerivation:
         "nqm.zhang-ema-risk",
         "Zhang et al. NQM: EMA of the SGD iterates, steady-state risk",
         steps,
-        f"{_ZHANG}, iterate averaging [form in the paper unconfirmed]; papers/wu2018.md §10.5, §11 item 18 (derived)",
+        f"{_ZHANG}, iterate averaging [form in the paper unconfirmed] (derived here)",
         (r"$\epsilon \sim N(0, c/B)$ fresh, independent of $(\theta, u)$", r"$0 < \gamma < 1$, $0 < \alpha h < 2$"),
     )
 

@@ -132,8 +132,8 @@ _J = IndexedBase("J")
 # derivations
 
 _SOURCE = (
-    "derived (update rules of papers/wang2021.md §2.1, §4.4 and papers/wu2018.md; the paper's SGD "
-    "results, Appendix D, are not reproduced)"
+    "derived here (the SGD update rule of Wang et al. (2021), Section 2.2, and the noisy quadratic of "
+    "Wu et al. (2018); the SGD results of Wang et al. (2021), Appendix D, are not reproduced)"
 )
 
 
@@ -286,11 +286,11 @@ def finite_set() -> MomentDerivation:
     X, y = _ms("X", n, d), _ms("y", n, 1)
     w, m, M = _ms("w"), _ms("m"), _ms("M", d, d)
     H, b = _ms("H", d, d), _ms("b")
-    g, gb, S = _ms("g"), _ms(r"\bar{g}(w)"), _ms("S(w)", d, d)
+    g, gb, S = _ms("g"), _ms("gbar(w)"), _ms("S(w)", d, d)
     wp, mp, Mp = _ms("w'"), _ms("m'"), _ms("M'", d, d)
-    Sb, Gb = _ms(r"\bar{S}(M,m)", d, d), _ms(r"\bar{G}(M,m)", d, d)
-    md, Md, mpd, Mpd = _ms(r"\dot{m}"), _ms(r"\dot{M}", d, d), _ms(r"\dot{m}'"), _ms(r"\dot{M}'", d, d)
-    Lb, Lbd = Symbol(r"\bar{L}"), Symbol(r"\dot{\bar{L}}")
+    Sb, Gb = _ms("Sbar(M,m)", d, d), _ms("Gbar(M,m)", d, d)
+    md, Md, mpd, Mpd = _ms("mdot"), _ms("Mdot", d, d), _ms("mdot'"), _ms("Mdot'", d, d)
+    Lb, Lbd = Symbol("Lbar"), Symbol("Lbardot")
     A = _I() - eta * H
     xk, yk = Row(X, _J[_k], _x), Entry(y, _J[_k], _y)
     xj, yj = Row(X, _j, _x), Entry(y, _j, _y)
@@ -417,7 +417,7 @@ def finite_set() -> MomentDerivation:
             {d: 2, n: 3, B: 2},
             {d: 1, n: 3, B: 3},
         ),
-        symmetric=("M", r"\dot{M}", "M'", r"\dot{M}'"),
+        symmetric=("M", "Mdot", "M'", "Mdot'"),
         definitions=(1, 2, 3, 4, 5, 6, 11, 12),
     )
 
@@ -452,13 +452,13 @@ def gaussian() -> MomentDerivation:
     """
     Sig, ws = _ms("Sigma", d, d), _ms("w^*")
     e, w = _ms("e"), _ms("w")
-    xb, xib, yb = _ms("X_B", B, d), _ms(r"\xi_B", B, 1), _ms("y_B", B, 1)
+    xb, xib, yb = _ms("X_B", B, d), _ms("xi_B", B, 1), _ms("y_B", B, 1)
     g, ep = _ms("g"), _ms("e'")
     me, Me = _ms("m_e"), _ms("M_e", d, d)
     mep, Mep = _ms("m'_e"), _ms("M'_e", d, d)
-    med, Med, mepd, Mepd = _ms(r"\dot{m}_e"), _ms(r"\dot{M}_e", d, d), _ms(r"\dot{m}'_e"), _ms(r"\dot{M}'_e", d, d)
+    med, Med, mepd, Mepd = _ms("mdot_e"), _ms("Mdot_e", d, d), _ms("mdot'_e"), _ms("Mdot'_e", d, d)
     x0, xi0 = _ms("x"), Symbol("xi")
-    Lp, Lpd = Symbol(r"\bar{L}"), Symbol(r"\dot{\bar{L}}")
+    Lp, Lpd = Symbol("Lbar"), Symbol("Lbardot")
     xk, yk = Row(xb, _k, _x), Entry(yb, _k, _y)
     Ps = _I() - eta * Sig
     laws_batch = (Gaussian(xb, Sig, iid_rows=True), Gaussian(xib, sigma**2, iid_rows=True))
@@ -527,13 +527,13 @@ def gaussian() -> MomentDerivation:
         "sgd.gaussian",
         "SGD on fresh Gaussian samples: exact moment recursion of the error",
         steps,
-        _SOURCE + "; data model of papers/wang2021.md §2.3 with a general covariance",
+        _SOURCE + "; the data model of Wang et al. (2021), Section 4, with a general covariance",
         (
             r"$x_k \sim N(0, \Sigma)$, $\xi_k \sim N(0, \sigma^2)$, all independent and independent of $w$",
             r"$m_e = E[w - w^*]$, $M_e = E[(w - w^*)(w - w^*)^\top]$",
         ),
         sizes=({d: 1, B: 1}, {d: 1, B: 2}, {d: 2, B: 1}, {d: 2, B: 2}, {d: 3, B: 1}),
-        symmetric=("Sigma", "M_e", r"\dot{M}_e", "M'_e", r"\dot{M}'_e"),
+        symmetric=("Sigma", "M_e", "Mdot_e", "M'_e", "Mdot'_e"),
         definitions=(1, 2, 3, 4),
     )
 
@@ -560,10 +560,10 @@ def additive_noise() -> MomentDerivation:
     'concrete-d'
     """
     H, b, S = _ms("H", d, d), _ms("b"), _ms("S", d, d)
-    w, eps, wp = _ms("w"), _ms(r"\varepsilon"), _ms("w'")
+    w, eps, wp = _ms("w"), _ms("epsilon"), _ms("w'")
     m, M, mp, Mp = _ms("m"), _ms("M", d, d), _ms("m'"), _ms("M'", d, d)
-    md, Md, mpd, Mpd = _ms(r"\dot{m}"), _ms(r"\dot{M}", d, d), _ms(r"\dot{m}'"), _ms(r"\dot{M}'", d, d)
-    Lb, Lbd = Symbol(r"\bar{L}"), Symbol(r"\dot{\bar{L}}")
+    md, Md, mpd, Mpd = _ms("mdot"), _ms("Mdot", d, d), _ms("mdot'"), _ms("Mdot'", d, d)
+    Lb, Lbd = Symbol("Lbar"), Symbol("Lbardot")
     A = _I() - eta * H
     noise = SecondOrder(eps, ZeroMatrix(d, 1), S)
     wlaw = SecondOrder(w, m, M)
@@ -618,10 +618,10 @@ def additive_noise() -> MomentDerivation:
         "sgd.additive-noise",
         "GD with additive gradient noise: exact moment recursion",
         steps,
-        "derived; the noisy quadratic of papers/wu2018.md (diagonal H, b = 0 there)",
+        "derived here; the noisy quadratic of Wu et al. (2018) (diagonal H, b = 0 there)",
         (r"$H = H^\top$", r"$E[\varepsilon] = 0$, $\mathrm{Cov}(\varepsilon) = S$, $\varepsilon$ independent of $w$"),
         sizes=({d: 1}, {d: 2}, {d: 3}),
-        symmetric=("H", "S", "M", r"\dot{M}", "M'", r"\dot{M}'"),
+        symmetric=("H", "S", "M", "Mdot", "M'", "Mdot'"),
         definitions=(1,),
     )
 
@@ -702,7 +702,7 @@ def finite_set_recursion(d: int, n: int, B: int) -> MomentRecursion:
         _FINITE_STEPS,
         sizes,
         [("X", _ms("X", _nsamp, _dim)), ("y", _ms("y", _nsamp, 1)), ("m", _ms("m")), ("M", _ms("M", _dim, _dim)), ("eta", eta)],
-        [("dm", _ms(r"\dot{m}")), ("dM", _ms(r"\dot{M}", _dim, _dim))],
+        [("dm", _ms("mdot")), ("dM", _ms("Mdot", _dim, _dim))],
     )
 
 
@@ -719,7 +719,7 @@ def gaussian_recursion(d: int, B: int) -> MomentRecursion:
         _GAUSS_STEPS,
         sizes,
         [("Sigma", _ms("Sigma", _dim, _dim)), ("sigma", sigma), ("m", _ms("m_e")), ("M", _ms("M_e", _dim, _dim)), ("eta", eta)],
-        [("dm", _ms(r"\dot{m}_e")), ("dM", _ms(r"\dot{M}_e", _dim, _dim))],
+        [("dm", _ms("mdot_e")), ("dM", _ms("Mdot_e", _dim, _dim))],
     )
 
 
@@ -736,7 +736,7 @@ def additive_noise_recursion(d: int) -> MomentRecursion:
         _NOISE_STEPS,
         sizes,
         [("H", _ms("H", _dim, _dim)), ("b", _ms("b")), ("S", _ms("S", _dim, _dim)), ("m", _ms("m")), ("M", _ms("M", _dim, _dim)), ("eta", eta)],
-        [("dm", _ms(r"\dot{m}")), ("dM", _ms(r"\dot{M}", _dim, _dim))],
+        [("dm", _ms("mdot")), ("dM", _ms("Mdot", _dim, _dim))],
     )
 
 

@@ -10,7 +10,7 @@ import random
 import pytest
 import sympy
 from hypothesis import given, strategies as st
-from sympy import Derivative, Function, Integer, Rational, Sum, latex
+from sympy import Derivative, Function, Integer, Rational, Sum
 
 from l2l.theory import quadratic as q, registry
 from l2l.theory.derivation import (
@@ -23,6 +23,7 @@ from l2l.theory.derivation import (
     Step,
     Verification,
 )
+from l2l.theory.printing import latex
 
 SNAPSHOTS = pathlib.Path(__file__).parent / "snapshots"
 

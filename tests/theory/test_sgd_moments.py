@@ -105,7 +105,7 @@ def _check_variant(der: MomentDerivation, k: int, rhs) -> tuple[str, str]:
 
 
 _Sw = MatrixSymbol("S(w)", d, d)
-_gb = MatrixSymbol(r"\bar{g}(w)", d, 1)
+_gb = MatrixSymbol("gbar(w)", d, 1)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_wrong_minibatch_second_moment_fails(rhs):
 def test_wrong_finite_set_recursion_fails():
     der = sgd.finite_set()
     H, b, m, M = MatrixSymbol("H", d, d), MatrixSymbol("b", d, 1), MatrixSymbol("m", d, 1), MatrixSymbol("M", d, d)
-    Sb, Gb = MatrixSymbol(r"\bar{S}(M,m)", d, d), MatrixSymbol(r"\bar{G}(M,m)", d, d)
+    Sb, Gb = MatrixSymbol("Sbar(M,m)", d, d), MatrixSymbol("Gbar(M,m)", d, d)
     A = sympy.Identity(d) - eta * H
     base = A * M * A.T + eta * (A * m * b.T + b * m.T * A.T) + eta**2 * b * b.T
     assert _check_variant(der, 14, base + eta**2 * (Sb - Gb))[0] == "failed"  # without 1/B
@@ -138,7 +138,7 @@ def test_wrong_finite_set_recursion_fails():
 def test_wrong_tangent_fails():
     der = sgd.finite_set()
     H = MatrixSymbol("H", d, d)
-    md = MatrixSymbol(r"\dot{m}", d, 1)
+    md = MatrixSymbol("mdot", d, 1)
     status, detail = _check_variant(der, 19, (sympy.Identity(d) - eta * H) * md)  # forgot -(H m - b)
     assert status == "failed" and "the difference is not 0" in detail
 
@@ -458,4 +458,4 @@ def test_recursion_objects_expose_the_verified_expressions():
     assert M_in[0, 1] == M_in[1, 0]  # symmetric second moment
     assert rec.M_next.shape == (2, 2) and rec.m_next.shape == (2, 1)
     assert sympy.expand(rec.M_next - rec.M_next.T) == sympy.zeros(2, 2)
-    assert sgd.gaussian_recursion(1, 1).dloss.free_symbols >= {Symbol(r"\dot{M}_e[1,1]")}
+    assert sgd.gaussian_recursion(1, 1).dloss.free_symbols >= {Symbol("Mdot_e[1,1]")}

@@ -1,5 +1,8 @@
 r"""Matrix-expectation notation: display nodes that also carry meaning for the realizer.
 
+The nodes carry no printing of their own beyond SymPy's string form (``_sympystr``, used by the
+plain-text derivations); :mod:`theory.printing` prints them in LaTeX and MathML.
+
 Statements about random matrices are written with SymPy ``MatrixSymbol`` expressions of symbolic
 size plus the nodes below; :mod:`theory.expectation.realize` turns them into explicit matrices at
 concrete sizes, and :mod:`theory.expectation.engine` computes ``E[...]`` of them.
@@ -47,19 +50,17 @@ __all__ = [
 ]
 
 
-def _paren(printer, x: Basic) -> str:
-    return r"\left(" + printer._print(x) + r"\right)"
-
-
 class Sc(Expr):
     r"""The scalar held by a ``1 x 1`` matrix expression (``x^T M x``, ``y^T X m``, ...).
 
-    Printed as the matrix expression in parentheses; realized as its only entry.
+    Printed (by :mod:`theory.printing`) as the matrix expression in parentheses; realized as its
+    only entry.
 
+    >>> from l2l.theory.printing import latex
     >>> d = sympy.Symbol("d", integer=True, positive=True)
     >>> x = MatrixSymbol("x", d, 1)
-    >>> sympy.latex(Sc(x.T * x))
-    '\\left(x^{T} x\\right)'
+    >>> latex(Sc(x.T * x))
+    '\\left(x^{\\top} x\\right)'
     """
 
     is_commutative = True
@@ -68,9 +69,6 @@ class Sc(Expr):
         if not isinstance(arg, MatrixExpr):
             raise TypeError("Sc needs a 1 x 1 matrix expression")
         return Expr.__new__(cls, arg)
-
-    def _latex(self, printer) -> str:
-        return _paren(printer, self.args[0])
 
     def _sympystr(self, printer) -> str:
         return "(" + printer._print(self.args[0]) + ")"
@@ -102,9 +100,6 @@ class Row(MatrixExpr):
     def _eval_transpose(self) -> "RowT":
         return RowT(*self.args)
 
-    def _latex(self, printer) -> str:
-        return f"{printer._print(self.args[2])}_{{{printer._print(self.args[1])}}}"
-
     def _sympystr(self, printer) -> str:
         return f"{printer._print(self.args[2])}_{printer._print(self.args[1])}"
 
@@ -122,9 +117,6 @@ class RowT(MatrixExpr):
     def _eval_transpose(self) -> Row:
         return Row(*self.args)
 
-    def _latex(self, printer) -> str:
-        return f"{printer._print(self.args[2])}_{{{printer._print(self.args[1])}}}^{{T}}"
-
     def _sympystr(self, printer) -> str:
         return f"{printer._print(self.args[2])}_{printer._print(self.args[1])}.T"
 
@@ -137,19 +129,8 @@ class Entry(Expr):
     def __new__(cls, vec: MatrixExpr, idx: Basic, label: Symbol) -> "Entry":
         return Expr.__new__(cls, vec, as_basic(idx, "Entry index"), label)
 
-    def _latex(self, printer) -> str:
-        return f"{printer._print(self.args[2])}_{{{printer._print(self.args[1])}}}"
-
     def _sympystr(self, printer) -> str:
         return f"{printer._print(self.args[2])}_{printer._print(self.args[1])}"
-
-
-def _avg_latex(self, printer) -> str:
-    body, idx, count = self.args
-    return (
-        rf"\frac{{1}}{{{printer._print(count)}}} \sum_{{{printer._print(idx)}=1}}^{{{printer._print(count)}}} "
-        + _paren(printer, body)
-    )
 
 
 def _avg_str(self, printer) -> str:
@@ -167,7 +148,6 @@ class MatAvg(MatrixExpr):
     def shape(self):
         return self.args[0].shape
 
-    _latex = _avg_latex
     _sympystr = _avg_str
 
 
@@ -179,7 +159,6 @@ class ScalarAvg(Expr):
     def __new__(cls, body: Expr, idx: Symbol, count: Basic) -> "ScalarAvg":
         return Expr.__new__(cls, body, idx, as_basic(count, "Avg count"))
 
-    _latex = _avg_latex
     _sympystr = _avg_str
 
 
@@ -190,19 +169,13 @@ def Avg(body: Basic, idx: Symbol, count: Basic) -> Basic:
     >>> X = MatrixSymbol("X", n, d)
     >>> x = Symbol("x")
     >>> j = Symbol("j", integer=True, positive=True)
-    >>> sympy.latex(Avg(Row(X, j, x) * Row(X, j, x).T, j, n))
-    '\\frac{1}{n} \\sum_{j=1}^{n} \\left(x_{j} x_{j}^{T}\\right)'
+    >>> from l2l.theory.printing import latex
+    >>> latex(Avg(Row(X, j, x) * Row(X, j, x).T, j, n))
+    '\\frac{1}{n} \\sum_{j=1}^{n} x_{j} x_{j}^{\\top}'
     """
     if isinstance(body, MatrixExpr):
         return MatAvg(body, idx, count)
     return ScalarAvg(body, idx, count)
-
-
-def _expect_latex(self, printer) -> str:
-    arg = printer._print(self.args[0])
-    if len(self.args) > 1:
-        return rf"\mathbb{{E}}\left[{arg} \,\middle|\, {printer._print(self.args[1])}\right]"
-    return rf"\mathbb{{E}}\left[{arg}\right]"
 
 
 def _expect_str(self, printer) -> str:
@@ -219,7 +192,6 @@ class MatExpect(MatrixExpr):
     def shape(self):
         return self.args[0].shape
 
-    _latex = _expect_latex
     _sympystr = _expect_str
 
 
@@ -227,7 +199,6 @@ class ScalarExpect(Expr):
     """``E[arg]`` (or ``E[arg | given]``) of a scalar random expression; see :func:`expect`."""
 
     is_commutative = True
-    _latex = _expect_latex
     _sympystr = _expect_str
 
 
@@ -239,17 +210,14 @@ def expect(arg: Basic, given: Basic | None = None) -> Basic:
 
     >>> d = sympy.Symbol("d", integer=True, positive=True)
     >>> w = MatrixSymbol("w", d, 1)
-    >>> sympy.latex(expect(w * w.T))
-    '\\mathbb{E}\\left[w w^{T}\\right]'
+    >>> from l2l.theory.printing import latex
+    >>> latex(expect(w * w.T))
+    '\\mathbb{E}\\left[w w^{\\top}\\right]'
     """
     args = (arg,) if given is None else (arg, given)
     if isinstance(arg, MatrixExpr):
         return MatExpect(*args)
     return ScalarExpect(*args)
-
-
-def _tangent_latex(self, printer) -> str:
-    return r"\frac{\mathrm{d}}{\mathrm{d}" + printer._print(self.args[2]) + "}" + _paren(printer, self.args[0])
 
 
 def _tangent_str(self, printer) -> str:
@@ -263,7 +231,6 @@ class MatTangent(MatrixExpr):
     def shape(self):
         return self.args[0].shape
 
-    _latex = _tangent_latex
     _sympystr = _tangent_str
 
 
@@ -271,7 +238,6 @@ class ScalarTangent(Expr):
     """Total derivative in ``eta`` of a scalar expression along given state tangents."""
 
     is_commutative = True
-    _latex = _tangent_latex
     _sympystr = _tangent_str
 
 
