@@ -12,14 +12,25 @@ optionally, the function that draws its figures. This package knows two sources 
 :func:`papers`; nothing else names a paper. Adding one is a folder and at most one line in
 :data:`BUILTIN` (``CONTRIBUTING.md``).
 
+A paper cites itself the way the report cites it: :attr:`Paper.short` in the text of claims and
+derivations ("Wang et al. (2021), Theorem 4"), :attr:`Paper.reference` in the report's list of
+references.
+
 >>> [p.key for p in papers()][:3]
 ['wang2021', 'wu2018', 'zhang2019']
 >>> paper_of("l2l.proofs.papers.zhang2019.claims").citation
 'Zhang, Li, Nado, Martens, Sachdeva, Dahl, Shallue & Grosse, NeurIPS 2019'
+>>> get("wang2021").short
+'Wang et al. (2021)'
+>>> print(get("wang2021").reference)
+Xiang Wang, Shuai Yuan, Chenwei Wu, Rong Ge. Guarantees for Tuning the Step Size using a Learning-to-Learn
+Approach. Proceedings of the 38th International Conference on Machine Learning (ICML), PMLR 139, 2021.
+arXiv:2006.16495.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 from dataclasses import dataclass
@@ -48,12 +59,30 @@ class Paper:
     """One paper's plug-in record.
 
     ``key`` is the paper's short name (``wang2021``); its claims' ids conventionally start with it.
-    ``title`` heads its report section; ``citation`` is the reference as printed; ``order`` places
-    the section (ascending; ties by key). ``claims`` names the module whose :func:`l2l.claim`
-    decorators define the claims (default: the module that defines ``PAPER`` plus ``.claims`` for
-    a package, the module itself otherwise). ``figures`` is ``"module:function"``, a function
-    ``figures(render) -> list[Figure]`` drawing matplotlib figures, each passed through
+    ``title`` heads its report section; ``citation`` is a compact reference (authors, venue and
+    year); ``order`` places the section (ascending; ties by key). ``claims`` names the module whose
+    :func:`l2l.claim` decorators define the claims (default: the module that defines ``PAPER`` plus
+    ``.claims`` for a package, the module itself otherwise). ``figures`` is ``"module:function"``,
+    a function ``figures(render) -> list[Figure]`` drawing matplotlib figures, each passed through
     ``render(fig, name, title, caption)``; it is imported only when a report draws figures.
+
+    The bibliographic fields (all optional, so that older plug-ins keep working) give the full
+    reference: ``authors`` (every author's full name, separated by commas, in the paper's order),
+    ``paper_title`` (the work's exact title), ``year``, ``venue`` and ``arxiv`` (the identifier
+    alone, e.g. ``"2006.16495"``). From them come :attr:`short`, the in-text citation that claim
+    and derivation sources start with, and :attr:`reference`, the entry of the report's list of
+    references. A surname is the last word of a name; write a surname of several words with
+    no-break spaces (``"Laurens van\\u00a0der\\u00a0Maaten"``).
+
+    >>> one = Paper("x", "X", "X 2020", authors="Ada Lovelace", year=1843)
+    >>> two = Paper("x", "X", "X 2020", authors="Yuhuai Wu, Roger Grosse", year=2018)
+    >>> three = Paper("x", "X", "X 2020", authors="Xiang Wang, Shuai Yuan, Rong Ge", year=2021)
+    >>> one.short, two.short, three.short
+    ('Lovelace (1843)', 'Wu & Grosse (2018)', 'Wang et al. (2021)')
+    >>> print(Paper("x", "X", "X 2020", authors="A B", paper_title="T", year=2000, venue="V").reference)
+    A B. T. V, 2000.
+    >>> Paper("toy", "Toy & Co. (2026): a toy paper", "Toy & Co., 2026").short  # no authors given
+    'Toy & Co., 2026'
     """
 
     key: str
@@ -63,6 +92,52 @@ class Paper:
     claims: str = ""
     figures: str | None = None
     module: str = ""  #: filled in by the registry: where ``PAPER`` was found
+    authors: str = ""  #: full names, comma-separated: "Xiang Wang, Shuai Yuan, Chenwei Wu, Rong Ge"
+    paper_title: str = ""  #: the work's exact title
+    year: int | None = None
+    venue: str = ""  #: e.g. "Proceedings of the 38th International Conference on Machine Learning (ICML)"
+    arxiv: str = ""  #: the arXiv identifier alone, e.g. "2006.16495"
+
+    @property
+    def author_list(self) -> tuple[str, ...]:
+        """The authors' full names, in order."""
+        return tuple(a.strip() for a in self.authors.split(",") if a.strip())
+
+    @property
+    def short(self) -> str:
+        """The in-text citation: "Lovelace (1843)", "Wu & Grosse (2018)", "Wang et al. (2021)".
+
+        Without ``authors`` it is ``citation`` unchanged (a plug-in written before these fields).
+        """
+        surnames = [name.split(" ")[-1] for name in self.author_list]  # not split(): keeps no-break spaces
+        if not surnames:
+            return self.citation
+        if len(surnames) == 1:
+            names = surnames[0]
+        elif len(surnames) == 2:
+            names = f"{surnames[0]} & {surnames[1]}"
+        else:
+            names = f"{surnames[0]} et al."
+        return f"{names} ({self.year})" if self.year is not None else names
+
+    @property
+    def reference(self) -> str:
+        """The full reference: "Authors. Title. Venue, year. arXiv:ID." (missing parts left out).
+
+        Without ``authors`` it is ``citation`` unchanged.
+        """
+        if not self.author_list:
+            return self.citation
+        parts = [", ".join(self.author_list)]
+        if self.paper_title:
+            parts.append(self.paper_title.rstrip(". "))
+        venue = ", ".join(x for x in (self.venue, "" if self.year is None else str(self.year)) if x)
+        if venue:
+            parts.append(venue)
+        if self.arxiv:
+            parts.append(f"arXiv:{self.arxiv}")
+        # a part ending in "?" or "!" (a title asking a question) takes no full stop after it
+        return " ".join(p if p.endswith(("?", "!")) else p + "." for p in parts)
 
     def claim_module(self) -> str:
         return self.claims or self.module
@@ -99,7 +174,7 @@ def _load(module_name: str) -> Paper:
     if not isinstance(paper, Paper):
         raise PaperError(f"paper plug-in {module_name}: defines no PAPER = l2l.proofs.papers.Paper(...)")
     claims = paper.claims or (f"{module_name}.claims" if hasattr(module, "__path__") else module_name)
-    return Paper(paper.key, paper.title, paper.citation, paper.order, claims, paper.figures, module_name)
+    return dataclasses.replace(paper, claims=claims, module=module_name)
 
 
 @functools.lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ it visible to the subprocess only.
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -98,3 +99,76 @@ def test_a_broken_plugin_is_one_line_and_exit_2(tmp_path, source, message):
     proc = _l2l(["list"], env, tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
+
+
+# --- citations (issue 12, point 4): the report cites papers, never a file beside the repository ---
+
+#: Marks of a reference to the specification files beside the repository (``papers/wu2018.md §4``,
+#: "§11 item 19"): the reader of a report has neither the files nor their numbering.
+SPEC_REFERENCE = re.compile(r"papers/|\.md\b|§|\bitems? \d")
+#: Words that mark a source honestly citing no paper item (the package's own work).
+OWN_WORK = ("negative control", "derived here", "package analogue", "conjecture")
+
+
+def _catalogue():
+    return [(p, c) for p in papers.papers() for c in p.load_claims()]
+
+
+def test_claim_sources_cite_their_paper_not_a_spec_file():
+    bad = []
+    for paper, c in _catalogue():
+        for field, text in (("source", c.source), ("doc", c.doc)):
+            if SPEC_REFERENCE.search(text):
+                bad.append(f"{c.id} {field}: {text!r}")
+        if paper.short not in c.source and not any(w in c.source for w in OWN_WORK):
+            bad.append(f"{c.id} source cites neither {paper.short!r} nor one of {OWN_WORK}: {c.source!r}")
+    assert not bad, f"{len(bad)} bad citations:\n" + "\n".join(bad)
+
+
+def test_derivation_sources_cite_no_spec_file():
+    from l2l.theory import registry
+
+    bad = [f"{n}: {registry.get(n).source!r}" for n in registry.names() if SPEC_REFERENCE.search(registry.get(n).source)]
+    assert not bad, f"{len(bad)} bad derivation sources:\n" + "\n".join(bad)
+
+
+def test_builtin_papers_carry_full_references():
+    for p in papers.papers()[:3]:
+        assert p.authors and p.paper_title and p.year and p.venue and p.arxiv, p.key
+        assert p.reference.startswith(p.authors + ". " + p.paper_title)
+        assert f"arXiv:{p.arxiv}" in p.reference and str(p.year) in p.reference
+    assert [p.short for p in papers.papers()[:3]] == ["Wang et al. (2021)", "Wu et al. (2018)", "Zhang et al. (2019)"]
+
+
+@pytest.mark.parametrize("authors, year, short", [
+    ("Ada Lovelace", 1843, "Lovelace (1843)"),
+    ("Yuhuai Wu, Roger Grosse", 2018, "Wu & Grosse (2018)"),
+    ("Xiang Wang, Shuai Yuan, Rong Ge", 2021, "Wang et al. (2021)"),
+    ("Guodong Zhang, Lala Li, Zachary Nado, James Martens, Sushant Sachdeva, George E. Dahl, "
+     "Christopher J. Shallue, Roger Grosse", 2019, "Zhang et al. (2019)"),
+    ("Laurens van\u00a0der\u00a0Maaten, Geoffrey Hinton", 2008, "van\u00a0der\u00a0Maaten & Hinton (2008)"),
+    ("Ada Lovelace", None, "Lovelace"),
+    ("", 2026, "Toy & Co., 2026"),  # a plug-in without authors keeps its citation
+])
+def test_short_citation_by_number_of_authors(authors, year, short):
+    p = papers.Paper("toy", "Toy & Co. (2026): a toy paper", "Toy & Co., 2026", authors=authors, year=year)
+    assert p.short == short
+
+
+def test_reference_leaves_out_what_is_missing_and_keeps_a_question_mark():
+    p = papers.Paper("x", "X", "X", authors="A B, C D", paper_title="Why? A Study", year=2000, venue="V", arxiv="1.2")
+    assert p.reference == "A B, C D. Why? A Study. V, 2000. arXiv:1.2."
+    q = papers.Paper("x", "X", "X", authors="A B", paper_title="Which Sizes?", year=2000)
+    assert q.reference == "A B. Which Sizes? 2000."
+
+
+def test_the_registry_keeps_a_plugins_bibliographic_fields(tmp_path, monkeypatch):
+    """``_load`` fills in ``claims`` and ``module`` without dropping the fields added later."""
+    (tmp_path / "cited_l2l_paper.py").write_text(
+        "from l2l.proofs.papers import Paper\n"
+        "PAPER = Paper(key='cited', title='Cited', citation='C', authors='Ada Lovelace', year=1843,"
+        " paper_title='Notes', venue='Taylor', arxiv='0000.00000')\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    p = papers._load("cited_l2l_paper")
+    assert (p.module, p.claims, p.short) == ("cited_l2l_paper", "cited_l2l_paper", "Lovelace (1843)")
+    assert p.reference == "Ada Lovelace. Notes. Taylor, 1843. arXiv:0000.00000."

@@ -1,8 +1,8 @@
 r"""Wu, Ren, Liao & Grosse (ICLR 2018): short-horizon bias on the noisy quadratic model (claims).
 
 *Understanding Short-Horizon Bias in Stochastic Meta-Optimization* and *Which Algorithmic Choices
-Matter at Which Batch Sizes?*, spec ``../shared/papers/wu2018.md`` (§3-§7, §10; checkable claims
-§11 items 1-20). Model: :math:`L(\theta)=\tfrac12\sum_i h_i(\theta_i-c_i)^2`,
+Matter at Which Batch Sizes?*, spec ``papers/wu2018.md`` in the project's shared folder (§3-§7,
+§10; checkable claims §11 items 1-20). Model: :math:`L(\theta)=\tfrac12\sum_i h_i(\theta_i-c_i)^2`,
 :math:`c_i\sim\mathcal N(0,\sigma_i^2)` redrawn every step; heavy ball
 :math:`v'=\mu_tv-\alpha_tg`, :math:`\theta'=\theta+v'`, :math:`v_0=0`; the state per coordinate is
 :math:`(X,W,Y)=(\mathbb E\theta^2,\mathbb Ev^2,\mathbb E\theta v)`; the *excess* loss is
@@ -43,7 +43,11 @@ from hypothesis import given, strategies as st
 from l2l.numerics import nqm
 from l2l.proofs import strategies as ps
 from l2l.proofs.claim import claim, current_profile, evidence, refute
-from .experiments import CAP, EPS, SOURCE, SPEC_BIAS, TABLE_SETTINGS, bias_settings, final_state, look_ahead_runs, schedules, stand_in
+from l2l.proofs.papers.wu2018 import PAPER
+
+from .experiments import CAP, EPS, SPEC_BIAS, TABLE_SETTINGS, bias_settings, final_state, look_ahead_runs, schedules, stand_in
+
+SOURCE = PAPER.short  # "Wu et al. (2018)"
 
 # =============================================================================================
 # Dynamics (§11 items 1-3, 15)
@@ -53,7 +57,7 @@ from .experiments import CAP, EPS, SOURCE, SPEC_BIAS, TABLE_SETTINGS, bias_setti
     id="wu2018.dynamics.symbolic",
     statement=r"\mathbb E[(\theta',v',\theta'v')] \text{ for } \theta'=(1-\alpha h)\theta+\mu v+\alpha hc,\ "
     r"v'=-\alpha h\theta+\mu v+\alpha hc \text{ equals } Ms+\alpha^2h^2\sigma^2(1,1,1)^\top",
-    source=f"{SOURCE}, Theorem 1 [role unconfirmed]; papers/wu2018.md §3, §11 item 1",
+    source=f"{SOURCE}, Theorem 1 [role unconfirmed] (the moment recurrences, derived here)",
     kind="identity",
     tag="derived",
 )
@@ -73,7 +77,7 @@ _moments = ps.nqm_moment_states
 @claim(
     id="wu2018.dynamics.monte-carlo",
     statement=r"\mathbb E L(\theta_t) \text{ from the recursion} = \text{the Monte Carlo mean of } L(\theta_t)",
-    source=f"{SOURCE}, Theorem 1 [role unconfirmed]; papers/wu2018.md §3, §11 item 2",
+    source=f"{SOURCE}, Theorem 1 [role unconfirmed] (the moment recurrences, derived here)",
     kind="statistical",
     tag="derived",
     assumptions=r"$n\le5$, $h\in[0.01,1]$, $\sigma^2\in[0.1,2]$, $\alpha\in(0,1/h_{\max}]$, $\mu\in[0,0.95]$, 10-50 steps",
@@ -97,7 +101,7 @@ def dynamics_monte_carlo(p, frac, mu, t, seed):
     id="wu2018.dynamics.mean-variance-form",
     statement=r"X_t = (\mathbb E\theta_t)^2 + V_{\theta,t},\ W_t = (\mathbb Ev_t)^2 + V_{v,t},\ "
     r"Y_t = \mathbb E\theta_t\,\mathbb Ev_t + C_t",
-    source="papers/wu2018.md §3, §11 item 3",
+    source=f"{SOURCE}, Theorem 1 [role unconfirmed]: its mean/variance form (derived here)",
     kind="identity",
     tag="derived",
     tolerance="16 (t + 1) eps x the recursion run on absolute values (|M|, noise): the a-priori forward error "
@@ -133,7 +137,7 @@ def mean_variance_form(p, frac, mu, t):
     id="wu2018.adjoint.finite-differences",
     statement=r"\partial \mathbb E L_T/\partial\alpha_t,\ \partial\mathbb EL_T/\partial\mu_t \text{ (adjoint)} = "
     r"\text{central differences}",
-    source="papers/wu2018.md §5, §11 item 15",
+    source=f"derived here: the adjoint recursion for the T-optimal schedule of {SOURCE} [unconfirmed: how the paper computes it]",
     kind="identity",
     tag="derived",
     assumptions=r"$T\le10$, $n\le5$, $\alpha_t h_{\max}\in[0.1,0.9]$, $\mu_t\in[0,0.9]$",
@@ -171,7 +175,7 @@ def adjoint_fd(p, data, T):
 @claim(
     id="wu2018.greedy-sgd.argmin",
     statement=r"\alpha^{\mathrm{greedy}}=\frac{\sum_ih_i^2X_i}{\sum_ih_i^3(X_i+\sigma_i^2)}=\mathrm{argmin}_\alpha\mathbb E L(\theta')",
-    source=f"{SOURCE}, Theorem 2 [role unconfirmed]; papers/wu2018.md §4, §11 item 4",
+    source=f"{SOURCE}, Theorem 2 [role unconfirmed] (the closed form is derived here)",
     kind="identity",
     tag="derived",
     tolerance="1e-7 relative to the numerical argmin of the one-step EXCESS loss (Brent, tol 1e-12), or the "
@@ -201,7 +205,7 @@ def greedy_sgd_argmin(pm):
     id="wu2018.greedy-momentum.argmin",
     statement=r"(\alpha,\mu)^{\mathrm{greedy}}=\Big(\frac{DC-BE}{AC-B^2},\frac{BD-AE}{AC-B^2}\Big),\quad "
     r"AC-B^2\ge C\sum_ih_i^3\sigma_i^2\ge0",
-    source=f"{SOURCE}, Theorem 2 [role unconfirmed]; papers/wu2018.md §4, §11 item 5",
+    source=f"{SOURCE}, Theorem 2 [role unconfirmed] (the closed form is derived here)",
     kind="identity",
     tag="derived",
     tolerance="1e-6 relative (x |alpha| + |mu| scale) against BFGS (gtol 1e-13) on the one-step excess loss in "
@@ -242,13 +246,14 @@ def greedy_momentum_argmin(pm):
 @claim(
     id="wu2018.greedy-momentum.negative-mu-exists",
     statement=r"\exists\ (X,W,Y),\ |Y|\le\sqrt{XW}:\ \mu^{\mathrm{greedy}}<0",
-    source="papers/wu2018.md §4 remarks, §11 item 5",
+    source=f"{SOURCE}, Theorem 2 [role unconfirmed]: the greedy momentum can be negative (derived here)",
     kind="inequality",
     tag="derived",
     tolerance="exact sign of a float64 value well away from 0 (reported)",
 )
 def negative_mu_exists():
-    """A seeded search over random moment states (the spec found values down to -0.12)."""
+    """A seeded search over random moment states (values down to -0.12 were found when this check was
+    specified)."""
     rng = np.random.default_rng(0)
     best = None
     for _ in range(2000):
@@ -269,7 +274,7 @@ def negative_mu_exists():
     id="wu2018.greedy-momentum.w-zero",
     statement=r"W=0\ (\text{e.g. } t=0,\ v_0=0):\ B=C=E=0,\ \mu \text{ has no effect and } "
     r"\alpha^{\mathrm{greedy}} \text{ is the SGD formula}",
-    source="papers/wu2018.md §4 remarks, §11 item 5 (edge case)",
+    source=f"{SOURCE}, Theorem 2 [role unconfirmed]: the edge case W = 0 (derived here)",
     kind="identity",
     tag="derived",
     tolerance="1e-14 relative (the same float64 sums)",
@@ -287,7 +292,7 @@ def greedy_w_zero(pm, mu):
 @claim(
     id="wu2018.greedy-1d.closed-form",
     statement=r"d=1:\ \alpha_t^{\mathrm{greedy}}=\frac{m_0}{h(\sigma^2+(t+1)m_0)},\quad m_t=\frac{\sigma^2m_0}{\sigma^2+tm_0}",
-    source="papers/wu2018.md §4 (one-dimensional closed form), §11 item 6",
+    source=f"derived here: the one-dimensional closed form of the greedy schedule of {SOURCE}, Theorem 2 [role unconfirmed]",
     kind="identity",
     tag="derived",
 )
@@ -302,7 +307,7 @@ def greedy_1d_symbolic():
     id="wu2018.greedy-1d.iterated",
     statement=r"\text{iterating the greedy rule } T=50 \text{ steps gives } \alpha_t=\frac{m_0}{h(\sigma^2+(t+1)m_0)},\ "
     r"1/m_t = 1/m_0 + t/\sigma^2",
-    source="papers/wu2018.md §4, §11 item 6",
+    source=f"derived here: the one-dimensional greedy schedule of {SOURCE}, Theorem 2 [role unconfirmed], iterated",
     kind="identity",
     tag="derived",
     assumptions=r"$m_0\in[0.1,10]$, $\sigma^2\in[0.1,10]$, $h\in[0.05,2]$",
@@ -330,7 +335,7 @@ def greedy_1d_iterated(m0, s2, h):
     id="wu2018.greedy-optimal.1d-isotropic",
     statement=r"h_i\equiv h,\ \sigma_i\equiv\sigma:\ \min_{\alpha_{0..T-1}}\mathbb EL_T = \mathbb EL_T(\text{greedy}) "
     r"= \tfrac12 h\,\frac{\sigma^2 m_0}{\sigma^2+Tm_0}\cdot n + \tfrac12 nh\sigma^2 \text{ (for equal } m_{0,i})",
-    source=f"{SOURCE}, third theorem [statement unconfirmed]; papers/wu2018.md §6 item 3, §11 item 7",
+    source=f"{SOURCE}, third theorem [statement unconfirmed] (proof derived here)",
     kind="identity",
     tag="derived",
     assumptions=r"$n\in\{1,3\}$, $T\in[5,50]$; equal curvatures and noise, heterogeneous $m_{0,i}$ allowed",
@@ -357,7 +362,7 @@ def greedy_optimal_isotropic(n, T, h, s2, data):
 @claim(
     id="wu2018.greedy-optimal.bayes-bound-momentum",
     statement=r"d=1:\ \text{no schedule } (\alpha_t,\mu_t) \text{ beats } \tfrac12h\,\sigma^2m_0/(\sigma^2+Tm_0)",
-    source="papers/wu2018.md §6 item 3 (stronger fact: the Bayes posterior variance), §11 item 7",
+    source=f"derived here: a stronger form of {SOURCE}, third theorem [statement unconfirmed] (the Bayes posterior variance)",
     kind="inequality",
     tag="derived",
     tolerance="1e-9 relative below the Bayes value (optimiser and float64 rounding)",
@@ -399,11 +404,11 @@ def _ratio_needed(n: int, kappa: float) -> float:
     id="wu2018.bias.greedy-worse-at-T",
     statement=r"\mathbb E L_T(\text{greedy}) - \text{irr.} \ge r\,(\mathbb E L_T(T\text{-optimal}) - \text{irr.}),\ "
     r"r = 1.3 \ (\kappa=1),\ r = 3\ (\kappa=0.01),\ n\ge100",
-    source=f"{SOURCE}, short-horizon bias [paper, abstract]; papers/wu2018.md §7, §11 item 8(a)",
+    source=f"{SOURCE}, short-horizon bias [paper, abstract]; the ratios are derived here on a stand-in NQP",
     kind="inequality",
     tag="derived",
     assumptions=r"stand-in $h_i=1/i$, $\sigma_i^2=\kappa/h_i$, $X_0=1$, $\alpha\le1.999/h_{\max}$; the settings of the "
-    r"spec's §7 table, $(n,\kappa,T)\in\{(20,1,50),(100,1,100),(100,0.01,100),(1000,1,250),(1000,0.01,250)\}$; at $n=20$ only ratio $>1$",
+    r"reference table, $(n,\kappa,T)\in\{(20,1,50),(100,1,100),(100,0.01,100),(1000,1,250),(1000,0.01,250)\}$; at $n=20$ only ratio $>1$",
     tolerance="the spec's ratios; the optimiser can only overestimate the optimal loss, which makes the check "
     "conservative. Off the table the thresholds fail at short horizons: wu2018.finding.bias-ratio-at-short-horizons",
 )
@@ -425,10 +430,10 @@ def bias_worse_at_T():
 @claim(
     id="wu2018.bias.greedy-ahead-early",
     statement=r"\mathbb E L_{T/10}(\text{greedy}) < \mathbb E L_{T/10}(T\text{-optimal})",
-    source=f"{SOURCE} [unconfirmed: third-party summaries]; papers/wu2018.md §7, §11 item 8(b)",
+    source=f"{SOURCE}, greedy makes faster progress early [unconfirmed: third-party summaries]; derived here on a stand-in NQP",
     kind="inequality",
     tag="derived",
-    assumptions="the settings of the spec's §7 table (off it: wu2018.finding.greedy-ahead-at-tenth-of-T)",
+    assumptions="the settings of the reference table (off it: wu2018.finding.greedy-ahead-at-tenth-of-T)",
 )
 def bias_ahead_early():
     for n, kappa, T in bias_settings():
@@ -444,10 +449,11 @@ def bias_ahead_early():
     id="wu2018.bias.single-crossover",
     statement=r"t\mapsto \mathbb EL_t(\text{greedy})-\mathbb EL_t(T\text{-optimal}) \text{ changes sign exactly once; on the "
     r"table's settings at } t_\times\in[0.4T,0.97T]",
-    source="papers/wu2018.md §7 (first t where optimal < greedy), §11 item 8(c)",
+    source=f"{SOURCE}, greedy is overtaken by the T-optimal schedule [unconfirmed: third-party summaries]; the crossover "
+    "window is derived here on a stand-in NQP",
     kind="inequality",
     tag="derived",
-    assumptions="one sign change: the whole §11 item 8 grid (18 settings); the window: the §7 table's settings (off "
+    assumptions="one sign change: the whole parameter grid (18 settings); the window: the reference table's settings (off "
     "it: wu2018.finding.crossover-window)",
     tolerance="differences within 1e-12 x the loss are treated as 0 (float64 rounding of two loss curves)",
 )
@@ -465,7 +471,8 @@ def bias_single_crossover():
     id="wu2018.bias.optimal-starts-higher-drops-late",
     statement=r"\alpha_0^{\mathrm{opt}} \ge 1.4\,\alpha_0^{\mathrm{greedy}};\ "
     r"\alpha_{T-1}^{\mathrm{opt}} \le \tfrac12\operatorname{median}_{t<T/2}\alpha_t^{\mathrm{opt}}",
-    source="papers/wu2018.md §7 (alpha at t=0 and t=T-1), §11 item 8(d)",
+    source=f"{SOURCE}, the greedy learning rate decays much faster [unconfirmed: third-party summaries]; the factor is "
+    "derived here on a stand-in NQP",
     kind="inequality",
     tag="derived",
     tolerance="1.4: below the spec's range 1.45-2x on the stand-in; 'stays high, then drops' read as the last "
@@ -491,7 +498,7 @@ def bias_optimal_shape():
 @claim(
     id="wu2018.bias.greedy-decays-monotone",
     statement=r"\kappa=1:\ \alpha_{t+1}^{\mathrm{greedy}}\le\alpha_t^{\mathrm{greedy}}",
-    source="papers/wu2018.md §11 item 8(e)",
+    source=f"derived here on a stand-in NQP: the greedy schedule of {SOURCE} at kappa = 1",
     kind="inequality",
     tag="derived",
     tolerance="1e-12 relative (float64 rounding of the greedy ratio)",
@@ -509,7 +516,7 @@ def greedy_monotone():
     id="wu2018.bias.curvature-decomposition",
     statement=r"\sum_{h_i\ge0.1}\tfrac12h_iX_{T,i}:\ \text{greedy}<\text{optimal};\quad "
     r"\sum_{h_i<0.01}\tfrac12h_iX_{T,i}:\ \text{greedy}>\text{optimal}",
-    source=f"{SOURCE} [unconfirmed: per-direction loss decomposition]; papers/wu2018.md §7, §11 item 9",
+    source=f"{SOURCE} [unconfirmed: per-direction loss decomposition]; the values are derived here on a stand-in NQP",
     kind="inequality",
     tag="derived",
     assumptions=r"stand-in $n=1000$, $\kappa=1$, $T=250$",
@@ -530,7 +537,7 @@ def curvature_decomposition():
 @claim(
     id="wu2018.bellman",
     statement=r"\alpha_{T-1}^{\mathrm{opt}} = \alpha^{\mathrm{greedy}}(s_{T-1}^{\mathrm{opt}})",
-    source="papers/wu2018.md §6 item 5, §11 item 13",
+    source=f"derived here: Bellman consistency of the T-optimal schedule of {SOURCE} with the greedy rule",
     kind="identity",
     tag="derived",
     tolerance="|alpha_{T-1} - alpha_greedy| <= g_tol / (alpha_{T-1} f'') (1 + 1e-6): the loss is a quadratic in "
@@ -554,7 +561,7 @@ def bellman():
 @claim(
     id="wu2018.bias.optimal-beats-greedy-and-fixed",
     statement=r"\mathbb EL_T(T\text{-optimal})\le\min\big(\mathbb EL_T(\text{greedy}),\ \min_\alpha\mathbb EL_T(\alpha\ \text{fixed})\big)",
-    source="papers/wu2018.md §11 item 20 (no general order between greedy and best fixed: recorded)",
+    source=f"derived here: the schedules of {SOURCE} compared (no general order between greedy and best fixed: recorded)",
     kind="inequality",
     tag="derived",
     tolerance="1e-12 relative (the optimiser starts from the greedy schedule, so it can only improve on it)",
@@ -573,7 +580,7 @@ def optimal_beats_greedy_and_fixed():
     id="wu2018.look-ahead.reduces-but-keeps-bias",
     statement=r"k\mapsto\mathbb EL_T(\text{k-step look-ahead}) \text{ non-increasing},\ \alpha_{100}(k)\text{ non-decreasing},\ "
     r"\text{every } k\le300 \text{ worse than } T\text{-optimal}",
-    source=f"{SOURCE} [paper, abstract: 'even with a 100-step horizon']; papers/wu2018.md §7, §11 item 10",
+    source=f"{SOURCE} [paper, abstract: 'even with a 100-step horizon']; receding-horizon look-ahead derived here on a stand-in NQP",
     kind="trend",
     tag="derived",
     assumptions=r"stand-in $n=1000$, $\kappa=1$, $T=1000$, $k\in\{1,3,10,30,100,300\}$, cap 1.999",
@@ -610,7 +617,7 @@ def _momentum_runs(n: int, kappa: float, T: int):
     id="wu2018.momentum.short-horizon-bias",
     statement=r"\kappa=0.01:\ \mathbb EL_T(\text{greedy }(\alpha,\mu))\ge3\,\mathbb EL_T(\text{optimal }(\alpha_t,\mu_t)),\ "
     r"\mu_t^{\mathrm{opt}}>\mu_t^{\mathrm{greedy}} \text{ on most steps};\ \ \kappa=1:\ \text{momentum gains}\le1\%",
-    source=f"{SOURCE} [unconfirmed: 'the greedy momentum is lower than the optimal']; papers/wu2018.md §7, §11 item 11",
+    source=f"{SOURCE} [unconfirmed: 'the greedy momentum is lower than the optimal']; the factors are derived here on a stand-in NQP",
     kind="inequality",
     tag="derived",
     assumptions=r"stand-in $n=1000$, $T=250$, cap 1.999, $\mu_t\in[0,\mu_{\max}]$ for the optimum (SGD is feasible)",
@@ -641,7 +648,8 @@ def momentum_bias():
     id="wu2018.deterministic-control",
     statement=r"\sigma=0:\ \alpha_t^{\mathrm{greedy}} \text{ does not decay};\ \text{greedy}\ge10\times\text{optimal without a cap};\ "
     r"\text{with } \alpha\le2/h_{\max} \text{ the ratio is}\le1.1",
-    source="papers/wu2018.md §6 item 4, §11 item 12",
+    source=f"{SOURCE}, short-horizon bias needs noise and ill-conditioning [unconfirmed: third-party review summary]; "
+    "the deterministic control is derived here",
     kind="inequality",
     tag="derived",
     assumptions=r"stand-in $h_i=1/i$, $n=100$, $\sigma=0$, $T\in\{10,25,50\}$; 'without a cap' = $\alpha\le2/h_{\min}$ (covers the "
@@ -690,7 +698,7 @@ def _family(horizons: tuple[int, ...]):
     statement=r"\alpha_t=\alpha_0/(1+t/\tau)^\beta:\ \beta^*(T)\ \text{non-increasing in } T;\ "
     r"\text{tuned at the shortest } T \text{, at least } 2\times \text{ worse at the longest}",
     source=f"{SOURCE}, offline experiment [code: inverse-time decay, tau = 5000; claim unconfirmed]; "
-    "papers/wu2018.md §7, §8.2, §11 item 14 (NQM analogue)",
+    "its NQM analogue, derived here",
     kind="trend",
     tag="derived",
     assumptions=r"stand-in $n=1000$, $\kappa=1$, $\tau=5000$; $T\in\{100,1000,5000\}$ (ci) or up to 20000; "
@@ -720,7 +728,7 @@ def offline_family():
 @claim(
     id="wu2018.neg.greedy-always-optimal",
     statement=r"\text{(false) the greedy schedule is } T\text{-optimal on every NQP}",
-    source="negative control: greedy = optimal only in 1-D / isotropic problems (§11 items 7-8)",
+    source=f"negative control: greedy = optimal only in 1-D / isotropic problems ({SOURCE}, third theorem [statement unconfirmed])",
     kind="inequality",
     expect="refuted",
     tag="derived",
@@ -736,7 +744,7 @@ def neg_greedy_always_optimal():
 @claim(
     id="wu2018.neg.greedy-ignores-noise",
     statement=r"\text{(false) } \mathrm{argmin}_\alpha\mathbb EL(\theta')=\frac{\sum h^2X}{\sum h^3X} \text{ (noise dropped)}",
-    source="negative control: the noise term alpha^2 h^2 sigma^2 of the one-step loss (§4)",
+    source=f"negative control: the noise term alpha^2 h^2 sigma^2 of the one-step loss ({SOURCE}, Theorem 2 [role unconfirmed])",
     kind="identity",
     expect="refuted",
     tag="derived",
@@ -753,7 +761,7 @@ def neg_greedy_ignores_noise(pm):
 @claim(
     id="wu2018.neg.velocity-noise-free",
     statement=r"\text{(false) } \mathbb E v'^2 = a^2X+\mu^2W-2a\mu Y \text{ (no noise in the velocity)}",
-    source="negative control: the noise alpha h c enters both lines of the update (§3)",
+    source=f"negative control: the noise alpha h c enters both lines of the update ({SOURCE}, Theorem 1 [role unconfirmed])",
     kind="statistical",
     expect="refuted",
     tag="derived",
@@ -790,7 +798,7 @@ def neg_velocity_noise_free():
     id="wu2018.properties.greedy-range-and-grid",
     statement=r"\alpha^{\mathrm{greedy}}\in(0,1/\min_ih_i],\quad \mathbb EL(\theta';\alpha^{\mathrm{greedy}})\le"
     r"\mathbb EL(\theta';\alpha)\ \forall\alpha \text{ on a grid},\quad \text{excess}\ge0",
-    source="papers/wu2018.md §11 item 20",
+    source=f"derived here: properties of the greedy rule of {SOURCE}, Theorem 2 [role unconfirmed]",
     kind="inequality",
     tag="derived",
     tolerance="the grid comparison allows 1e-13 relative (float64 rounding of two sums of d terms)",
@@ -810,7 +818,7 @@ def greedy_range(pm):
 @claim(
     id="wu2018.properties.permutation-invariance",
     statement=r"\mathbb EL_t \text{ is invariant under a permutation of the coordinates}",
-    source="papers/wu2018.md §11 item 20",
+    source=f"derived here: a symmetry of the noisy quadratic problem of {SOURCE}",
     kind="identity",
     tag="derived",
     tolerance="d eps relative (the sums are reordered)",
@@ -844,8 +852,8 @@ def _mlp_family():
     id="wu2018.offline-family.mlp-analogue",
     statement=r"\text{tiny MLP, } \alpha_t=\alpha_0/(1+t/500)^\beta:\ \beta^*(T)\ \text{non-increasing for } T\in\{50,500,5000\};\ "
     r"\text{tuned at } T=50 \text{, at least } 2\times \text{ worse at } T=5000",
-    source=f"{SOURCE}, offline experiment [code: inverse-time decay; claim unconfirmed]; papers/wu2018.md §8.2, "
-    "§11 item 14 (the spec's MLP analogue)",
+    source=f"{SOURCE}, offline experiment [code: inverse-time decay; claim unconfirmed]; "
+    "its package analogue on a tiny MLP",
     kind="trend",
     tag="analogue",
     assumptions="20-32-1 tanh MLP, heavy ball mu = 0.9, batch 8, 3 seeds; teacher-student regression chosen by "
@@ -855,7 +863,7 @@ def _mlp_family():
     "for the NQM family (spec: +49% on its unnamed data set). The T = 5000 optimum is flat in beta <~ 0.2",
 )
 def mlp_family():
-    """The spec's numbers (beta* = 30, 3, 1; +49%) come from a data set it does not name; on ours the
+    """The reference numbers (beta* = 30, 3, 1; +49%) come from a data set that is not named; on ours the
     pattern holds with beta* = 4.6, 1.7, 0.08 and a 5.9x gap. Both are recorded as evidence."""
     best, cross = _mlp_family()
     hs = sorted(best)
@@ -875,7 +883,7 @@ def mlp_family():
 @claim(
     id="wu2018.neg.best-decay-horizon-free",
     statement=r"\text{(false) the best decay exponent } \beta^* \text{ is the same for every horizon}",
-    source="negative control: short-horizon bias in the offline family (§11 item 14)",
+    source=f"negative control: short-horizon bias in the offline family ({SOURCE}, offline experiment)",
     kind="trend",
     expect="refuted",
     tag="derived",
@@ -896,7 +904,8 @@ def neg_best_decay_horizon_free():
     id="wu2018.finding.optimal-mu-exceeds-greedy-at-n100",
     statement=r"\text{(spec, not confirmed) } n=100,\ \kappa=0.01,\ T=250:\ \mu_t^{\mathrm{opt}}>\mu_t^{\mathrm{greedy}} "
     r"\text{ over most of training}",
-    source="papers/wu2018.md §11 item 11 (stated for n = 100-1000); finding of this package",
+    source=f"{SOURCE} [unconfirmed: 'the greedy momentum is lower than the optimal'], as specified for this package "
+    "(n = 100-1000); finding of this package",
     kind="inequality",
     expect="refuted",
     tag="derived",
@@ -905,7 +914,7 @@ def neg_best_decay_horizon_free():
 def finding_momentum_n100():
     """At n = 1000 the statement holds (``wu2018.momentum.short-horizon-bias``); at n = 100 the
     optimal (eta_t, mu_t) schedule (still >= 3x better than greedy momentum) keeps mu below the
-    greedy mu on most steps, so the spec's range n = 100-1000 is too wide. Recorded, not tuned."""
+    greedy mu on most steps, so the specified range n = 100-1000 is too wide. Recorded, not tuned."""
     g, o, _ = _momentum_runs(100, 0.01, 250)
     frac = float(np.mean(o.mus[1:] > g.mus[1:]))
     evidence("fraction of steps with optimal mu > greedy mu (n = 100)", frac, expected="> 0.5 per the spec")
@@ -919,16 +928,18 @@ def finding_momentum_n100():
     id="wu2018.finding.bias-ratio-at-short-horizons",
     statement=r"\text{(spec, not confirmed off its table) greedy/optimal excess at } T \ge 1.3\ (\kappa=1),\ \ge3\ "
     r"(\kappa=0.01) \text{ for } n\in\{100,1000\},\ T\in\{50,100,250\}",
-    source="papers/wu2018.md §11 item 8(a) over its parameter grid; finding of this package",
+    source=f"{SOURCE}, short-horizon bias, with the ratios specified for this package, over its parameter grid; "
+    "finding of this package",
     kind="inequality",
     expect="refuted",
     tag="derived",
     tolerance="the spec's thresholds",
 )
 def finding_bias_ratio():
-    """The ratios hold on the §7 table's settings (``wu2018.bias.greedy-worse-at-T``) and at T = 250
-    everywhere, but not at short horizons: 1.29 at (n, kappa, T) = (100, 1, 50), 1.15 and 1.27 at
-    (1000, 1, 50/100), 1.37 and 1.81 at (1000, 0.01, 50/100). The bias grows with the horizon."""
+    """The ratios hold on the settings of the reference table (``wu2018.bias.greedy-worse-at-T``) and
+    at T = 250 everywhere, but not at short horizons: 1.29 at (n, kappa, T) = (100, 1, 50), 1.15 and
+    1.27 at (1000, 1, 50/100), 1.37 and 1.81 at (1000, 0.01, 50/100). The bias grows with the
+    horizon."""
     bad = []
     for n, kappa, T in bias_settings(grid=True):
         if n < 100:
@@ -945,7 +956,8 @@ def finding_bias_ratio():
 @claim(
     id="wu2018.finding.greedy-ahead-at-tenth-of-T",
     statement=r"\text{(spec, not confirmed off its table) greedy is ahead at } t=T/10 \text{ on the whole grid}",
-    source="papers/wu2018.md §11 item 8(b) over its parameter grid; finding of this package",
+    source=f"{SOURCE}, greedy makes faster progress early [unconfirmed: third-party summaries], as specified for this "
+    "package (t = T/10), over its parameter grid; finding of this package",
     kind="inequality",
     expect="refuted",
     tag="derived",
@@ -965,7 +977,8 @@ def finding_ahead_early():
 @claim(
     id="wu2018.finding.crossover-window",
     statement=r"\text{(spec, not confirmed off its table) the crossover lies in } [0.4T,0.97T] \text{ on the whole grid}",
-    source="papers/wu2018.md §11 item 8(c) over its parameter grid; finding of this package",
+    source=f"{SOURCE}, greedy is overtaken [unconfirmed: third-party summaries], with the crossover window specified for "
+    "this package, over its parameter grid; finding of this package",
     kind="inequality",
     expect="refuted",
     tag="derived",

@@ -2,7 +2,8 @@ r"""Zhang, Li, Nado, Martens, Sachdeva, Dahl, Shallue & Grosse (NeurIPS 2019): s
 batch size on the noisy quadratic model (claims).
 
 *Which Algorithmic Choices Matter at Which Batch Sizes? Insights From a Noisy Quadratic Model*, the
-companion paper of spec ``../shared/papers/wu2018.md`` (§10; checkable claims §11 items 16-19).
+companion paper in spec ``papers/wu2018.md`` in the project's shared folder (§10; checkable claims
+§11 items 16-19).
 Zhang et al.'s closed forms are written separately (``numerics.nqm.zhang``) from the moment recursion
 they are checked against (``numerics.nqm``), and from a Monte Carlo simulation of the EMA iterate
 (``numerics.nqm.montecarlo``); the risks themselves are SymPy derivations (``theory.nqm``).
@@ -24,9 +25,11 @@ from hypothesis import given, strategies as st
 from l2l.numerics import nqm
 from l2l.proofs.claim import claim, evidence, refute
 
+from l2l.proofs.papers.zhang2019 import PAPER
+
 from .experiments import batch_table
 
-ZHANG = "Zhang et al. (NeurIPS 2019)"
+ZHANG = PAPER.short  # "Zhang et al. (2019)"
 
 
 # =============================================================================================
@@ -37,7 +40,8 @@ ZHANG = "Zhang et al. (NeurIPS 2019)"
     id="wu2018.zhang.sgd-risk",
     statement=r"s=(1-\alpha h)^2s+\alpha^2c/B \iff \tfrac12hs=\frac{\alpha c}{2B(2-\alpha h)};\quad "
     r"s_t=s_\star+(1-\alpha h)^{2t}(s_0-s_\star)",
-    source=f"{ZHANG}, §10.2 of papers/wu2018.md; §11 item 16",
+    source=f"{ZHANG}, SGD on the noisy quadratic model: the steady-state risk [form in the paper unconfirmed; "
+    "code: notebook]; derived here",
     kind="identity",
     tag="derived",
 )
@@ -52,7 +56,8 @@ def zhang_sgd_risk():
     id="wu2018.zhang.sgd-closed-form-vs-recursion",
     statement=r"\textstyle\sum_i\big[(1-\alpha h_i)^{2t}(\ell_i(0)-\ell_i^\star)+\ell_i^\star\big] = "
     r"\text{the expected loss of the moment recursion}",
-    source=f"{ZHANG}, §10.2 of papers/wu2018.md; §11 item 16",
+    source=f"{ZHANG}, SGD on the noisy quadratic model: the expected loss at step t [form in the paper unconfirmed]; "
+    "derived here",
     kind="identity",
     tag="derived",
     assumptions=r"$C=H$, $h_i\in[10^{-3},1]$, $0<\alpha h_i<2$, $t\le200$",
@@ -77,7 +82,8 @@ def zhang_sgd_vs_recursion(d, B, frac, t, s0, seed):
     id="wu2018.zhang.momentum-risk",
     statement=r"\tfrac12hX_\star=\frac{(1+\beta)\alpha c}{2B(1-\beta)(2+2\beta-\alpha h)}\ "
     r"(\text{fixed point of the }3\times3\text{ system}),\ \beta=0:\ \text{the SGD risk}",
-    source=f"{ZHANG}, §10.3 of papers/wu2018.md; §11 item 17",
+    source=f"{ZHANG}, heavy-ball momentum on the noisy quadratic model: the steady-state risk [form in the paper "
+    "unconfirmed; code: notebook]; derived here",
     kind="identity",
     tag="derived",
 )
@@ -91,7 +97,7 @@ def zhang_momentum_risk():
 @claim(
     id="wu2018.zhang.momentum-stability",
     statement=r"\rho(M)=\max|r|^2,\ r^2-(1-\alpha h+\beta)r+\beta=0;\ \ \rho(M)<1\iff|r|<1",
-    source=f"{ZHANG}, §10.3 of papers/wu2018.md; §11 items 17 and 20",
+    source=f"{ZHANG}, heavy-ball momentum: stability of the notebook's transition matrix [code: notebook]; derived here",
     kind="identity",
     tag="derived",
     tolerance="1e-9 relative (numpy eigvals of a 3x3 non-normal matrix: a double root of the mean "
@@ -124,7 +130,8 @@ def zhang_momentum_stability():
     id="wu2018.zhang.momentum-equals-sgd-at-small-step",
     statement=r"\alpha=(1-\beta)\alpha_{\mathrm{eff}}:\ \ell^\star_{\mathrm{mom}}/\ell^\star_{\mathrm{SGD}}(\alpha_{\mathrm{eff}})\to1 "
     r"\text{ as } \alpha_{\mathrm{eff}}h\to0",
-    source=f"{ZHANG}, §10.3 of papers/wu2018.md; §11 item 17",
+    source=f"{ZHANG}, heavy-ball momentum: the risk of SGD at the same effective learning rate [form in the paper "
+    "unconfirmed]; derived here",
     kind="asymptotic",
     tag="derived",
     tolerance="|ratio - 1| <= alpha_eff h: algebra gives ratio - 1 = -2 beta x / (2 + 2 beta - (1 - beta) x) with "
@@ -147,7 +154,8 @@ def zhang_momentum_small_step():
     id="wu2018.zhang.preconditioned-and-ema-risk",
     statement=r"\ell^\star_{P=H^p}=\frac{\alpha ch^{-p}}{2B(2-\alpha h^{1-p})},\quad "
     r"\ell^\star_{\mathrm{EMA}}=\ell^\star_{\mathrm{SGD}}\frac{(1-\gamma)(1+\gamma(1-\alpha h))}{(1+\gamma)(1-\gamma(1-\alpha h))}",
-    source=f"{ZHANG}, §10.4-§10.5 of papers/wu2018.md; §11 item 18",
+    source=f"{ZHANG}, preconditioning and the exponential moving average of iterates: the steady-state risks [form "
+    "in the paper unconfirmed]; derived here",
     kind="identity",
     tag="derived",
 )
@@ -166,7 +174,7 @@ def zhang_precond_ema():
     id="wu2018.zhang.ema-monte-carlo",
     statement=r"\text{EMA-SGD at stationarity: Monte Carlo mean of } \tfrac12h\tilde\theta^2 = \ell^\star_{\mathrm{EMA}},\ "
     r"\text{factor}\in(0,1)",
-    source=f"{ZHANG}, §10.5 of papers/wu2018.md; §11 item 18",
+    source=f"{ZHANG}, the exponential moving average of iterates [form in the paper unconfirmed]; derived here",
     kind="statistical",
     tag="derived",
     tolerance="|z| <= 5 over 4e4 paths, run for t with (1 - alpha h)^{2t}, gamma^t < 1e-12 so the transient is "
@@ -195,7 +203,8 @@ def zhang_ema_mc(ah, gamma, seed):
     id="wu2018.zhang.critical-batch-size",
     statement=r"\text{steps to } \epsilon \text{ vs } B:\ \text{perfect scaling to a critical } B\text{, then a plateau; "
     r"momentum and preconditioning extend it; steps} \ge d/(2\epsilon B)",
-    source=f"{ZHANG} [paper, abstract; code]; papers/wu2018.md §10.6-§10.7, §11 item 19",
+    source=f"{ZHANG}, the critical batch size and how momentum and preconditioning move it [paper, abstract; code: "
+    "notebook]; the reference table is derived here",
     kind="trend",
     tag="derived",
     assumptions=r"$d=1000$, $h_i=1/i$, $C=H$, $\epsilon=0.05$, $s_0=1$, $B\in\{1,4,\dots,65536\}$, each method at its best learning rate",
@@ -246,7 +255,7 @@ def zhang_critical_batch():
 @claim(
     id="wu2018.neg.perfect-scaling-at-every-batch-size",
     statement=r"\text{(false) steps}\times B \text{ is constant for every } B",
-    source="negative control: Zhang et al.'s plateau past the critical batch size (§10.6)",
+    source=f"negative control: the plateau past the critical batch size ({ZHANG} [paper, abstract; code: notebook])",
     kind="trend",
     expect="refuted",
     tag="derived",
@@ -264,7 +273,7 @@ def neg_perfect_scaling():
     id="wu2018.neg.momentum-risk-equals-sgd-at-same-alpha",
     statement=r"\text{(false) } \ell^\star_{\mathrm{mom}}(\alpha,\beta) = \ell^\star_{\mathrm{SGD}}(\alpha)",
     source="negative control: momentum's risk is (1 + beta)/((1 - beta)(2 + 2 beta - alpha h)) / (1/(2 - alpha h)) "
-    "times SGD's at the same raw alpha (§10.3)",
+    f"times SGD's at the same raw alpha ({ZHANG}, heavy-ball momentum; derived here)",
     kind="identity",
     expect="refuted",
     tag="derived",
@@ -283,7 +292,8 @@ def neg_momentum_risk(ah, beta):
 @claim(
     id="wu2018.finding.sgd-plateau-from-1024",
     statement=r"\text{(spec, not confirmed) SGD steps to } \epsilon \text{ are within 10\% of the plateau for every } B\ge1024",
-    source="papers/wu2018.md §11 item 19(b) (plateau 'within 10% of ~411'); finding of this package",
+    source=f"{ZHANG}, the critical batch size [code: notebook], with the plateau as specified for this package "
+    "('within 10% of ~411' from B = 1024); finding of this package",
     kind="trend",
     expect="refuted",
     tag="derived",
@@ -293,7 +303,7 @@ def finding_sgd_plateau():
     """With the learning rate refined beyond the notebook's grid, the best rate at large B moves to
     1.93-1.98 (the grid stops at 1.83) and the plateau falls from ~411 to 382 steps, so B = 1024 (443
     steps) is still 16% above it; from B = 4096 (404) on the plateau holds
-    (``wu2018.zhang.critical-batch-size``). On the notebook grid alone the spec's numbers come back."""
+    (``wu2018.zhang.critical-batch-size``). On the notebook grid alone the reference numbers come back."""
     by = {int(r.batch_size): r for r in batch_table()}
     last = by[65536].sgd.steps
     for b in (1024, 4096):
@@ -307,7 +317,8 @@ def finding_sgd_plateau():
 @claim(
     id="wu2018.finding.momentum-equals-sgd-at-small-batch",
     statement=r"\text{(spec, not confirmed) at } B\le4 \text{ momentum needs within 2\% of SGD's steps}",
-    source=f"{ZHANG} [finding 3: momentum does not help at small B]; papers/wu2018.md §11 item 19(d); finding of this package",
+    source=f"{ZHANG}, momentum does not help at small batch sizes [code: notebook text], with the 2% band specified "
+    "for this package; finding of this package",
     kind="trend",
     expect="refuted",
     tag="derived",
