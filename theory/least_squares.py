@@ -616,7 +616,7 @@ def early_stopping() -> MomentDerivation:
             expect(H * H),
             "=",
             (1 + (d + 1) / n) * I_d,
-            r"quoted: the Wishart moment $E[(X^\top X)^2] = n(n + d + 1) I$ (papers/wang2021.md §5 item 13)",
+            r"quoted: the Wishart moment $E[(X^\top X)^2] = n(n + d + 1) I$ (standard Wishart moments)",
         ),
         Step(
             expect(H * H),
@@ -677,7 +677,7 @@ def early_stopping() -> MomentDerivation:
             r"the minimum $Q(s^*) = 1 - s^* = \|w^*\|^2 - \Omega(1)$",
             Identity(given=(20,)),
         ),
-        Step(sstar, "=", early_stopping_scale_expr(), r"steps 20 and 15 (§5 item 13)", Identity(given=(20, 15))),
+        Step(sstar, "=", early_stopping_scale_expr(), r"steps 20 and 15", Identity(given=(20, 15))),
         Step(Wt(eta), "=", iterate_expr(), r"least_squares.iterate, step 6 ($w_0 = 0$), coordinate $i$"),
         Step(
             sympy.Subs(Derivative(Wt(eta), eta), eta, 0),

@@ -537,7 +537,7 @@ def moments() -> NQMDerivation:
             expect(theta_next),
             "=",
             (1 - a) * m_theta + mu * m_v,
-            r"linearity, $\mathbb{E} c = 0$ (means of §3)",
+            r"linearity, $\mathbb{E} c = 0$ (means of the noisy quadratic model)",
             Expectation(_LAWS, given=(5,)),
         ),
         Step(
@@ -574,7 +574,7 @@ def moments() -> NQMDerivation:
             _vec(expect(theta_next**2), expect(v_next**2), expect(theta_next * v_next)),
             "=",
             MatAdd(MatMul(M, s_raw), n_),
-            r"the three raw moments at once: $s' = M s + \alpha^2 h^2 \sigma^2 (1, 1, 1)^\top$ (§3)",
+            r"the three raw moments at once: $s' = M s + \alpha^2 h^2 \sigma^2 (1, 1, 1)^\top$",
             Expectation(_LAWS, given=(4, 5)),
         ),
         # 12-14 raw moments from means and (co)variances
@@ -810,7 +810,7 @@ def greedy_sgd() -> NQMDerivation:
             r"differentiate again: $f'' = \sum_i h_i^3(X_i + \sigma_i^2)$",
             FromPrevious.differentiate(alpha),
         ),
-        Step(_alpha_g, "=", greedy_eta_sgd_expr(), r"the greedy learning rate (§4)"),
+        Step(_alpha_g, "=", greedy_eta_sgd_expr(), r"the greedy learning rate (Wu et al. (2018), one-step look-ahead)"),
         Step(
             sympy.Derivative(_f(alpha), alpha),
             "=",
@@ -901,11 +901,11 @@ def greedy_momentum() -> NQMDerivation:
             (1 - alpha * hs[i]) ** 2 * Xs[i] + mu**2 * Ws[i] + 2 * mu * (1 - alpha * hs[i]) * Ys[i] + alpha**2 * hs[i] ** 2 * sigmas[i] ** 2,
             r"the second moment after one step (nqm.moments, step 8)",
         ),
-        Step(f_, "=", one_step_loss_expr(momentum=True), r"steps 1 and 2: $f(\alpha, \mu)$ of §4", Identity(given=(1, 2))),
+        Step(f_, "=", one_step_loss_expr(momentum=True), r"steps 1 and 2: $f(\alpha, \mu)$, the one-step expected loss", Identity(given=(1, 2))),
         # 4-8 the sums
         Step(_sA, "=", A, r"$A$"),
         Step(_sB, "=", B, r"$B$"),
-        Step(_sC, "=", C, r"$C$ (not the covariance of §3)"),
+        Step(_sC, "=", C, r"$C$ (not the covariance of the moment recursion)"),
         Step(_sD, "=", D, r"$D$"),
         Step(_sE, "=", E, r"$E$"),
         # 9-12 gradient
@@ -949,7 +949,7 @@ def greedy_momentum() -> NQMDerivation:
             hess,
             "=",
             ImmutableMatrix([[_sA, -_sB], [-_sB, _sC]]),
-            r"in the notation of §4 (steps 4-6)",
+            r"in the notation of steps 4-6",
             FromPrevious.substitute({A: _sA, B: _sB, C: _sC}),
         ),
         # 15-19 Cramer
@@ -1230,7 +1230,7 @@ def zhang_momentum_risk() -> NQMDerivation:
             Identity(),
         ),
         Step(ell(beta), "=", h * _X_st / 2, r"the steady-state risk $\frac12 h X_\star$"),
-        Step(ell(beta), "=", risk_mom, r"§10.3", Identity(given=(10, 5))),
+        Step(ell(beta), "=", risk_mom, r"Zhang et al. (2019), heavy-ball momentum", Identity(given=(10, 5))),
         Step(ell(0), "=", risk_sgd, r"$\beta = 0$: the SGD risk (nqm.zhang-sgd-risk)", FromPrevious.substitute({beta: Integer(0)})),
         Step(
             R(_alpha_e, h),
@@ -1292,7 +1292,7 @@ def zhang_preconditioned_risk() -> NQMDerivation:
         Step(_s_st, "=", s_star, r"candidate fixed point"),
         Step(_s_st, "=", (1 - q) ** 2 * _s_st + noise, r"it is one", Identity(given=(3,))),
         Step(ell(c_grad, p), "=", h * _s_st / 2, r"the steady-state risk $\frac12 h s_\star$"),
-        Step(ell(c_grad, p), "=", risk, r"§10.4", Identity(given=(5, 3))),
+        Step(ell(c_grad, p), "=", risk, r"Zhang et al. (2019), preconditioning", Identity(given=(5, 3))),
         Step(
             ell(h, p),
             "=",
@@ -1380,7 +1380,7 @@ def zhang_ema_risk() -> NQMDerivation:
             r"and the only one for $0 < \alpha h < 2$, $0 < \gamma < 1$",
             Identity(),
         ),
-        Step(_phi, "=", phi, r"the EMA factor of §10.5"),
+        Step(_phi, "=", phi, r"the EMA factor (Zhang et al. (2019), exponential moving average)"),
         Step(
             h * _Z_st / 2,
             "=",
