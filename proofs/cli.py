@@ -60,7 +60,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from .tables import results_table
 
         precision = out.get("environment", {}).get("precision", "")
-        text = f"model {out['model']}: {len(out['results'])} results\n\n{results_table(out)}\n\n{precision}"
+        n = len(out["results"])
+        text = f"model {out['model']}: {n} result{'' if n == 1 else 's'}\n\n{results_table(out)}\n\n{precision}"
     else:
         text = json.dumps(out, indent=None if args.compact else 1, allow_nan=False)
     sys.stdout.write(text + "\n")

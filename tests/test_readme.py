@@ -136,15 +136,13 @@ def test_readme_claim_files_are_the_example_files():
         assert (ROOT / path).read_text(encoding="utf-8") == text, path
 
 
-def test_readme_nqm_table_matches_l2l_eval():
-    tables = list(_tables("readme-nqm"))
-    assert tables, "README lost its NQM example"
-    for path, header, rows in tables:
-        assert header == ["step", "expected_loss"]
-        (res,) = _eval(path)["results"]
-        losses = res["expected_loss"]
-        assert len(rows) == len(losses) + 1
-        for row, want in zip(rows, losses + [res["greedy_eta"]]):
-            # printed with 14 significant digits: 1e-13 relative covers the rounding
-            assert float(row[1]) == pytest.approx(want, rel=1e-13), (row, want)
-        assert [r[0] for r in rows] == [str(k) for k in range(len(losses))] + ["greedy_eta"]
+def test_readme_table_output_is_what_l2l_eval_prints():
+    """The README's ``--format table`` output, verbatim (the table form prints the numbers of the
+    JSON form to 14 digits: tests/proofs/test_cli_eval.py), and the command shown above it."""
+    blocks = re.findall(r"<!-- readme-table: (\S+) -->\n```\n(.*?)```", README, flags=re.S)
+    assert blocks, "README lost its table example"
+    for path, text in blocks:
+        assert f"l2l eval {path} --format table" in README
+        proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", path, "--format", "table"], cwd=ROOT,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0 and proc.stdout == text, proc.stdout

@@ -194,7 +194,7 @@ def test_table_format_shows_every_result_and_field(example, capsys):
     out = json.loads(capsys.readouterr().out)
     assert main(["eval", path, "--format", "table"]) == 0
     text = capsys.readouterr().out
-    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    rows = [line for line in text.split("\n\n")[1].splitlines() if line.startswith("| ")]  # the first table
     assert len(rows) == 1 + len(out["results"])
     header = [h.strip() for h in rows[0].strip("|").split("|")]
     assert header[: len(out["results"][0])] == list(out["results"][0])
@@ -204,6 +204,11 @@ def test_table_format_shows_every_result_and_field(example, capsys):
         if isinstance(value, float):
             assert math.isclose(float(cell), value, rel_tol=1e-13), (key, cell, value)
     assert out["environment"]["precision"] in text
+    for number, r in enumerate(out["results"], 1):  # long lists in full, one entry per row
+        for key, value in r.items():
+            if isinstance(value, list) and len(value) > 4:
+                block = text.split(f"\nresult {number}\n", 1)[1]
+                assert all(f"| {i} |" in block for i in range(len(value)))
 
 
 def test_default_format_is_json_in_a_pipe(tmp_path):
