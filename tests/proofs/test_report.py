@@ -95,7 +95,7 @@ def test_html_self_contained(full_report):
     assert "img" not in p.tags and "script" not in p.tags and "link" not in p.tags
     assert all(link.startswith("#") for link in p.links), [link for link in p.links if not link.startswith("#")][:5]
     assert not re.search(r"https?://", page)
-    assert 'class="badge ok"' in page
+    assert 'class="badge b-proved"' in page or 'class="badge b-holds"' in page
 
 
 def test_latex_written(full_report):
@@ -122,7 +122,9 @@ def test_latex_compiles(full_report):
 
 
 def test_tex_text_escapes_and_maps_unicode():
-    assert report.latex.tex_text("a_b & 50% σ ≤ 2 ✓") == r"a\_b \& 50\% \ensuremath{\sigma} \ensuremath{\le} 2 [U+2713]"
+    assert report.latex.tex_text("a_b & 50% σ ≤ 2 ✓") == r"a\_b \& 50\% \ensuremath{\sigma}~\ensuremath{\le}~2 [U+2713]"
+    # a signed number is one box (no line break after its sign); a spaced relation is tied
+    assert report.latex.tex_text("eta = -0.5, 1e-05") == r"eta~=~\mbox{-0.5}, \mbox{1e-05}"
 
 
 def test_refuses_non_report_folder(tmp_path, capsys):
@@ -146,7 +148,7 @@ def test_refuses_file_and_bad_format(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 4 and "Traceback" not in err
     assert err.splitlines()[-1] == (
-        "l2l: error: --derivations: no derivation name or prefix matches 'no-such-derivation' (see `l2l derive --help`)"
+        "l2l: error: --derivations: no derivation name or prefix matches 'no-such-derivation' (see `l2l derive --list`)"
     )
 
 
@@ -181,7 +183,7 @@ def test_missed_expectation_exits_one(tmp_path, small, monkeypatch, capsys):
     md = (target / "report.md").read_text(encoding="utf-8")
     page = (target / "report.html").read_text(encoding="utf-8")
     assert "user.report.false" in md and "arithmetic says otherwise" in md
-    assert 'class="badge miss"' in page
+    assert 'class="badge b-missed"' in page and "missed: refuted, expected holds" in page
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium is not installed here")

@@ -79,7 +79,7 @@ def fake_derivation() -> tuple:
     evil = sympy.Symbol("</math><script>" + EFFECT + "</script>")
     step = SimpleNamespace(lhs=evil + 1, rhs=sympy.Symbol("x") ** 2, rel="=",
                            justification=r"by $\text{<svg onload=" + EFFECT + r">}$ and \input{secret.txt}",
-                           text=lambda: "evil + 1 = x**2")
+                           text=lambda: "evil + 1 = x**2", latex=lambda: r"x + 1 = \input{secret.txt}")
     d = SimpleNamespace(
         name="evil.derivation", title="<b>title</b>", source="src", steps=[step],
         assumptions=[r"\text{<img src=x onerror=" + EFFECT + r">}", r"$\href{javascript:" + EFFECT + r"}{x}$"],
