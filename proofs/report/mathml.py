@@ -67,10 +67,19 @@ def _attrs(items: Any) -> str:
     return "".join(out)
 
 
+#: LaTeX's escaped specials, which latex2mathml leaves verbatim inside ``\text{...}``.
+_TEX_SPECIALS = re.compile(r"\\([%&_#${}])")
+
+
 def _text(raw: str | None) -> str:
     """A converter's text node, escaped. Both converters put character references into text
-    verbatim (``&#x3B1;``, ``&InvisibleTimes;``) next to the user's raw text: decode, then escape."""
-    return html.escape(html.unescape(raw), quote=False) if raw else ""
+    verbatim (``&#x3B1;``, ``&InvisibleTimes;``) next to the user's raw text: decode, then escape.
+    LaTeX's escaped specials (``10\\%`` in ``\\text{}``) become the characters they print.
+
+    >>> _text(r"within 10\\% of &lt;x&gt;")
+    'within 10% of &lt;x&gt;'
+    """
+    return html.escape(_TEX_SPECIALS.sub(r"\1", html.unescape(raw)), quote=False) if raw else ""
 
 
 def _from_etree(el: Any) -> str:

@@ -43,7 +43,7 @@ CLAIMS = ("wu2018.zhang.sgd-risk", "wu2018.zhang.momentum-equals-sgd-at-small-st
 WIDTHS = (1000, 1400)
 #: Symbol names internal to the package's notation: a reader must never see them.
 INTERNAL_NAMES = ("matexpect", "matavg", "scalaravg", "scalarexpect", "rowt", "mattangent")
-RAW_COMMAND = re.compile(r"\\[A-Za-z]+")
+RAW_COMMAND = re.compile(r"\\([A-Za-z]+|[%&_#${}])")  # a command, or an escaped special such as 10\%
 INTERNAL = re.compile(r"(?<![A-Za-z])(" + "|".join(INTERNAL_NAMES) + r")(?![A-Za-z])")
 OVERFULL = re.compile(r"Overfull \\hbox \(([0-9.]+)pt too wide\)")
 TOLERATED_OVERFULL_PT = 10.0
