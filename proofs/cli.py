@@ -222,16 +222,6 @@ def _jobs(value: str) -> int:
     return n
 
 
-def default_jobs() -> int:
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _timeout(value: str) -> float:
     try:
         x = float(value)
@@ -331,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if getattr(args, "jobs", 0) is None:
+            from .workers import default_jobs
+
             args.jobs = default_jobs()
         return int(args.func(args))
     except (UsageError, ValidationError) as exc:

@@ -29,11 +29,19 @@ import time
 import warnings
 from typing import Any, Callable, Sequence
 
-__all__ = ["run_tasks"]
+__all__ = ["run_tasks", "default_jobs"]
 
 _HEADER = struct.Struct(">Q")
 _TASK = struct.Struct(">I")
 _NO_LIMIT = 10.0 * 365 * 86400
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequence[float] | None = None,

@@ -45,8 +45,10 @@ def _write_files(data: ReportData, folder: Path, formats: Sequence[str]) -> None
     if "md" in formats or "tex" in formats:
         figdir = folder / "figures"
         figdir.mkdir()
-        for f in data.figures:
+        for f in data.figures:  # PNG for Markdown; the vector PDF beside it for LaTeX
             (figdir / f"{f.name}.png").write_bytes(f.png)
+            if "tex" in formats and f.pdf:
+                (figdir / f"{f.name}.pdf").write_bytes(f.pdf)
         (folder / "report.md").write_text(render_markdown(data), encoding="utf-8")
     if "html" in formats:
         (folder / "report.html").write_text(render_html(data), encoding="utf-8")
@@ -127,7 +129,7 @@ def build_report(
 
     modules = {c.module for c, _ in results}
     papers = [p for p in registered() if p.claim_module() in modules]
-    figures = make_figures(papers) if formats else []
+    figures = make_figures(papers, jobs=jobs) if formats else []
     log(f"[figures] {len(figures)} drawn ({time.perf_counter() - start:.1f} s)")
     env = environment(precision=PRECISION, profile=profile, seed=seed,
                       packages=("l2l-theory", "numpy", "scipy", "sympy", "mpmath", "hypothesis", "matplotlib"))

@@ -1,6 +1,8 @@
 """Computations shared by the Wu et al. (2018) claims and figures, cached: several claims and the
 report's figures read the same optimal schedules on the spec's stand-in NQP (``papers/wu2018.md`` §2,
-§7), so a report that ran the catalogue draws its figures at little extra cost.
+§7). Claims run in worker processes, so the numbers the figures show are also *published*
+(:func:`l2l.proofs.report.figures.publish`) when a claim computes them: ``l2l report`` then draws
+the figures without computing them again. Claims never read what is published.
 """
 
 from __future__ import annotations
@@ -34,7 +36,47 @@ def schedules(n: int, kappa: float, T: int) -> dict:
     greedy = nqm.greedy_schedule(p, T, eta_max=cap)
     opt = nqm.optimal_schedule(p, T, eta_max=cap, init=greedy.etas)
     eta_fixed, fixed_loss = nqm.best_constant_eta(p, T, eta_max=cap)
-    return {"problem": p, "cap": cap, "greedy": greedy, "optimal": opt, "fixed": (eta_fixed, fixed_loss - p.irreducible)}
+    out = {"problem": p, "cap": cap, "greedy": greedy, "optimal": opt, "fixed": (eta_fixed, fixed_loss - p.irreducible)}
+    if (n, kappa, T) in FIGURE_SETTINGS:
+        _publish(schedule_figure_name(n, kappa, T), _schedule_summary(out))
+    return out
+
+
+#: The settings (n, kappa, T) whose schedules the report's figures show.
+FIGURE_SETTINGS = ((1000, 1.0, 250), (1000, 0.01, 250))
+
+
+def schedule_figure_name(n: int, kappa: float, T: int) -> str:
+    return f"wu2018.schedules(n={int(n)},kappa={float(kappa)!r},T={int(T)})"
+
+
+def _schedule_summary(s: dict) -> dict:
+    p = s["problem"]
+    return {
+        "h": p.h,
+        "etas": {k: s[k].etas for k in ("greedy", "optimal")},
+        "excess": {k: s[k].excess for k in ("greedy", "optimal")},
+        "fixed_eta": s["fixed"][0],
+        "final_per_coordinate": {k: nqm.per_coordinate_excess(p, final_state(p, s[k])) for k in ("greedy", "optimal")},
+    }
+
+
+def schedule_figure_data(n: int, kappa: float, T: int) -> dict:
+    """What the figures show of :func:`schedules` (arrays as lists): published by the claims
+    that computed it, else computed here."""
+    from l2l.proofs.report.figures import shared
+
+    return shared(schedule_figure_name(n, kappa, T), lambda: _schedule_summary(schedules(n, kappa, T)))
+
+
+def _publish(name: str, data: dict) -> None:
+    """Hand ``data`` to the report's figures; never fails a claim (the figure computes it then)."""
+    try:
+        from l2l.proofs.report.figures import publish  # lazily: only on this expensive path
+
+        publish(name, data)
+    except Exception:  # noqa: BLE001 - a claim's verdict must not depend on the report's cache
+        pass
 
 
 #: The settings of the spec's §7 reference table (n, kappa, T) on the stand-in: where the
@@ -68,4 +110,21 @@ def look_ahead_runs():
     p = stand_in(1000, 1.0)
     runs = {k: nqm.receding_horizon_schedule(p, 1000, k, eta_max=CAP) for k in (1, 3, 10, 30, 100, 300)}
     opt = nqm.optimal_schedule(p, 1000, eta_max=CAP, init=runs[300].etas)
+    _publish(LOOK_AHEAD_FIGURE, _look_ahead_summary(runs, opt))
     return runs, opt
+
+
+LOOK_AHEAD_FIGURE = "wu2018.look_ahead_runs()"
+
+
+def _look_ahead_summary(runs: dict, opt: nqm.Schedule) -> dict:
+    ks = sorted(runs)
+    return {"k": ks, "final_excess": [runs[k].final_excess for k in ks], "etas": [runs[k].etas for k in ks],
+            "optimal_etas": opt.etas, "optimal_excess": opt.final_excess}
+
+
+def look_ahead_figure_data() -> dict:
+    """What the look-ahead figure shows of :func:`look_ahead_runs` (published by the claim)."""
+    from l2l.proofs.report.figures import shared
+
+    return shared(LOOK_AHEAD_FIGURE, lambda: _look_ahead_summary(*look_ahead_runs()))
