@@ -38,6 +38,7 @@ Source: presentation only (no mathematics is claimed here).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -467,6 +468,7 @@ class PaperLatexPrinter(_PaperOrder, LatexPrinter):
     _print_ScalarTangent = _print_MatTangent
 
 
+@functools.lru_cache(maxsize=8192)  # a report prints each step in three formats
 def latex(expr: Any) -> str:
     r"""``expr`` in LaTeX, as a paper writes it.
 
@@ -514,6 +516,7 @@ class PaperStrPrinter(_PaperOrder, StrPrinter):
         return sign + "*".join(parts + [self.parenthesize(m, precedence(expr)) for m in mats])
 
 
+@functools.lru_cache(maxsize=8192)
 def text(expr: Any) -> str:
     """``expr`` in SymPy's string form, with the signs of :func:`latex`.
 

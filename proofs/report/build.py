@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .figures import make_figures
+from .figures import FigurePlan, figure_failure
 from .folder import ReportError, prepare_target, write_atomically
 from .render import ReportData, render_html, render_latex, render_markdown
 from .text import json_text
@@ -18,8 +18,8 @@ __all__ = ["FORMATS", "PRECISION", "build_report", "write_report"]
 
 FORMATS = ("md", "html", "tex")
 PRECISION = "float64 evaluators; mpmath references at 50-60 digits"
-#: Hang guard of one derivation's check (seconds; the slowest takes about 12 s of CPU).
-DERIVATION_TIMEOUT = 900.0
+#: Hang guard of one derivation's check or figure (seconds; the slowest takes about 12 s of CPU).
+SIDE_TASK_TIMEOUT = 900.0
 
 def _compile_pdf(folder: Path) -> None:
     """report.tex -> report.pdf with pdflatex when one is installed; otherwise say so and skip."""
@@ -100,14 +100,22 @@ def build_report(
 
     names = list(registry.names() if derivation_names is None else derivation_names)
     derivations = [registry.get(name) for name in names]
-    # one pool for everything: the derivations' checks first (they are few and long), then the
-    # claims; `jobs` workers take the next task when free, so the cores stay busy to the end
-    tasks = [d.verify for d in derivations] + [claim_task(c, profile, seed) for c in claims]
-    guard = timeout if timeout is not None else DERIVATION_TIMEOUT
-    limits = [guard] * len(derivations) + [timeout if timeout is not None else c.hang_timeout(profile) for c in claims]
-    n = len(derivations)
+    from ..papers import papers as registered
+
+    modules = {c.module for c in claims}
+    plan = FigurePlan([p for p in registered() if p.claim_module() in modules])
+    # one pool for everything: the derivations' checks first (few and long), then the claims, then
+    # the figures not in the cache (by then the claims have published the numbers they show);
+    # `jobs` workers take the next task when free, so the cores stay busy to the end
+    tasks = [d.verify for d in derivations] + [claim_task(c, profile, seed) for c in claims] + plan.tasks
+    n, m = len(derivations), len(claims)
+    guard = timeout if timeout is not None else SIDE_TASK_TIMEOUT
+    limits = [guard] * n + [timeout if timeout is not None else c.hang_timeout(profile) for c in claims] + [guard] * len(plan.tasks)
+    draw_failure = figure_failure(plan.names)
 
     def failure(i: int, kind: str, detail: Any, output: int) -> Any:
+        if i >= n + m:
+            return draw_failure(i - n - m, kind, detail, output)
         if i >= n:
             return claim_failure(claims[i - n], profile, seed, kind, detail, output)
         why = f"timeout after {detail:g} s" if kind == "timeout" else f"{kind}: {detail}"
@@ -118,19 +126,17 @@ def build_report(
         now = time.perf_counter() - start
         if k < n:
             log(f"[derivation {k + 1}/{n}] {names[k]} ({now:.1f} s)")
-            return
-        flag = "" if value.matches else f"  MISSED: {value.verdict}, expected {value.expect}"
-        log(f"[{k - n + 1}/{len(claims)}] {value.id} ({now:.1f} s){flag}")
+        elif k < n + m:
+            flag = "" if value.matches else f"  MISSED: {value.verdict}, expected {value.expect}"
+            log(f"[{k - n + 1}/{m}] {value.id} ({now:.1f} s){flag}")
+        else:
+            log(f"[figure {k - n - m + 1}/{len(plan.tasks)}] {plan.names[k - n - m]} ({now:.1f} s)")
 
     values = run_tasks(tasks, jobs=jobs, limits=limits, failure=failure, on_result=progress)
     derivations = list(zip(derivations, values[:n]))
-    results = list(zip(claims, values[n:]))
-    from ..papers import papers as registered
-
-    modules = {c.module for c, _ in results}
-    papers = [p for p in registered() if p.claim_module() in modules]
-    figures = make_figures(papers, jobs=jobs) if formats else []
-    log(f"[figures] {len(figures)} drawn ({time.perf_counter() - start:.1f} s)")
+    results = list(zip(claims, values[n:n + m]))
+    figures = plan.finish(values[n + m:])
+    log(f"[figures] {len(figures)} ({len(plan.tasks)} drawn, the others from the cache; {time.perf_counter() - start:.1f} s)")
     env = environment(precision=PRECISION, profile=profile, seed=seed,
                       packages=("l2l-theory", "numpy", "scipy", "sympy", "mpmath", "hypothesis", "matplotlib"))
     data = ReportData(env=env, claims=results, derivations=derivations, figures=figures)

@@ -46,7 +46,7 @@ from typing import Any, Callable, Sequence
 
 __all__ = [
     "Figure", "FigureSpec", "STYLE", "SIZES", "DPI", "COLORS", "LINESTYLES", "figure_size", "subplots", "legend_below", "log_scale",
-    "render_figure", "save", "figure_function", "make_figures", "cache_dir", "publish", "shared",
+    "render_figure", "save", "figure_function", "make_figures", "FigurePlan", "figure_failure", "cache_dir", "publish", "shared",
 ]
 
 #: Okabe & Ito's colour-blind-safe palette (yellow left out: too light on white), each colour with
@@ -375,8 +375,11 @@ def _draw(task: _Task) -> list[Figure]:
 def _draw_in_worker(task: _Task) -> list[Figure]:
     import matplotlib
 
+    from threadpoolctl import threadpool_limits
+
     matplotlib.use("Agg", force=True)  # this process only: a plug-in's pyplot figures need no display
-    return _draw(task)
+    with threadpool_limits(limits=1):  # as for claims: workers share the cores, small products spin
+        return _draw(task)
 
 
 # =============================================================================================
@@ -548,40 +551,64 @@ def _preload() -> None:
     matplotlib.font_manager.findfont("DejaVu Sans")
 
 
+class FigurePlan:
+    """The figures of some papers, split into work for worker processes: :attr:`tasks` draws the
+    figures not in the disk cache (most expensive first), :meth:`finish` takes what they drew, in
+    the same order, writes it to the cache and returns every figure in paper order, each tagged
+    with its paper's key. ``l2l report`` runs the tasks in the pool of its claims, so figures
+    are drawn while the last claims run."""
+
+    def __init__(self, papers: Sequence[Any], cache: bool = True):
+        self._papers = list(papers)
+        self._specs = _tasks(self._papers)
+        self._folder = cache_dir() if cache else None
+        self._keys = [_cache_key(t) for t in self._specs]
+        self._done: dict[int, list[Figure]] = {}
+        for k, key in enumerate(self._keys):
+            hit = _cache_read(self._folder, key)
+            if hit is not None:
+                self._done[k] = hit
+        self._todo = sorted((k for k in range(len(self._specs)) if k not in self._done), key=lambda k: -self._specs[k].cost)
+        if self._todo:
+            _preload()  # once, before the workers fork
+        #: one zero-argument callable per figure task still to draw (a list of Figure each)
+        self.tasks = [functools.partial(_draw_in_worker, self._specs[k]) for k in self._todo]
+        #: the name of each task, for progress and failure messages
+        self.names = [self._specs[k].name for k in self._todo]
+
+    def finish(self, drawn: Sequence[list[Figure]]) -> list[Figure]:
+        out: list[Figure] = []
+        done = {**self._done, **dict(zip(self._todo, drawn))}
+        for k, spec in enumerate(self._specs):
+            if k in self._todo:
+                _cache_write(self._folder, self._keys[k], done[k])
+            for f in done[k]:
+                f.paper = self._papers[spec.paper].key
+                out.append(f)
+        return out
+
+
 def make_figures(papers: Sequence[Any], *, jobs: int | None = None, cache: bool = True) -> list[Figure]:
     """The figures of the given papers (:class:`l2l.proofs.papers.Paper`), in order, each tagged
     with its paper's key. ``jobs`` worker processes (default: the CPUs available) draw
     them, most expensive first; ``jobs=1`` draws them here. ``cache=False`` (or ``L2L_NO_CACHE=1``)
     neither reads nor writes the disk cache. The figures are the same bytes in every case."""
-    tasks = _tasks(papers)
-    folder = cache_dir() if cache else None
-    keys = [_cache_key(t) for t in tasks]
-    done: dict[int, list[Figure]] = {}
-    for k, (task, key) in enumerate(zip(tasks, keys)):
-        hit = _cache_read(folder, key)
-        if hit is not None:
-            done[k] = hit
-    todo = sorted((k for k in range(len(tasks)) if k not in done), key=lambda k: -tasks[k].cost)
     from ..workers import default_jobs, run_tasks
 
+    plan = FigurePlan(papers, cache)
     jobs = default_jobs() if jobs is None else jobs
-    if jobs > 1 and len(todo) > 1:
-        _preload()
-
-        def failure(i: int, kind: str, detail: Any, output: int) -> Any:
-            raise RuntimeError(f"figure {tasks[todo[i]].name!r} could not be drawn ({kind}: {detail})")
-
-        drawn = run_tasks([functools.partial(_draw_in_worker, tasks[k]) for k in todo], jobs=min(jobs, len(todo)),
-                          failure=failure)
-        done.update(zip(todo, drawn))
+    if jobs > 1 and len(plan.tasks) > 1:
+        drawn = run_tasks(plan.tasks, jobs=min(jobs, len(plan.tasks)), failure=figure_failure(plan.names))
     else:
-        for k in todo:
-            done[k] = _draw(tasks[k])
-    out: list[Figure] = []
-    for k, task in enumerate(tasks):
-        if k in todo:
-            _cache_write(folder, keys[k], done[k])
-        for f in done[k]:
-            f.paper = papers[task.paper].key
-            out.append(f)
-    return out
+        drawn = [_draw(plan._specs[k]) for k in plan._todo]
+    return plan.finish(drawn)
+
+
+def figure_failure(names: Sequence[str]) -> Callable[[int, str, Any, int], Any]:
+    """The ``failure`` of :func:`l2l.proofs.workers.run_tasks` for figure tasks: a figure that
+    cannot be drawn stops the report with its name and reason."""
+
+    def failure(i: int, kind: str, detail: Any, output: int) -> Any:
+        raise RuntimeError(f"figure {names[i]!r} could not be drawn ({kind}: {detail})")
+
+    return failure

@@ -275,6 +275,14 @@ def _derivation_rows(data: ReportData) -> list[dict]:
 
 
 def _context(data: ReportData) -> dict:
+    """The templates' variables, built once per report (the three formats share them)."""
+    cached = data.__dict__.get("_context")
+    if cached is None:
+        cached = data.__dict__["_context"] = _build_context(data)
+    return cached
+
+
+def _build_context(data: ReportData) -> dict:
     claims = _claim_rows(data)
     references = _references(data)
     return {

@@ -175,7 +175,6 @@ def false_claim():
 
 
 def test_missed_expectation_exits_one(tmp_path, small, monkeypatch, capsys):
-    monkeypatch.setattr(report.build, "make_figures", lambda papers=(): [])
     path = tmp_path / "user_claims.py"
     path.write_text(USER_CLAIM)
     target = tmp_path / "rep"
