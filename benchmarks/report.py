@@ -41,9 +41,9 @@ def run(jobs: int, fmt: str) -> dict:
         claims = json.loads((out / "claims.json").read_text())["claims"]
     marks = {}
     for line in proc.stderr.splitlines():
-        m = re.search(r"\(([\d.]+) s\)", line)
+        m = re.search(r"([\d.]+) s\)$", line)
         if m and line.startswith("[figures]"):
-            marks["pool done, figures drawn"] = float(m.group(1))
+            marks["pool done (derivations, claims, figures)"] = float(m.group(1))
         elif m and line.startswith("report written"):
             marks["written"] = float(m.group(1))
     return {"jobs": jobs, "wall": wall, "cpu": cpu, "claims": claims, "marks": marks}
