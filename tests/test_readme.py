@@ -146,3 +146,15 @@ def test_readme_table_output_is_what_l2l_eval_prints():
         proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", path, "--format", "table"], cwd=ROOT,
                               capture_output=True, text=True)
         assert proc.returncode == 0 and proc.stdout == text, proc.stdout
+
+
+def test_readme_quick_commands_run():
+    """Every ``l2l list``, ``l2l derive`` and ``l2l eval`` line of the README's bash blocks runs and
+    exits 0 (``check`` and ``report`` are run by the tests of the catalogue and the main job)."""
+    lines = [line.strip() for block in _bash_blocks() for line in block.splitlines()]
+    quick = [line for line in lines if line.split()[:2] in (["l2l", "list"], ["l2l", "derive"], ["l2l", "eval"])]
+    assert {"l2l list wang2021.thm4", "l2l derive quadratic", "l2l eval examples/nqm.json --format table"} <= set(quick)
+    for line in quick:
+        args = shlex.split(line)[1:]
+        proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0 and proc.stdout.strip(), (line, proc.stderr[-500:])
