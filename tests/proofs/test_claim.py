@@ -364,3 +364,20 @@ def test_catalogue_selectors(capsys):
         select(["wang2021.nothing-here"])
     assert main(["list"]) == 0
     assert "negative controls" in capsys.readouterr().out
+
+
+def test_pytest_on_a_claim_file_is_reproducible_and_names_its_seed(tmp_path):
+    """``pytest FILE`` on a claim file: seed 0 by default (the same counterexample every run),
+    printed with the command that repeats it; ``--hypothesis-seed=N`` is honoured."""
+
+    def run(*extra: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(REFUTED), *extra],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1, proc.stdout[-2000:]
+        return proc.stdout
+
+    first, second = run(), run()
+    assert "Hypothesis seed 0" in first and "repeat with --hypothesis-seed=0" in first
+    ce = [line for line in first.splitlines() if line.startswith("counterexample")]
+    assert ce and ce == [line for line in second.splitlines() if line.startswith("counterexample")]
+    assert "repeat with --hypothesis-seed=7" in run("--hypothesis-seed=7")
