@@ -86,7 +86,7 @@ def build_report(
 
     from ..catalogue import select
     from ..environment import environment
-    from ..runner import claim_failure, claim_task
+    from ..runner import claim_failure, claim_task, settle_imports
     from ..workers import run_tasks
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -98,6 +98,7 @@ def build_report(
     claims = select(list(selectors))
     start = time.perf_counter()
 
+    settle_imports()  # the same Hypothesis constants in every worker, whatever runs first
     names = list(registry.names() if derivation_names is None else derivation_names)
     derivations = [registry.get(name) for name in names]
     from ..papers import papers as registered
