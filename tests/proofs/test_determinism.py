@@ -37,3 +37,18 @@ def test_verdicts_under_cpu_load_equal_the_unloaded_run(main_job_report):
     assert set(busy) == set(idle)
     differ = [cid for cid in idle if _key(idle[cid]) != _key(busy[cid])]
     assert differ == [], [(cid, _key(idle[cid]), _key(busy[cid])) for cid in differ[:5]]
+
+
+def test_a_claims_examples_do_not_depend_on_what_ran_before_it():
+    """Hypothesis mixes constants of the imported local modules into generation; the runner loads
+    every module first (``settle_imports``), so a claim run alone and after other claims (which
+    import other modules) draws the same examples. Without it this claim drew 15 examples after
+    ``wang2021.thm3`` and ``wu2018.zhang`` and 16 alone (measured)."""
+    cid = "wu2018.neg.momentum-risk-equals-sgd-at-same-alpha"
+
+    def examples(*before: str) -> int:
+        proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "check", *before, cid, "--jobs", "1", "--json"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=900)
+        return next(c["examples"] for c in json.loads(proc.stdout)["claims"] if c["id"] == cid)
+
+    assert examples() == examples("wang2021.thm3", "wu2018.zhang")
