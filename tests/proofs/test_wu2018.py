@@ -60,3 +60,21 @@ def test_catalogue_covers_spec_items():
 @pytest.mark.parametrize("c", CLAIMS, ids=[c.id for c in CLAIMS])
 def test_claim_meets_expectation(c, main_job_report):
     check_verdict(c, main_job_report)
+
+
+def test_schedule_certificate_separates_converged_from_stopped_optimisers():
+    """numerics.nqm.certificate: the greedy schedule is optimal in 1-D (certificate ~0), and an
+    L-BFGS-B run stopped after 2 iterations from a constant start is not certified."""
+    import numpy as np
+
+    from l2l.numerics import nqm
+    from l2l.numerics.nqm.certificate import schedule_certificate
+
+    p = nqm.NQMProblem([0.5], [2.0], [0.0], [3.0])
+    cap = 1.999 / 0.5
+    g = nqm.greedy_schedule(p, 30)
+    assert schedule_certificate(p, g.etas, eta_max=cap).grad_inf <= 1e-10
+    weak = nqm.optimal_schedule(p, 30, eta_max=cap, init=np.full(30, 0.01), maxiter=2)
+    assert schedule_certificate(p, weak.etas, eta_max=cap).grad_inf > 1e-8
+    full = nqm.optimal_schedule(p, 30, eta_max=cap, init=np.full(30, 0.01))
+    assert schedule_certificate(p, full.etas, eta_max=cap).grad_inf <= 1e-8

@@ -186,6 +186,10 @@ def upper_bound(problem, t, frac):
     assert lhs <= log_bound + 1e-12 * abs(log_bound) + float(_growth_allowance(ev, t)), (lhs, log_bound)
 
 
+#: examples of wang2021.thm3.lower-bound in this process: drawn, and vacuous (right side <= 0)
+_LOWER_BOUND_COUNTS = {"drawn": 0, "vacuous": 0}
+
+
 @claim(
     id="wang2021.thm3.lower-bound",
     statement=r"\eta>2/L:\quad |F'(\eta)| \ge c_1^2L^2t(\eta L-1)^{2t-1} - L^2t",
@@ -194,16 +198,37 @@ def upper_bound(problem, t, frac):
     tolerance="in log space, 1e-12 relative plus 1e-15 t max|ln|a_i|| (float64 exponents)",
     examples={"ci": 20, "dev": 100, "thorough": 1000},
 )
-@given(problem=paper_instances, t=st.integers(1, 200), mult=st.floats(1.0, 3.0, exclude_min=True))
-def lower_bound(problem, t, mult):
+@given(problem=paper_instances, log_excess=st.floats(-3.0, math.log10(2.0)), data=st.data())
+def lower_bound(problem, log_excess, data):
+    """The bound is informative only where c_1^2 (eta L - 1)^(2t-1) > 1. The horizon is therefore
+    drawn (log-uniform, up to 10^4) from the smallest t where the right side is positive: with t
+    drawn independently in [1, 200], about 30% of the examples were vacuous. Where even t = 10^4 is
+    vacuous the example counts as vacuous; the count is evidence. eta = (1 + 10^u) 2/L with u in
+    [-3, log10 2]: eta in (2/L, 6/L], log-uniform in its distance to 2/L; within 0.1% of 2/L the
+    bound is vacuous for every t <= 10^4 unless c_1^2 > e^-4, so that sliver is left out."""
+    mult = 1.0 + 10.0**log_excess
     eta = mult * 2.0 / problem.L
     L = problem.L
+    log_c1 = math.log(_top_coefficient(problem) ** 2)
+    log_base = math.log(eta * L - 1)
+    # smallest t with (2t - 1) log_base + log_c1 > 0 (log_base > 0 since eta L > 2)
+    t_min = max(1, math.floor((-log_c1 / log_base + 1) / 2) + 1) if log_base > 0 else 10**9
+    _LOWER_BOUND_COUNTS["drawn"] += 1
+    if t_min > 10**4:
+        _LOWER_BOUND_COUNTS["vacuous"] += 1
+        evidence("vacuous examples / drawn (this process)", [_LOWER_BOUND_COUNTS["vacuous"], _LOWER_BOUND_COUNTS["drawn"]])
+        assume(False)
+    t = data.draw(ps.horizons(max_t=10**4, min_t=t_min), label="t")
     ev = evaluate(problem, eta, t)
-    x = math.log(_top_coefficient(problem) ** 2) + (2 * t - 1) * math.log(eta * L - 1)
-    if x <= 0:
-        return  # the right side is <= 0: nothing to check
+    x = log_c1 + (2 * t - 1) * log_base
+    if x <= 0:  # rounding at the boundary t_min: nothing to check
+        _LOWER_BOUND_COUNTS["vacuous"] += 1
+        evidence("vacuous examples / drawn (this process)", [_LOWER_BOUND_COUNTS["vacuous"], _LOWER_BOUND_COUNTS["drawn"]])
+        return
     log_rhs = math.log(L * L * t) + x + math.log1p(-math.exp(-x))
     lhs = float(ev.naive_grad_log_abs)
+    evidence("vacuous examples / drawn (this process)", [_LOWER_BOUND_COUNTS["vacuous"], _LOWER_BOUND_COUNTS["drawn"]])
+    evidence("ln|F'| - ln(right side)", lhs - log_rhs, expected=">= 0")
     assert lhs >= log_rhs - 1e-12 * abs(log_rhs) - float(_growth_allowance(ev, t)), (lhs, log_rhs)
 
 
@@ -365,6 +390,47 @@ def log_gradient_bounded(problem, t):
 
 
 @claim(
+    id="wang2021.thm4.log-gradient-matches-reference",
+    statement=r"G'(\eta) = -2\,\frac{\sum_i c_i^2\lambda_i^2(1-\eta\lambda_i)^{2t-1}}{\sum_i c_i^2\lambda_i(1-\eta\lambda_i)^{2t}}"
+    r"\ \text{(the size of } G'\text{, not only its sign)}",
+    source=f"{SOURCE}, Theorem 4 (the quantity the theorem bounds and meta-GD follows)",
+    kind="identity",
+    tolerance="|G'_stable - G'_ref| <= 1e-10 (|G'_ref| + S) + 1e-15 t max|ln|a_i|| S, S = 2 sum_i |c_i^2 lambda_i^2 "
+    "a_i^(2t-1)| / sum_i c_i^2 lambda_i a_i^(2t) the scale of the summed terms (float64 conditioning of a "
+    "cancelling sum, plus the exponent error of t-th powers; tests/numerics/test_stable.py)",
+    examples={"ci": 10, "dev": 50, "thorough": 300},
+)
+@given(problem=paper_instances, t=ps.horizons(max_t=10**6))
+def log_gradient_matches_reference(problem, t):
+    """The size of G' from the stable log-space evaluator (numerics.quadratic.stable) against the
+    60-digit direct evaluation of the closed form (numerics.quadratic.reference: plain mpmath
+    powers and sums, no code shared), on 24 step sizes over [0, 3/L] (including 2/(L+alpha) and
+    eta*(t)). The sign claims above cannot see a wrong magnitude; this one refutes a G' off by 5%.
+    Evidence: the largest relative error at points where G' is well conditioned (|G'| >= S/10)."""
+    from l2l.numerics.quadratic.metaopt import eta_star
+    from l2l.numerics.quadratic.reference import quadratic_reference
+
+    p = problem
+    etas = np.concatenate([np.linspace(0.0, 3.0 / p.L, 22), [2.0 / (p.L + p.alpha), eta_star(p, t)]])
+    ev = evaluate(p, etas, t)
+    worst_rel, informative = 0.0, 0
+    for i, eta in enumerate(etas):
+        ref = quadratic_reference(p.eigenvalues, p.coefficients, float(eta), t, dps=60)
+        if ref.log_loss is None:
+            continue
+        g, gr, terms = float(ev.log_objective_grad[i]), float(ref.log_objective_grad), float(ref.grad_abs_terms)
+        growth = 1e-15 * t * float(ev.max_abs_log_factor[i])
+        tol = 1e-10 * (abs(gr) + terms) + growth * terms
+        if abs(gr) >= 0.1 * terms:
+            informative += 1
+            worst_rel = max(worst_rel, abs(g - gr) / abs(gr))
+        assert abs(g - gr) <= tol, f"G' = {g!r} but the 60-digit reference gives {gr!r} at eta = {eta!r}, t = {t}"
+    evidence("max relative error of G' where |G'| >= S/10", worst_rel, expected=0.0, tolerance="1e-10 (|G'| + S)")
+    evidence("step sizes with |G'| >= S/10 (of 24)", informative)
+    assert informative >= 1, "no well-conditioned step size: the check could not see a wrong magnitude"
+
+
+@claim(
     id="wang2021.thm4.bound-derivation",
     statement=r"|G'| \le \frac{2L^2}{c_{\min}^2\alpha\rho} \le \frac{2L^2(L+\alpha)}{c_{\min}^2\alpha(L-\alpha)}",
     source=f"{SOURCE}, Theorem 4 (ii) (proof; the chain of bounds is derived here)",
@@ -434,41 +500,111 @@ def meta_gd_converges(problem, t):
         assert k is not None and k <= budget, f"not within 0.1% of eta* to stay from {m} x 2/L after {budget} steps"
 
 
-@claim(
-    id="wang2021.fig1.meta-gd-paper-setting",
-    statement=r"\text{meta-GD with } \mu_k = \tfrac{1}{100\sqrt k} \text{ on the released code's 20-d instance converges from } \eta_0\in\{0.1, 1\}",
-    source=f"{SOURCE}, Section 5.1, Figure 1 (instance of the released code [code]; reference counts [derived], "
-    "not the paper's)",
-    kind="trend",
-    tag="derived",
-    tolerance="first step within 0.1% of eta*: 68 (t = 80, eta_0 = 0.1), 195 (t = 300, eta_0 = 0.1), "
-    "1244 (t = 1000, eta_0 = 1.0), within 5%; then staying within 0.1% after 1.5 k_c + 1500 steps",
-)
-def meta_gd_paper_setting():
-    """H = X^T X with X 20 x 20 Gaussian and w0 ~ N(0, I) unnormalised, drawn from
-    numpy.random.default_rng(1) (X first): the instance on which the reference counts were
-    derived. Finding: the counts are *first* hits; at t = 80 and 300 the iterate leaves the 0.1%
-    band again and settles only after the stability step k_c (224 and 646 steps)."""
-    from l2l.numerics.quadratic.metaopt import eta_star, first_hit, meta_gd, stability_step
+#: seeds of the released code's instance generator (seed 1 is the instance of the reference
+#: counts) and the largest stability step k_c run per profile (the run costs ~1.5 k_c + 2000 meta-steps
+#: at ~0.5 ms each; pairs above the cap are set aside a priori, from k_c alone, and counted).
+FIG1_SEEDS = {"ci": range(6), "dev": range(6), "thorough": range(12)}
+FIG1_MAX_KC = {"ci": 1000.0, "dev": 3000.0, "thorough": 1e5}
+#: first hits within 0.1% on seed 1 (derived here, not the paper's numbers)
+FIG1_PAPER_COUNTS = {(80, 0.1): 68, (300, 0.1): 195, (1000, 1.0): 1244}
 
-    rng = np.random.default_rng(1)
+
+def _fig1_instance(seed: int) -> QuadraticProblem:
+    """The released code's instance: H = X^T X, X 20 x 20 Gaussian, w0 ~ N(0, I) unnormalised,
+    drawn from numpy.random.default_rng(seed) (X first)."""
+    rng = np.random.default_rng(seed)
     x = rng.normal(size=(20, 20))
     w0 = rng.normal(size=20)
-    p = QuadraticProblem.from_matrix(x.T @ x, w0)
-    for t, eta0, reference in ((80, 0.1, 68), (300, 0.1, 195), (1000, 1.0, 1244)):
-        star = eta_star(p, t)
-        k_c = stability_step(p, t, c=0.01)
-        budget = int(math.ceil(1.5 * k_c)) + 1500
-        run = meta_gd(p, eta0, t, steps=budget + 500, c=0.01)
-        inside = np.abs(run.etas - star) <= 1e-3 * star
-        first = int(np.argmax(inside)) if inside.any() else None
-        settled = first_hit(run, star, 1e-3 * star)
-        evidence(f"t = {t}, eta0 = {eta0}: first within 0.1%", first, expected=reference, tolerance="5%")
-        evidence(f"t = {t}, eta0 = {eta0}: stays within 0.1% from", settled, expected=f"<= {budget}")
-        if first is None or abs(first - reference) > 0.05 * reference:
-            refute(f"first hit {first} differs from the reference {reference} (t = {t})", t=t, eta0=eta0, first=first)
-        if settled is None or settled > budget:
-            refute(f"no settling within {budget} steps (t = {t})", t=t, eta0=eta0, settled=settled)
+    return QuadraticProblem.from_matrix(x.T @ x, w0)
+
+
+def _fig1_runs(settings, profile: str):
+    """Meta-GD (c = 1/100) on every seed's instance at each (t, eta0) of ``settings`` whose k_c is
+    within the profile's cap. Yields (seed, t, eta0, first, settled, budget) and counts set-aside pairs."""
+    from l2l.numerics.quadratic.metaopt import eta_star, first_hit, meta_gd_many, stability_step
+
+    rows, set_aside = [], []
+    for seed in FIG1_SEEDS[profile]:
+        p = _fig1_instance(seed)
+        todo = []
+        for t, eta0 in settings:
+            k_c = stability_step(p, t, c=0.01)
+            if k_c > FIG1_MAX_KC[profile]:
+                set_aside.append((seed, t, eta0, round(k_c)))
+                continue
+            todo.append((t, eta0, eta_star(p, t), int(math.ceil(1.5 * k_c)) + 1500))
+        if not todo:
+            continue
+        runs = meta_gd_many(p, [e for _, e, _, _ in todo], [t for t, _, _, _ in todo], steps=max(b for *_, b in todo) + 500, c=0.01)
+        for (t, eta0, star, budget), run in zip(todo, runs):
+            inside = np.abs(run.etas - star) <= 1e-3 * star
+            first = int(np.argmax(inside)) if inside.any() else None
+            rows.append((seed, t, eta0, first, first_hit(run, star, 1e-3 * star), budget))
+    return rows, set_aside
+
+
+@claim(
+    id="wang2021.fig1.meta-gd-paper-setting",
+    statement=r"\text{meta-GD with } \mu_k = \tfrac{1}{100\sqrt k} \text{ on the released code's 20-d instances converges from } "
+    r"\eta_0=0.1:\ |\eta_k-\eta^*|\le 10^{-3}\eta^* \text{ for all } k\ge 1.5k_c+1500",
+    source=f"{SOURCE}, Section 5.1, Figure 1 (instances of the released code [code]; the budget 1.5 k_c + 1500 "
+    "[derived], not the paper's)",
+    kind="trend",
+    tag="derived",
+    tolerance="on every seed of default_rng(0..5) (ci) and t in {80, 300}: settled within 0.1% of eta* (bracketed "
+    "root) by 1.5 k_c + 1500 meta-steps (k_c: the step after which eta* is a stable fixed point); pairs with "
+    "k_c above the profile's cap (ci 1000) are set aside a priori for run time and counted; at least 4 pairs checked",
+)
+def meta_gd_paper_setting():
+    """A statement over the distribution of the released code's instances, not one instance: the
+    reference first-hit counts 68 / 195 / 1244 hold on default_rng(1) only (seeds 0, 2-5 give 141,
+    435, 1027, 231, 159 at t = 80) and are recorded as evidence, not asserted. Finding (seed 1):
+    the counts are *first* hits; at t = 80 and 300 the iterate leaves the 0.1% band again and
+    settles only after k_c. The start eta_0 = 1 (t = 1000) is the subject of
+    ``wang2021.finding.fig1-budget-from-above``."""
+    from l2l.proofs.claim import current_profile
+
+    profile = current_profile() if current_profile() in FIG1_SEEDS else "ci"
+    rows, set_aside = _fig1_runs(((80, 0.1), (300, 0.1)), profile)
+    for seed, t, eta0, first, settled, budget in rows:
+        ref = FIG1_PAPER_COUNTS.get((t, eta0)) if seed == 1 else None
+        evidence(f"seed {seed}, t = {t}, eta0 = {eta0}: first within 0.1% / settled from", [first, settled],
+                 expected=f"settled <= {budget}" + (f"; first = {ref} (reference count, seed 1)" if ref else ""))
+    evidence("pairs set aside (seed, t, eta0, k_c) above the k_c cap", set_aside, why="run time, decided from k_c before running")
+    late = [(s, t, e, st, b) for s, t, e, _, st, b in rows if st is None or st > b]
+    evidence("checked pairs / settled within budget", [len(rows), len(rows) - len(late)])
+    if len(rows) < 4:
+        refute("fewer than 4 (seed, t) pairs checked: the claim has no distribution behind it", checked=len(rows))
+    if late:
+        refute("meta-GD did not settle within 1.5 k_c + 1500 steps", late=late)
+
+
+@claim(
+    id="wang2021.finding.fig1-budget-from-above",
+    statement=r"\text{(finding; false) from } \eta_0 = 1\ (t = 1000)\text{, meta-GD settles within } 0.1\% \text{ of } \eta^* "
+    r"\text{ by } 1.5k_c+1500 \text{ steps on every seed}",
+    source=f"finding on {SOURCE}, Figure 1 setting: the budget derived on default_rng(1) does not transfer",
+    kind="trend",
+    expect="refuted",
+    tag="derived",
+    tolerance="as wang2021.fig1.meta-gd-paper-setting",
+)
+def fig1_budget_from_above():
+    """Finding: from eta_0 = 1 (eta_0 L ~ 64) the iterate comes down, overshoots below eta*
+    (default_rng(4): to 0.011 against eta* = 0.029 at k = 500) and climbs back slowly because
+    |G'| is small below eta* and the meta step c/sqrt(k) has shrunk: seeds 4 and 5 settle at
+    k = 3087 and 7061 against budgets 2019 and 1517. Seed 1 (1244 steps) holds. The paper's
+    qualitative statement (convergence) is not contradicted; the derived budget is."""
+    from l2l.proofs.claim import current_profile
+
+    profile = current_profile() if current_profile() in FIG1_SEEDS else "ci"
+    rows, set_aside = _fig1_runs(((1000, 1.0),), profile)
+    for seed, t, eta0, first, settled, budget in rows:
+        evidence(f"seed {seed}, t = 1000, eta0 = 1: first within 0.1% / settled from", [first, settled], expected=f"settled <= {budget}")
+    evidence("pairs set aside (seed, t, eta0, k_c)", set_aside)
+    late = [(s, st, b) for s, t, e, _, st, b in rows if st is None or st > b]
+    if late:
+        refute("meta-GD from eta0 = 1 did not settle within 1.5 k_c + 1500 steps", late=late)
 
 
 # =============================================================================================
@@ -795,6 +931,25 @@ def _ls_cached(sigma: float, seed: int, d: int, n: int, m: int, m_test: int):
     return tbt_vs_tbv(d=d, n=n, sigma=sigma, t=40, m=m, m_test=m_test, seed=seed)
 
 
+@functools.lru_cache(maxsize=64)
+def _ls_frozen(sigma: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the test tasks frozen (truncated at 40 sigma) at eta*_train and at eta*_valid in
+    :func:`_ls_setting`'s run: a frozen task's error is exactly ||w* - 40 sigma u||^2, which is
+    recomputed here from the run's test tasks (same seed derivation as ``tbt_vs_tbv``)."""
+    from l2l.numerics.least_squares.metaopt import sample_tasks, test_error
+
+    r = _ls_setting(sigma, seed)
+    s_test = int(np.random.SeedSequence(seed).generate_state(2)[1])
+    tests = sample_tasks(r.d, r.n1, r.n - r.n1, r.m_test, sigma, s_test)
+    frozen = np.array([float(test_error(tk.merged.w_star, tk.merged.radius * tk.merged.u)) for tk in tests])
+    return np.asarray(r.errors_tbt) == frozen, np.asarray(r.errors_tbv) == frozen
+
+
+def _at_grid_floor(m) -> bool:
+    """eta* at the lowest grid point (1e-6): the trivial output w ~ 0, not a tuned step size."""
+    return bool(m.eta <= m.grid[0] * (1 + 1e-9))
+
+
 @claim(
     id="wang2021.ls.tbt-is-section3-quadratic",
     statement=r"n<d:\ \tfrac1{2n}\|y-Xw_t\|^2 = \tfrac12\sum_i\lambda_i(1-\eta\lambda_i)^{2t}\langle v_i,w_{\rm ERM}\rangle^2",
@@ -876,23 +1031,39 @@ def t_eta_valid_constant():
     statement=r"\mathbb E\|w_{t,\eta^*_{\rm train}}-w^*\|^2 = \Omega(1)\,\sigma^2 \quad(n\approx d/2)",
     source=f"{SOURCE}, Theorem 5 (TbT error Omega(sigma^2); the ERM error formula is derived here)",
     kind="statistical",
-    tolerance="on every seed: TbT test error increasing in sigma in {1, 2, 4}, and error(4)/error(1) >= 5 "
-    "(sigma^2 grows 16x; the ERM formula (1 - n/d) + sigma^2 n/(d - n - 1) predicts about 11x)",
+    tolerance="on every non-vacuous seed: TbT test error over the test tasks NOT frozen at eta*_train increasing in "
+    "sigma in {1, 2, 4}, and error(4)/error(1) >= 5 (sigma^2 grows 16x; the ERM formula (1 - n/d) + sigma^2 n/(d - n - 1) "
+    "predicts about 11x); a seed is vacuous when more than half the test tasks are frozen at some sigma; at least "
+    "2 non-vacuous seeds",
 )
 def tbt_error_grows():
+    """Frozen test tasks (eta*_train past their stability edge: the iterate is frozen at 40 sigma,
+    error ~1600 sigma^2) dominate the mean on some seeds (seed 2: 92-94% of TbT's error from one
+    task of 100), so the trend is read on the other tasks and the frozen counts are evidence."""
     from l2l.numerics.least_squares.metaopt import erm_error_underdetermined
 
-    held = 0
+    held = support = 0
     seeds = _ls_seeds()
+    vacuous = []
     for seed in seeds:
         runs = [_ls_setting(s, seed) for s in (1.0, 2.0, 4.0)]
-        errs = [r.error_tbt for r in runs]
-        evidence(f"TbT test error at sigma = 1, 2, 4 (d = {runs[0].d}, seed {seed})", errs,
+        masks = [_ls_frozen(s, seed)[0] for s in (1.0, 2.0, 4.0)]
+        errs = [float(np.mean(np.asarray(r.errors_tbt)[~f])) if (~f).any() else math.nan for r, f in zip(runs, masks)]
+        evidence(f"TbT test error at sigma = 1, 2, 4 without frozen tasks (d = {runs[0].d}, seed {seed}); all tasks",
+                 [errs, [r.error_tbt for r in runs]],
                  expected=[erm_error_underdetermined(runs[0].n, runs[0].d, s) for s in (1.0, 2.0, 4.0)], why="ERM error formula")
+        evidence(f"test tasks frozen at eta*_train, sigma = 1, 2, 4 (seed {seed})", [int(f.sum()) for f in masks])
+        if any(f.sum() > 0.5 * f.size for f in masks):
+            vacuous.append(seed)
+            continue
+        support += 1
         held += errs[0] < errs[1] < errs[2] and errs[2] >= 5 * errs[0]
-    evidence("fraction of seeds where the trend holds", held / len(seeds))
-    if held < len(seeds):
-        refute("TbT error does not grow like sigma^2 on every seed", fraction=held / len(LS_SEEDS))
+    evidence("seeds vacuous (most test tasks frozen)", vacuous)
+    evidence("fraction of non-vacuous seeds where the trend holds", held / support if support else None)
+    if support < 2:
+        refute("fewer than 2 non-vacuous seeds", support=support, vacuous=vacuous)
+    if held < support:
+        refute("TbT error does not grow like sigma^2 on every non-vacuous seed", held=held, support=support)
 
 
 @claim(
@@ -900,29 +1071,47 @@ def tbt_error_grows():
     statement=r"\mathbb E\|w_{t,\eta^*_{\rm valid}}-w^*\|^2 = \|w^*\|^2-\Omega(1) < \mathbb E\|w_{t,\eta^*_{\rm train}}-w^*\|^2",
     source=f"{SOURCE}, Theorem 5",
     kind="statistical",
-    tolerance="on every seed and sigma in {1, 2, 4}: TbV test error < TbT test error and never above the "
-    "trivial output's ||w*||^2 = 1 (+1e-9 rounding); strictly below 0.95 at sigma = 1",
+    tolerance="on every non-vacuous run (seed x sigma in {1, 2, 4}): on the test tasks frozen at neither eta*, TbV "
+    "test error < TbT test error and never above the trivial output's ||w*||^2 = 1 (+1e-9 rounding); strictly "
+    "below 0.95 at sigma = 1. A run is vacuous (cannot discriminate) when eta*_valid sits at the grid floor "
+    "1e-6 (TbV is then the trivial output) or when most test tasks are frozen. At least half the runs must be non-vacuous",
 )
 def tbv_beats_tbt():
     """Finding (ci-sized setting d = 40, n1 = 10): at sigma >= 2 the TbV objective is nearly flat and
     its minimiser often sits at the grid's lower end (1e-6), i.e. the trivial output w ~ 0 with error
     ~ 1; the predicted early-stopping gain 1 - s* is only 0.04 (sigma = 2) and 0.015 (sigma = 4)
-    there, below what m = 10 tasks resolve. The Omega(1) gain is therefore asserted at sigma = 1 only;
-    the other runs are recorded. TbT's error is inflated on some seeds by test tasks for which
-    eta*_train is past their stability edge (frozen at 40 sigma by the truncation rule)."""
-    wins = below_one = total = 0
+    there, below what m = 10 tasks resolve. Such runs (3 of 9 under ci) cannot tell TbV from the
+    trivial output and are counted as vacuous, not as support. TbT's error is inflated on some seeds
+    by 1-3 test tasks for which eta*_train is past their stability edge (frozen at 40 sigma by the
+    truncation rule, up to 94% of the mean): the comparison is made without them, and the counts
+    are evidence."""
+    wins = below_one = support = 0
+    vacuous, runs = [], 0
     for seed in _ls_seeds():
         for s in (1.0, 2.0, 4.0):
             r = _ls_setting(s, seed)
-            total += 1
-            wins += r.error_tbv < r.error_tbt
-            below_one += r.error_tbv <= (0.95 if s == 1.0 else 1.0 + 1e-9)
-            evidence(f"d = {r.d}, sigma = {s}, seed {seed}: TbT {r.error_tbt:.3f} +- {r.error_tbt_se:.3f}, TbV {r.error_tbv:.3f} +- {r.error_tbv_se:.3f}",
+            runs += 1
+            f_tbt, f_tbv = _ls_frozen(s, seed)
+            keep = ~(f_tbt | f_tbv)
+            e_tbt = float(np.mean(np.asarray(r.errors_tbt)[keep])) if keep.any() else math.nan
+            e_tbv = float(np.mean(np.asarray(r.errors_tbv)[keep])) if keep.any() else math.nan
+            floor = _at_grid_floor(r.tbv) or 2 * int(keep.sum()) < keep.size
+            evidence(f"d = {r.d}, sigma = {s}, seed {seed}: TbT {r.error_tbt:.3f} +- {r.error_tbt_se:.3f}, TbV {r.error_tbv:.3f} +- {r.error_tbv_se:.3f}; "
+                     f"without frozen tasks TbT {e_tbt:.3f}, TbV {e_tbv:.3f}; frozen at eta*_train / eta*_valid {int(f_tbt.sum())} / {int(f_tbv.sum())}"
+                     + ("; vacuous (eta*_valid at the grid floor, or most test tasks frozen)" if floor else ""),
                      [r.tbt.eta, r.tbv.eta], why="eta*_train, eta*_valid")
-    evidence("fraction TbV < TbT", wins / total)
-    evidence("fraction of runs meeting the bound on TbV's error", below_one / total)
-    if wins < total or below_one < total:
-        refute("TbV does not beat TbT and the trivial output on every run", wins=wins, below_one=below_one, total=total)
+            if floor:
+                vacuous.append((seed, s))
+                continue
+            support += 1
+            wins += e_tbv < e_tbt
+            below_one += e_tbv <= (0.95 if s == 1.0 else 1.0 + 1e-9)
+    evidence("vacuous runs (eta*_valid at the grid floor, or most test tasks frozen)", vacuous)
+    evidence("non-vacuous runs: TbV < TbT / meeting the bound on TbV / total", [wins, below_one, support])
+    if 2 * support < runs:
+        refute("fewer than half the runs can discriminate TbV from the trivial output", support=support, runs=runs)
+    if wins < support or below_one < support:
+        refute("TbV does not beat TbT and the trivial output on every non-vacuous run", wins=wins, below_one=below_one, support=support)
 
 
 @claim(

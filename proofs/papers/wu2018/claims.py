@@ -106,7 +106,8 @@ def dynamics_monte_carlo(p, frac, mu, t, seed):
     tag="derived",
     tolerance="16 (t + 1) eps x the recursion run on absolute values (|M|, noise): the a-priori forward error "
     "bound of either float64 recursion. A first version scaled by |mean product| + |variance| and failed under "
-    "thorough where the covariance itself cancels (-a(1-a)V + a^2 h^2 sigma^2 ~ 0)",
+    "thorough where the covariance itself cancels (-a(1-a)V + a^2 h^2 sigma^2 ~ 0). The same bound for both "
+    "forms against the 40-digit mean/covariance reference (numerics.nqm.reference), whose own error is ~1e-35",
     examples={"ci": 15, "dev": 60, "thorough": 500},
 )
 @given(p=_small_nqm(), frac=st.floats(0.0, 1.9), mu=st.floats(0.0, 0.95), t=st.integers(0, 60))
@@ -131,6 +132,20 @@ def mean_variance_form(p, frac, mu, t):
         other = a * b + var
         err = np.abs(raw - other)
         assert np.all(err <= tol * absval + 1e-300), f"{name}: raw {raw} vs mean/variance {other} (bound {tol * absval})"
+    # Both forms above propagate their second moments with the same moment_step, so a noise term
+    # mis-scaled there cancels out of the identity. The independent side: the 40-digit mean/covariance
+    # propagation z' = A z + b c of numerics.nqm.reference (generic 2x2 products, no shared code),
+    # exact to ~1e-35, so the float64 forward error bound above applies to the difference.
+    from l2l.numerics.nqm.reference import nqm_reference
+
+    ref = nqm_reference(p.h, p.sigma2, p.mean0, p.var0, eta, t, mu, dps=40, curve=False)
+    rm = np.array([[float(v) for v in m] for m in ref.mean]).reshape(-1, 2)
+    rc = np.array([[float(v) for v in c] for c in ref.cov]).reshape(-1, 3)
+    for name, raw, want, absval in (("X", s.X, rm[:, 0] ** 2 + rc[:, 0], Xa), ("W", s.W, rm[:, 1] ** 2 + rc[:, 2], Wa),
+                                    ("Y", s.Y, rm[:, 0] * rm[:, 1] + rc[:, 1], Ya), ("var_w", mv["var_w"], rc[:, 0], Xa),
+                                    ("cov", mv["cov"], rc[:, 1], Ya)):
+        err = np.abs(raw - want)
+        assert np.all(err <= tol * absval + 1e-300), f"{name}: float64 {raw} vs the mpmath reference {want} (bound {tol * absval})"
 
 
 @claim(
@@ -277,15 +292,29 @@ def negative_mu_exists():
     source=f"{SOURCE}, Theorem 2 [role unconfirmed]: the edge case W = 0 (derived here)",
     kind="identity",
     tag="derived",
-    tolerance="1e-14 relative (the same float64 sums)",
+    tolerance="alpha: 1e-7 relative to bounded Brent's argmin on [0, 4/h_min] (xatol 1e-13) of the exact one-step EXCESS loss at this mu "
+    "(numerics.nqm.dynamics.one_step_loss, which shares no code with the greedy formula), or the float64 "
+    "resolution of a minimum 4 sqrt(2 eps L(alpha*) / f''), f'' = sum h^3 (X + sigma^2), if larger; "
+    "mu returned 0.0 exactly; one-step loss independent of mu exactly (W = Y = 0 multiply mu)",
     examples={"ci": 10, "dev": 40, "thorough": 300},
 )
 @given(pm=_moments(), mu=st.floats(-0.9, 0.9))
 def greedy_w_zero(pm, mu):
+    """At W = Y = 0 the greedy (alpha, mu) of the heavy-ball rule must be the one-step argmin over
+    alpha, whatever mu: checked against a numerical minimisation of the exact one-step expected
+    loss at the drawn mu (not against ``greedy_eta``, which ``greedy_eta_mu`` returns here)."""
+    from scipy.optimize import minimize_scalar
+
     p, s = pm
     a, m = nqm.greedy_eta_mu(p, s)
-    a_sgd = nqm.greedy_eta(p, s)
-    assert abs(a - a_sgd) <= 1e-14 * a_sgd, (a, a_sgd)
+    assert m == 0.0, f"greedy mu = {m!r} at W = 0"
+    f = lambda e: nqm.one_step_loss(p, s, e, mu) - p.irreducible  # noqa: E731  (one-step excess loss at mu)
+    hi = 4.0 / float(p.h.min())
+    res = minimize_scalar(f, bounds=(0.0, hi), method="bounded", options={"xatol": 1e-13, "maxiter": 2000})
+    fpp = float(np.sum(p.h**3 * (s.X + p.sigma2)))
+    width = 4 * math.sqrt(2 * EPS * nqm.one_step_loss(p, s, res.x, mu) / fpp)
+    evidence("closed form / numerical argmin - 1", a / res.x - 1.0, expected=0.0, tolerance=max(1e-7, width / res.x))
+    assert abs(res.x - a) <= max(1e-7 * res.x, width), f"greedy alpha {a:.12g}, numerical argmin at mu = {mu} {res.x:.12g}"
     assert nqm.one_step_loss(p, s, a, mu) == nqm.one_step_loss(p, s, a, 0.0), "mu changed the one-step loss at W = Y = 0"
 
 
@@ -339,21 +368,35 @@ def greedy_1d_iterated(m0, s2, h):
     kind="identity",
     tag="derived",
     assumptions=r"$n\in\{1,3\}$, $T\in[5,50]$; equal curvatures and noise, heterogeneous $m_{0,i}$ allowed",
-    tolerance="L-BFGS-B from 3 starts (greedy, constant, 2 x greedy) must not go below greedy by more than 1e-9 "
-    "relative; the adjoint gradient at the greedy schedule (a stationary point) is below 1e-7 in log-step units",
+    tolerance="two-sided: from 3 starts (best constant, median greedy, 2 x greedy) the optimiser's result must be "
+    "certified (projected adjoint gradient in log-step units <= 10 g_tol = 1e-8: L-BFGS-B's own stopping rule "
+    "g_tol = 1e-9, with 10x for its line-search stops at rounding level) and agree with greedy within "
+    "1e-9 x excess + 64 T eps x loss (float64 rounding of T steps of the loss; converged runs agree to 1e-13); "
+    "the adjoint gradient at the greedy schedule (a stationary point) below 1e-7 of the loss in log-step units",
     examples={"ci": 5, "dev": 20, "thorough": 100},
 )
 @given(n=st.sampled_from([1, 3]), T=st.integers(5, 50), h=st.floats(0.05, 2.0), s2=st.floats(0.1, 10.0), data=st.data())
 def greedy_optimal_isotropic(n, T, h, s2, data):
+    """Both directions: the optimum is not below greedy (greedy is optimal) and not above it (the
+    optimiser found the optimum, as its certificate says); a weak optimiser stopped early fails the
+    certificate or the upper side from the starts away from greedy."""
+    from l2l.numerics.nqm.certificate import schedule_certificate
+
     m0 = np.array(data.draw(st.lists(st.floats(0.1, 10.0), min_size=n, max_size=n), label="m0"))
     p = nqm.NQMProblem(np.full(n, h), np.full(n, s2), np.zeros(n), m0)
     g = nqm.greedy_schedule(p, T)
     cap = 1.999 / h
     _, g_eta, _ = nqm.schedule_gradient(p, g.etas)
     assert np.max(np.abs(g.etas * g_eta)) <= 1e-7 * g.final_loss, "greedy schedule is not stationary"
-    for init in (g.etas, np.full(T, float(np.median(g.etas))), np.minimum(2 * g.etas, cap)):
+    tol = 1e-9 * g.final_excess + 64 * T * EPS * g.final_loss
+    worst = 0.0
+    for name, init in (("constant", "constant"), ("median", np.full(T, float(np.median(g.etas)))), ("2 x greedy", np.minimum(2 * g.etas, cap))):
         o = nqm.optimal_schedule(p, T, eta_max=cap, init=init)
-        assert o.final_loss >= g.final_loss * (1 - 1e-9), f"optimised {o.final_loss:.15g} < greedy {g.final_loss:.15g}"
+        cert = schedule_certificate(p, o.etas, eta_max=cap)
+        worst = max(worst, cert.grad_inf)
+        assert cert.grad_inf <= 10 * float(o.info["gtol"]), f"optimum from {name} not certified: projected gradient {cert.grad_inf:.3g}"
+        assert abs(o.final_loss - g.final_loss) <= tol, f"optimised from {name} {o.final_loss:.15g} vs greedy {g.final_loss:.15g}"
+    evidence("largest certificate (projected gradient) over the starts", worst, expected="<= 1e-8")
     if n == 1:
         bayes = 0.5 * h * s2 * m0[0] / (s2 + T * m0[0])
         assert abs(g.final_excess - bayes) <= 1e-12 * bayes, (g.final_excess, bayes)
@@ -365,20 +408,89 @@ def greedy_optimal_isotropic(n, T, h, s2, data):
     source=f"derived here: a stronger form of {SOURCE}, third theorem [statement unconfirmed] (the Bayes posterior variance)",
     kind="inequality",
     tag="derived",
-    tolerance="1e-9 relative below the Bayes value (optimiser and float64 rounding)",
+    tolerance="two-sided: every start (the SGD optimum, and constant eta at mu = 0.9) ends within 1e-9 relative of "
+    "the Bayes value (converged runs: 1e-14; the SGD schedule attains it, so the momentum optimum equals it), "
+    "and every start's result is certified: projected adjoint gradient <= 10 g_tol = 1e-8 (L-BFGS-B's stopping "
+    "rule g_tol = 1e-9; 10x for line-search stops at rounding level), the kept one recomputed independently of the optimiser",
     examples={"ci": 4, "dev": 20, "thorough": 100},
 )
 @given(T=st.integers(5, 30), h=st.floats(0.05, 2.0), s2=st.floats(0.1, 10.0), m0=st.floats(0.1, 10.0))
 def bayes_bound_momentum(T, h, s2, m0):
+    """The lower side is the theorem (nothing beats Bayes); the upper side checks that the optimiser
+    reaches it from a start far from the SGD optimum (mu = 0.9 throughout), so that a weak optimiser
+    cannot make the lower side hold vacuously."""
+    from l2l.numerics.nqm.certificate import schedule_certificate
+
     p = nqm.NQMProblem([h], [s2], [0.0], [m0])
     bayes = 0.5 * h * s2 * m0 / (s2 + T * m0)
-    o = nqm.optimal_schedule(p, T, eta_max=1.999 / h, momentum=True)
-    evidence(f"optimised excess / Bayes (T = {T})", o.final_excess / bayes, expected=">= 1")
+    o = nqm.optimal_schedule(p, T, eta_max=1.999 / h, momentum=True, init=["sgd", "constant"])
+    cert = schedule_certificate(p, o.etas, o.mus, eta_max=1.999 / h)
+    per_start = {r["start"]: (r["final_loss"] - p.irreducible) / bayes for r in o.info["starts"]}
+    evidence(f"optimised excess / Bayes per start (T = {T})", per_start, expected="1 (>= 1 by the theorem)")
+    evidence("certificate: projected gradient at the kept optimum", cert.grad_inf, expected="<= 1e-8")
     assert o.final_excess >= bayes * (1 - 1e-9), f"momentum schedule {o.final_excess:.15g} beats Bayes {bayes:.15g}"
+    for r in o.info["starts"]:
+        ratio = per_start[r["start"]]
+        assert abs(ratio - 1) <= 1e-9, f"start {r['start']!r} ends at {ratio:.12g} x Bayes"
+        assert r["grad_inf"] <= 10 * float(o.info["gtol"]), f"start {r['start']!r} not certified: projected gradient {r['grad_inf']:.3g}"
+    assert cert.grad_inf <= 10 * float(o.info["gtol"]), f"optimum not certified: projected gradient {cert.grad_inf:.3g}"
 
 
 # =============================================================================================
 # Short-horizon bias on the stand-in (§11 items 8, 9, 13)
+
+
+def _certificate(s: dict):
+    """The optimality certificate of the cached T-optimal schedule (numerics.nqm.certificate),
+    recomputed from the adjoint at the returned schedule, independently of the optimiser's report."""
+    from l2l.numerics.nqm.certificate import schedule_certificate
+
+    return schedule_certificate(s["problem"], s["optimal"].etas, eta_max=s["cap"])
+
+
+#: certificate threshold: L-BFGS-B stops when the projected gradient (log-step units) is <= g_tol =
+#: 1e-9; 10x allows its line-search stops at float64 rounding level. Converged runs on the grid: <= 1e-9.
+CERT_FACTOR = 10.0
+
+
+def _greedy_argmin_error(p, g, k: int, cap: float) -> tuple[float, float]:
+    """|alpha_k - argmin_alpha E L_{k+1}| and its allowed error at step k of the greedy schedule ``g``:
+    the argmin of the exact one-step expected loss (numerics.nqm.dynamics) by bounded Brent on
+    [0, cap] (xatol 1e-13), which shares no code with the greedy sums; allowed: 1e-7 relative or the
+    float64 resolution of a minimum 4 sqrt(2 eps L / f''), f'' = sum h^3 (X + sigma^2)."""
+    from scipy.optimize import minimize_scalar
+
+    st_ = nqm.run(p, g.etas[:k], k, curve=False).state if k > 0 else nqm.State(p.mean0**2 + p.var0, np.zeros(p.d), np.zeros(p.d))
+    res = minimize_scalar(lambda e: nqm.one_step_loss(p, st_, e) - p.irreducible, bounds=(0.0, cap), method="bounded",
+                          options={"xatol": 1e-13, "maxiter": 2000})
+    fpp = float(np.sum(p.h**3 * (st_.X + p.sigma2)))
+    width = 4 * math.sqrt(2 * EPS * nqm.one_step_loss(p, st_, res.x) / fpp)
+    return abs(float(g.etas[k]) - float(res.x)), max(1e-7 * float(res.x), width, 1e-12 * cap)
+
+
+@functools.lru_cache(maxsize=None)
+def _schedule_checks(n: int, kappa: float, T: int) -> tuple:
+    s = schedules(n, kappa, T)
+    errs = tuple((k, *_greedy_argmin_error(s["problem"], s["greedy"], k, s["cap"])) for k in (0, T // 2, T - 1))
+    return _certificate(s).grad_inf, errs
+
+
+def _checked_schedules(n: int, kappa: float, T: int) -> dict:
+    """:func:`experiments.schedules`, with both sides of the comparison checked before a bias claim
+    reads them: the T-optimal schedule must carry a certificate (projected adjoint gradient <= 10
+    g_tol), and the greedy schedule must be the one-step argmin (at steps 0, T/2 and T-1, against
+    a numerical minimisation of the exact one-step loss). A weak optimiser or a mis-weighted greedy
+    sum refutes every bias claim instead of passing silently."""
+    s = schedules(n, kappa, T)
+    grad_inf, errs = _schedule_checks(n, kappa, T)
+    evidence(f"certificate: projected gradient of the T-optimal schedule (n={n}, kappa={kappa}, T={T})", grad_inf,
+             expected=f"<= {CERT_FACTOR:g} g_tol")
+    if grad_inf > CERT_FACTOR * float(s["optimal"].info["gtol"]):
+        refute(f"the T-optimal schedule is not certified: projected gradient {grad_inf:.3g}", n=n, kappa=kappa, T=T)
+    for k, err, allowed in errs:
+        if err > allowed:
+            refute(f"greedy step {k} is off the one-step argmin by {err:.3g} (allowed {allowed:.2g})", n=n, kappa=kappa, T=T, step=k)
+    return s
 
 
 def _bias_claim_settings(kappa: float | None = None, grid: bool = False) -> list:
@@ -414,7 +526,7 @@ def _ratio_needed(n: int, kappa: float) -> float:
 )
 def bias_worse_at_T():
     for n, kappa, T in bias_settings():
-        s = schedules(n, kappa, T)
+        s = _checked_schedules(n, kappa, T)
         ratio = s["greedy"].final_excess / s["optimal"].final_excess
         need = _ratio_needed(n, kappa)
         ref = SPEC_BIAS.get((n, kappa, T))
@@ -437,7 +549,7 @@ def bias_worse_at_T():
 )
 def bias_ahead_early():
     for n, kappa, T in bias_settings():
-        s = schedules(n, kappa, T)
+        s = _checked_schedules(n, kappa, T)
         k = T // 10
         ge, oe = s["greedy"].excess[k], s["optimal"].excess[k]
         evidence(f"excess at t = T/10 greedy / optimal (n={n}, kappa={kappa}, T={T})", [ge, oe], expected="greedy < optimal")
@@ -459,7 +571,7 @@ def bias_ahead_early():
 )
 def bias_single_crossover():
     for n, kappa, T in bias_settings(grid=True):
-        changes, first = _crossing(schedules(n, kappa, T))
+        changes, first = _crossing(_checked_schedules(n, kappa, T))
         on_table = (n, kappa, T) in TABLE_SETTINGS
         evidence(f"sign changes; crossover t / T (n={n}, kappa={kappa}, T={T})", [changes, first / T],
                  expected="1; [0.4, 0.97]" if on_table else "1")
@@ -483,7 +595,7 @@ def bias_single_crossover():
 )
 def bias_optimal_shape():
     for n, kappa, T in bias_settings():
-        s = schedules(n, kappa, T)
+        s = _checked_schedules(n, kappa, T)
         o, g = s["optimal"].etas, s["greedy"].etas
         ratio = float(o[0] / g[0])
         drop = float(o[-1] / np.median(o[: T // 2]))
@@ -505,7 +617,7 @@ def bias_optimal_shape():
 )
 def greedy_monotone():
     for n, kappa, T in _bias_claim_settings(1.0, grid=True):
-        e = schedules(n, kappa, T)["greedy"].etas
+        e = _checked_schedules(n, kappa, T)["greedy"].etas
         rise = float(np.max(np.diff(e) / e[:-1]))
         evidence(f"largest relative rise of greedy alpha (n={n}, T={T})", rise, expected="<= 1e-12")
         if rise > 1e-12:
@@ -522,7 +634,7 @@ def greedy_monotone():
     assumptions=r"stand-in $n=1000$, $\kappa=1$, $T=250$",
 )
 def curvature_decomposition():
-    s = schedules(1000, 1.0, 250)
+    s = _checked_schedules(1000, 1.0, 250)
     p = s["problem"]
     parts = {}
     for name in ("greedy", "optimal"):
@@ -545,7 +657,7 @@ def curvature_decomposition():
 )
 def bellman():
     for n, kappa, T in bias_settings(grid=True):
-        s = schedules(n, kappa, T)
+        s = _checked_schedules(n, kappa, T)
         p, o = s["problem"], s["optimal"]
         st_ = nqm.run(p, o.etas[:-1], T - 1, curve=False).state
         ag = min(nqm.greedy_eta(p, st_), s["cap"])
@@ -568,7 +680,7 @@ def bellman():
 )
 def optimal_beats_greedy_and_fixed():
     for n, kappa, T in bias_settings(grid=True):
-        s = schedules(n, kappa, T)
+        s = _checked_schedules(n, kappa, T)
         o, g, f = s["optimal"].final_excess, s["greedy"].final_excess, s["fixed"][1]
         evidence(f"excess optimal / greedy / best fixed (n={n}, kappa={kappa}, T={T})", [o, g, f],
                  expected="optimal smallest; greedy vs fixed: no general order")
@@ -896,6 +1008,36 @@ def neg_best_decay_horizon_free():
         refute(f"best beta ranges from {lo:.4g} to {hi:.4g} over horizons {sorted(betas)}", best_beta=betas)
 
 
+class UncertifiedOptimum(RuntimeError):
+    """Raised (verdict ``error``, never ``refuted``) when a finding would rest on an optimum that
+    is not certified: a weak optimiser must not make an ``expect="refuted"`` finding pass."""
+
+
+@functools.lru_cache(maxsize=None)
+def _robust_optimum(n: int, kappa: float, T: int):
+    """The T-optimal SGD schedule of the cached run (start: greedy) and from a second start (the best
+    constant step size), the better kept; returns (schedules dict with that optimum, certificates of
+    both, relative disagreement of the two final excesses)."""
+    s = dict(schedules(n, kappa, T))
+    alt = nqm.optimal_schedule(s["problem"], T, eta_max=s["cap"], init="constant")
+    certs = (_certificate(s).grad_inf, _certificate({**s, "optimal": alt}).grad_inf)
+    a, b = s["optimal"].final_excess, alt.final_excess
+    if b < a:
+        s["optimal"] = alt
+    return s, certs, abs(a - b) / min(a, b)
+
+
+def _finding_schedules(n: int, kappa: float, T: int) -> dict:
+    """For a setting a finding flags: the multi-start optimum, its certificates recorded as evidence;
+    an uncertified optimum ends the claim with ``error``."""
+    s, certs, gap = _robust_optimum(n, kappa, T)
+    evidence(f"certificates from starts greedy / constant; relative gap of their excess (n={n}, kappa={kappa}, T={T})",
+             [*certs, gap], expected=f"<= {CERT_FACTOR:g} g_tol each; gap ~ 0")
+    if max(certs) > CERT_FACTOR * float(s["optimal"].info["gtol"]):
+        raise UncertifiedOptimum(f"optimum not certified at n={n}, kappa={kappa}, T={T}: projected gradients {certs}")
+    return s
+
+
 # =============================================================================================
 # Findings: statements of the spec that our checks do not confirm (expect = "refuted")
 
@@ -915,8 +1057,22 @@ def finding_momentum_n100():
     """At n = 1000 the statement holds (``wu2018.momentum.short-horizon-bias``); at n = 100 the
     optimal (eta_t, mu_t) schedule (still >= 3x better than greedy momentum) keeps mu below the
     greedy mu on most steps, so the specified range n = 100-1000 is too wide. Recorded, not tuned."""
+    from l2l.numerics.nqm.certificate import schedule_certificate
+
     g, o, _ = _momentum_runs(100, 0.01, 250)
-    frac = float(np.mean(o.mus[1:] > g.mus[1:]))
+    p = stand_in(100, 0.01)
+    alt = nqm.optimal_schedule(p, 250, eta_max=CAP, momentum=True, init="greedy")  # a second start
+    certs = [schedule_certificate(p, x.etas, x.mus, eta_max=CAP).grad_inf for x in (o, alt)]
+    evidence("certificates of the optimum from starts sgd / greedy; relative gap of their excess",
+             [*certs, abs(o.final_excess - alt.final_excess) / min(o.final_excess, alt.final_excess)], expected=f"<= {CERT_FACTOR:g} g_tol each")
+    evidence("excess of the optimum from starts sgd / greedy", [o.final_excess, alt.final_excess])
+    frac_each = [float(np.mean(x.mus[1:] > g.mus[1:])) for x in (o, alt)]
+    evidence("fraction of steps with optimal mu > greedy mu, from starts sgd / greedy", frac_each)
+    k = int(alt.final_excess < o.final_excess)
+    if certs[k] > CERT_FACTOR * float(o.info["gtol"]):
+        raise UncertifiedOptimum(f"the better momentum optimum at n = 100 is not certified: projected gradients {certs}")
+    o = (o, alt)[k]
+    frac = frac_each[k]
     evidence("fraction of steps with optimal mu > greedy mu (n = 100)", frac, expected="> 0.5 per the spec")
     evidence("excess greedy momentum / optimal (n = 100)", [g.final_excess, o.final_excess])
     if not frac > 0.5:
@@ -946,6 +1102,9 @@ def finding_bias_ratio():
             continue
         s = schedules(n, kappa, T)
         ratio = s["greedy"].final_excess / s["optimal"].final_excess
+        if ratio < _ratio_needed(n, kappa):  # confirm on a certified, multi-start optimum before counting it
+            s = _finding_schedules(n, kappa, T)
+            ratio = s["greedy"].final_excess / s["optimal"].final_excess
         evidence(f"greedy / optimal excess (n={n}, kappa={kappa}, T={T})", ratio, expected=f">= {_ratio_needed(n, kappa)}")
         if ratio < _ratio_needed(n, kappa):
             bad.append({"n": n, "kappa": kappa, "T": T, "ratio": ratio})
@@ -969,6 +1128,8 @@ def finding_ahead_early():
     for n, kappa, T in bias_settings(grid=True):
         s = schedules(n, kappa, T)
         if not s["greedy"].excess[T // 10] < s["optimal"].excess[T // 10]:
+            s = _finding_schedules(n, kappa, T)  # confirm on a certified, multi-start optimum
+        if not s["greedy"].excess[T // 10] < s["optimal"].excess[T // 10]:
             bad.append({"n": n, "kappa": kappa, "T": T, "crossover_fraction": _crossing(s)[1] / T})
     if bad:
         refute(f"greedy behind at T/10 in {len(bad)} setting(s), e.g. {bad[0]}", settings=bad)
@@ -990,6 +1151,8 @@ def finding_crossover_window():
     bad = []
     for n, kappa, T in bias_settings(grid=True):
         first = _crossing(schedules(n, kappa, T))[1]
+        if not 0.4 * T <= first <= 0.97 * T:  # confirm on a certified, multi-start optimum
+            first = _crossing(_finding_schedules(n, kappa, T))[1]
         if not 0.4 * T <= first <= 0.97 * T:
             bad.append({"n": n, "kappa": kappa, "T": T, "crossover_fraction": first / T})
     if bad:

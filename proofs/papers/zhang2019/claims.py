@@ -289,6 +289,60 @@ def neg_momentum_risk(ah, beta):
     assert abs(m - s) <= 1e-9 * s, f"momentum {m:.6g} vs SGD {s:.6g} (beta = {beta:.3g})"
 
 
+class UncertifiedOptimum(RuntimeError):
+    """Raised (verdict ``error``, never ``refuted``) when a finding's tuned optimum cannot be
+    certified: a weak tuner must neither create nor hide an ``expect="refuted"`` finding."""
+
+
+def _local_scan(method: str, h, B: float, alpha: float, beta: float, spacing: float):
+    """Fewest steps on a local grid around (alpha, beta): 41 log-spaced learning rates over +-1 grid
+    step of the notebook's grid (momentum: 9 x 9 over (log alpha, log(1 - beta)), +-1 grid step each)."""
+    from l2l.numerics.nqm import zhang
+
+    # inside the notebook grids' ranges, the domain the table is tuned over (lr in [1e-5, 10^0.5],
+    # 1 - beta in [1e-5, 1]); outside them the scan would answer a different question
+    lo, hi = math.log(zhang.ZHANG_LR_GRID[0]), math.log(zhang.ZHANG_LR_GRID[-1])
+    la = np.unique(np.exp(np.clip(np.linspace(math.log(alpha) - spacing, math.log(alpha) + spacing, 41 if method == "sgd" else 9), lo, hi)))
+    if method == "sgd":
+        pts = [(a, 0.0) for a in la]
+    else:
+        b_spacing = math.log(10.0) * 5.0 / 19.0  # ZHANG_BETA_GRID: 1 - logspace(-5, 0, 20)
+        lb = math.log(1.0 - beta)
+        lbs = np.unique(np.clip(np.linspace(lb - b_spacing, lb + b_spacing, 9), math.log(1e-5), 0.0))
+        pts = [(a, 1.0 - math.exp(v)) for a in la for v in lbs if v < 0]
+    scan = [(zhang.steps_to_target(method, h, h, B, 0.05, alpha=float(a), beta=float(b)), float(a), float(b)) for a, b in pts]
+    return min((x for x in scan if x[0] is not None), default=(None, alpha, beta))
+
+
+def _certified_steps(B: float, opt, method: str) -> tuple[int, dict]:
+    """The fewest steps to the target at batch size ``B`` for ``method`` (``"sgd"`` or ``"momentum"``),
+    certified: (1) a second tuning from a different start, the notebook's learning-rate grid shifted
+    by half a grid step (numerics.nqm.zhang.optimal_steps, refined); (2) local scans
+    (:func:`_local_scan`) from the better of the two, repeated from each improvement, at most 3
+    rounds: the optimum is certified when a scan around it finds nothing better. Findings use the
+    certified count, so a weak tuner can neither create nor hide them; an optimum still improving
+    after 3 rounds ends the claim with ``error`` (UncertifiedOptimum)."""
+    from l2l.numerics.nqm import zhang
+
+    h = 1.0 / np.arange(1, 1001)
+    spacing = math.log(zhang.ZHANG_LR_GRID[1] / zhang.ZHANG_LR_GRID[0])
+    shifted = zhang.ZHANG_LR_GRID * math.exp(spacing / 2)
+    alt = zhang.optimal_steps(method, h, h, B, 0.05, lr_grid=shifted[shifted <= zhang.ZHANG_LR_GRID[-1]])
+    starts = [(opt.steps, opt.alpha, opt.beta or 0.0)]
+    if alt.steps is not None:
+        starts.append((alt.steps, alt.alpha, alt.beta or 0.0))
+    best = min(starts)
+    rounds = []
+    for _ in range(3):
+        cand = _local_scan(method, h, B, best[1], best[2], spacing)
+        rounds.append(cand[0])
+        if cand[0] is None or cand[0] >= best[0]:
+            return best[0], {"table": opt.steps, "second start (shifted grid)": alt.steps, "local scans": rounds, "certified": best[0]}
+        best = cand
+    raise UncertifiedOptimum(f"the {method} optimum at B = {B:g} still improves after 3 local scans: table {opt.steps}, "
+                             f"second start {alt.steps}, scans {rounds}")
+
+
 @claim(
     id="wu2018.finding.sgd-plateau-from-1024",
     statement=r"\text{(spec, not confirmed) SGD steps to } \epsilon \text{ are within 10\% of the plateau for every } B\ge1024",
@@ -305,13 +359,18 @@ def finding_sgd_plateau():
     steps) is still 16% above it; from B = 4096 (404) on the plateau holds
     (``wu2018.zhang.critical-batch-size``). On the notebook grid alone the reference numbers come back."""
     by = {int(r.batch_size): r for r in batch_table()}
-    last = by[65536].sgd.steps
+    steps = {}
+    for b in (1024, 4096, 65536):  # the verdict uses the best count the certificate found (multi-start)
+        steps[b], c = _certified_steps(float(b), by[b].sgd, "sgd")
+        evidence(f"certificate of the SGD optimum at B = {b}: steps from the table / second start / local scan", c,
+                 expected="none below the table's")
+    last = steps[65536]
     for b in (1024, 4096):
-        gap = by[b].sgd.steps / last - 1
+        gap = steps[b] / last - 1
         evidence(f"SGD steps at B = {b} above the B = 65536 value", gap, expected="<= 0.10")
         if gap > 0.10:
-            refute(f"{by[b].sgd.steps} steps at B = {b} is {gap:.0%} above {last} at B = 65536",
-                   batch_size=b, steps=by[b].sgd.steps, plateau=last, lr=by[b].sgd.alpha)
+            refute(f"{steps[b]} steps at B = {b} is {gap:.0%} above {last} at B = 65536",
+                   batch_size=b, steps=steps[b], plateau=last, lr=by[b].sgd.alpha)
 
 
 @claim(
@@ -329,12 +388,21 @@ def finding_momentum_small_batch():
     60749 steps at B = 1 and 14344 at B = 4 against SGD's 62218 and 15662: 2.4% and 8.4% fewer,
     confirmed by two independent implementations (``numerics.nqm.zhang`` closed forms and the
     ``numerics.nqm`` recursion). The qualitative finding (no large gain at small B, >= 9x at large
-    B) stands; the 2% band does not."""
+    B) stands; the 2% band does not. Certificate (finding): the table's momentum optimum at B = 1 is
+    not locally optimal: a second tuning from a shifted grid gives 60739 and local scans inside the
+    notebook grids' ranges settle at 60508 steps (2.7% fewer than SGD's certified 62218); the
+    verdict uses the certified count, so it only strengthens."""
     by = {int(r.batch_size): r for r in batch_table()}
+    best = {}
+    for b in (1, 4):  # the verdict uses the best count the certificate found (multi-start)
+        for method, opt in (("sgd", by[b].sgd), ("momentum", by[b].momentum)):
+            best[b, method], c = _certified_steps(float(b), opt, method)
+            evidence(f"certificate of the {method} optimum at B = {b}: steps from the table / second start / local scan", c,
+                     expected="none below the table's")
     for b in (1, 4):
-        gain = 1 - by[b].momentum.steps / by[b].sgd.steps
+        gain = 1 - best[b, "momentum"] / best[b, "sgd"]
         evidence(f"B = {b}: momentum saves", gain, expected="<= 0.02")
         if abs(gain) > 0.02:
-            refute(f"momentum needs {by[b].momentum.steps} steps vs SGD {by[b].sgd.steps} at B = {b} ({gain:.1%} fewer)",
-                   batch_size=b, momentum_steps=by[b].momentum.steps, sgd_steps=by[b].sgd.steps,
+            refute(f"momentum needs {best[b, 'momentum']} steps vs SGD {best[b, 'sgd']} at B = {b} ({gain:.1%} fewer)",
+                   batch_size=b, momentum_steps=best[b, "momentum"], sgd_steps=best[b, "sgd"],
                    beta=by[b].momentum.beta, effective_lr=by[b].momentum.effective_alpha)
