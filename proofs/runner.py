@@ -204,16 +204,29 @@ def _evaluate(c: Claim, profile: str, seed: int | None) -> ClaimResult:
     failed = [r for r in verification.results if r.status == "failed"]
     if failed:
         r = failed[0]
+        if r.detail.startswith("quote cycle"):  # an authoring error, not a counterexample
+            return result("error", f"step {r.number} of {verification.name}: {r.detail}")
         return result(
             "refuted",
             f"step {r.number} of {verification.name} failed: {r.detail}",
             {"derivation": verification.name, "step": r.number, "detail": r.detail},
         )
-    weak = [r for r in verification.results if r.status not in ("definition", "symbolic")]
+    # a verdict is not stronger than what it quotes: the effective status of each step (its own
+    # check and, for a quote, the quoted derivation's, transitively); definitions and declared
+    # hypotheses do not weaken it, an unchecked premise ("assumed") does
+    effective = [(r, getattr(r, "effective", r.status)) for r in verification.results]
+    broken = [r for r, e in effective if e == "failed"]
+    if broken:
+        r = broken[0]
+        return result("error", f"step {r.number} of {verification.name} quotes a failed step: {r.inherited_from}")
+    weak = [(r, e) for r, e in effective if e not in ("definition", "hypothesis", "quoted", "symbolic")]
     if weak:
-        steps = ", ".join(f"{r.number} ({r.status})" for r in weak)
-        return result("holds", f"{verification.name}: every step checks; not symbolically for all values: steps {steps}")
-    return result("proved", f"{verification.name}: every step proved by SymPy for all symbol values")
+        steps = ", ".join(
+            f"step {r.number} inherits {e} from {r.inherited_from}" if getattr(r, "inherited", None) else f"step {r.number} ({e})"
+            for r, e in weak
+        )
+        return result("holds", f"{verification.name}: every step checks; not proved for all values: {steps}")
+    return result("proved", f"{verification.name}: every step proved by SymPy for all symbol values, and every quoted result")
 
 
 def _evaluate_hypothesis(c: Claim, profile: str, seed: int | None, state: dict, call: Callable, result: Callable) -> ClaimResult:

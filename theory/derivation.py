@@ -5,7 +5,17 @@ relation ``lhs rel rhs`` (``rel`` one of ``= <= >= < >``) between SymPy expressi
 justification, and a machine *rule* that says how the step is checked:
 
 ``Definition()``
-    Not checked. Introduces a symbol, or quotes a hypothesis. Status ``"definition"``.
+    Not checked. Introduces a symbol (no premise). Status ``"definition"``.
+``Hypothesis(assumption)``
+    Not checked: a hypothesis of the statement, which must be listed in the derivation's
+    ``assumptions`` (by 1-based number or exact text). Status ``"hypothesis"``; an unlisted one is
+    ``"assumed"``.
+``Quote(derivation, step=None)``
+    Another registered derivation (by name), or one of its steps. Status ``"quoted"`` (or
+    ``"assumed"`` when the quoted step states something else, ``"failed"`` for an unknown name or a
+    cycle of quotes); the step *inherits* the quoted derivation's effective status (below).
+``Assumed(reason)``
+    An unchecked premise that is none of the above. Status ``"assumed"`` (strength 0).
 ``Identity(given=())``
     ``lhs - rhs == 0``, after replacing the left sides of the listed earlier equations by their
     right sides.
@@ -35,6 +45,15 @@ sides is tested for zero in three stages, and the status records the first that 
    (``Derivation.ts``); the difference must cancel to 0 at every pair.
 
 A difference that is not 0 at a concrete ``(d, t)`` is ``"failed"``, with the witness.
+
+Strength and inheritance. A verdict is not stronger than what it quotes. :meth:`Derivation.verify`
+also verifies every quoted derivation (transitively, through :mod:`theory.registry` or the
+``quotes`` mapping; a cycle of quotes fails the quoting step) and gives each step an *effective*
+status: the weakest (by :func:`status_strength`) of its own check and, for a quote, the quoted
+derivation's overall effective status. Definitions, declared
+hypotheses and quotes do not weaken by themselves; an undeclared premise (``"assumed"``) does.
+:attr:`Verification.status` is the weakest effective status over the steps (``"definition"``
+when no step is weaker than a definition), and :attr:`Verification.strength` its rank.
 
 Proving bounds. ``rhs - lhs`` (or ``lhs - rhs`` for ``>=``) is rewritten with the earlier steps
 listed in ``given`` (an equation replaces its left side by its right side; an inequality
@@ -70,16 +89,28 @@ demo.power: Derivative of a power
 source: demo
   1. g(x) = x**(2*n)
      why: definition
-     check: [definition] not checked: a definition or a quoted hypothesis
+     check: [definition] not checked: a definition (introduces a symbol)
   2. Derivative(g(x), x) = 2*n*x**(2*n - 1)
      why: differentiate in $x$
      check: [symbolic] differentiate in x, applied to both sides of step 1: the left side agrees structurally; the right side: the difference simplifies to 0 with n symbolic (powers with exponents linear in n written through P(b) = b**n)
+strength: symbolic (every step proved for all symbol values, and everything it quotes)
+
+A step that quotes another derivation inherits its strength (here an unchecked premise):
+
+>>> E = Derivation("demo.quote", "A quote", [
+...     Step(sympy.Function("g")(x), "=", x**(2*n), "demo.power, step 1", Quote("demo.power", 1))],
+...     source="demo")
+>>> P = D.replace_step(1, Step(sympy.Function("g")(x), "=", x**(2*n), "a premise", Assumed("believed")))
+>>> v = E.verify(quotes={"demo.power": P})
+>>> v.statuses, v.status, v.results[0].inherited_text()
+(('quoted',), 'assumed', 'assumed, inherited from demo.power step 1')
 """
 
 from __future__ import annotations
 
 import copy
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -117,6 +148,11 @@ __all__ = [
     "status_strength",
     "Rule",
     "Definition",
+    "Hypothesis",
+    "Quote",
+    "Assumed",
+    "QUOTE_CYCLE",
+    "NEUTRAL",
     "Identity",
     "FromPrevious",
     "Induction",
@@ -126,6 +162,7 @@ __all__ = [
     "StepResult",
     "Verification",
     "Derivation",
+    "resolve_quote",
 ]
 
 #: Allowed relations of a step.
@@ -135,7 +172,18 @@ RELATIONS = ("=", "<=", ">=", "<", ">")
 #: status, whose ``N`` is the largest checked dimension (``Derivation.dims``); ``concrete-d``
 #: (exact, every entry symbolic, at listed matrix sizes only) is given by the matrix checks of
 #: :mod:`theory.expectation.checks`. :func:`status_strength` ranks them for combining checks.
-STATUSES = ("definition", "symbolic", "symbolic-d<=N", "concrete-t", "concrete-d", "sampled", "failed")
+#: ``definition``, ``hypothesis`` and ``quoted`` do not weaken a derivation (a quote inherits the
+#: status of what it quotes); ``assumed`` is an unchecked premise (strength 0).
+STATUSES = (
+    "definition", "hypothesis", "quoted", "symbolic", "symbolic-d<=N", "concrete-t", "concrete-d", "sampled",
+    "assumed", "failed",
+)
+
+#: The statuses that state no unchecked premise: they never weaken the effective status.
+NEUTRAL = ("definition", "hypothesis", "quoted")
+
+#: The start of the detail of a step whose quote closes a cycle (an authoring error).
+QUOTE_CYCLE = "quote cycle"
 
 _TEXT_REL = {"=": "=", "<=": "<=", ">=": ">=", "<": "<", ">": ">"}
 
@@ -155,9 +203,68 @@ class Rule:
 
 @dataclass(frozen=True)
 class Definition(Rule):
-    """Not checked: a definition, a hypothesis, or a result quoted from elsewhere."""
+    """Not checked: introduces a symbol (``H = X^T X / n``) and rests on no premise.
+
+    A step that states a fact is not a definition: declare it a :class:`Hypothesis`, a
+    :class:`Quote` or an :class:`Assumed` premise."""
 
     kind = "definition"
+
+
+@dataclass(frozen=True)
+class Hypothesis(Rule):
+    """Not checked: a hypothesis of the statement, listed in the derivation's ``assumptions``.
+
+    ``assumption`` is its 1-based number in ``Derivation.assumptions`` or its exact text."""
+
+    assumption: int | str
+    kind = "hypothesis"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.assumption, bool) or not isinstance(self.assumption, (int, str)):
+            raise TypeError("Hypothesis.assumption must be an assumption number (int) or its text (str)")
+
+
+@dataclass(frozen=True)
+class Quote(Rule):
+    """A result quoted from another registered derivation: ``derivation`` (a registry name) and
+    optionally its 1-based ``step``. The step inherits the quoted derivation's overall effective
+    status (over all its steps: a later step may be what checks the quoted one).
+
+    With a ``step``, the statement must be the quoted one: equal after the renaming
+    ``substitute`` (pairs ``(old, new)`` applied to the quoted step; sums that then have integer
+    limits are expanded and the renaming applied again, so ``d -> 1`` then ``h[1] -> h`` works), with
+    the sides' difference expanding to 0. A restatement that differs is an unchecked premise
+    (status ``"assumed"``)."""
+
+    derivation: str
+    step: int | None = None
+    substitute: tuple[tuple[Basic, Basic], ...] = ()
+    kind = "quote"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.derivation, str) or not self.derivation:
+            raise TypeError("Quote.derivation must be a derivation name")
+        object.__setattr__(self, "substitute", tuple(tuple(pair) for pair in self.substitute))
+        for pair in self.substitute:
+            if len(pair) != 2 or not all(isinstance(x, Basic) for x in pair):
+                raise TypeError("Quote.substitute must be pairs (old, new) of SymPy expressions")
+        if self.substitute and self.step is None:
+            raise ValueError("Quote.substitute needs the quoted step")
+        if self.step is not None and (isinstance(self.step, bool) or not isinstance(self.step, int) or self.step < 1):
+            raise ValueError(f"Quote.step must be None or an integer >= 1, got {self.step!r}")
+
+    def label(self) -> str:
+        return self.derivation + (f" step {self.step}" if self.step is not None else "")
+
+
+@dataclass(frozen=True)
+class Assumed(Rule):
+    """An unchecked premise that is neither a definition, a listed hypothesis nor a quote;
+    ``reason`` says why it is believed. Status ``"assumed"``: it weakens the derivation."""
+
+    reason: str = ""
+    kind = "assumed"
 
 
 @dataclass(frozen=True)
@@ -316,7 +423,9 @@ class Step:
         if not isinstance(self.justification, str):
             raise TypeError("Step.justification must be a string")
         if not isinstance(self.rule, Rule):
-            raise TypeError("Step.rule must be a Rule (Definition, Identity, FromPrevious, Induction, Bound)")
+            raise TypeError(
+                "Step.rule must be a Rule (Definition, Hypothesis, Quote, Assumed, Identity, FromPrevious, Induction, Bound)"
+            )
 
     def latex(self) -> str:
         """``lhs`` and ``rhs`` in LaTeX joined by the relation, as :mod:`theory.printing` writes them."""
@@ -329,17 +438,49 @@ class Step:
 
 @dataclass(frozen=True)
 class StepResult:
-    """The outcome of checking one step: its status, what was done, and any instances used."""
+    """The outcome of checking one step: its status, what was done, and any instances used.
+
+    ``inherited`` is the status the step inherits through a quote when it is weaker than its own
+    (else ``None``), and ``inherited_from`` names where it comes from
+    (``"least_squares.train-loss step 3"``, followed by that step's own source, if any)."""
 
     number: int
     status: str
     detail: str
     instances: tuple[str, ...] = ()
+    inherited: str | None = None
+    inherited_from: str = ""
+
+    @property
+    def effective(self) -> str:
+        """The weaker of the own status and the inherited one."""
+        return self.inherited if self.inherited is not None else self.status
+
+    def inherited_text(self) -> str:
+        """``"concrete-d, inherited from least_squares.train-loss step 3"``, or ``""``."""
+        if self.inherited is None:
+            return ""
+        return f"{self.inherited}, inherited from {self.inherited_from}"
+
+
+def _weakest(statuses: Iterable[str]) -> str:
+    """The weakest non-neutral status (by :func:`status_strength`), ``"definition"`` if none."""
+    worst = "definition"
+    for st in statuses:
+        if st in NEUTRAL:
+            continue
+        if worst == "definition" or status_strength(st) < status_strength(worst):
+            worst = st
+    return worst
 
 
 @dataclass(frozen=True)
 class Verification:
-    """Per-step results of :meth:`Derivation.verify`; ``ok`` when no step failed."""
+    """Per-step results of :meth:`Derivation.verify`; ``ok`` when no step failed (own checks).
+
+    ``status`` is the weakest *effective* status over the steps (quotes inherit; definitions,
+    declared hypotheses and quotes themselves do not weaken; an ``"assumed"`` premise does), or
+    ``"definition"`` when nothing weakens it; ``strength`` is its :func:`status_strength`."""
 
     name: str
     results: tuple[StepResult, ...]
@@ -352,10 +493,39 @@ class Verification:
     def statuses(self) -> tuple[str, ...]:
         return tuple(r.status for r in self.results)
 
+    @property
+    def effective_statuses(self) -> tuple[str, ...]:
+        return tuple(r.effective for r in self.results)
+
+    def status_upto(self, k: int | None = None) -> str:
+        """The weakest effective status over steps ``1..k`` (all steps when ``k`` is None)."""
+        rs = self.results if k is None else self.results[:k]
+        return _weakest(r.effective for r in rs)
+
+    @property
+    def status(self) -> str:
+        return self.status_upto()
+
+    @property
+    def strength(self) -> int:
+        return status_strength(self.status)
+
+    def weakest(self, k: int | None = None) -> tuple[StepResult, ...]:
+        """The steps (among ``1..k``) whose effective status is as weak as the overall one (by
+        :func:`status_strength`); ``()`` when no step weakens the derivation."""
+        worst = self.status_upto(k)
+        if worst == "definition":
+            return ()
+        rs = self.results if k is None else self.results[:k]
+        rank = status_strength(worst)
+        return tuple(r for r in rs if r.effective not in NEUTRAL and status_strength(r.effective) == rank)
+
     def to_text(self) -> str:
         lines = [f"{self.name}: {'ok' if self.ok else 'FAILED'}"]
         for r in self.results:
-            lines.append(f"  {r.number}. [{r.status}] {r.detail}")
+            extra = f" (inherits: {r.inherited_text()})" if r.inherited is not None else ""
+            lines.append(f"  {r.number}. [{r.status}]{extra} {r.detail}")
+        lines.append(f"strength: {_strength_line(self)}")
         return "\n".join(lines)
 
 
@@ -571,17 +741,76 @@ def _factor_safe(e: Basic) -> Basic:
 # the derivation
 
 
-_STRENGTH = {"symbolic": 3, "concrete-t": 1, "concrete-d": 0, "failed": -1}
+_STRENGTH = {
+    "definition": 4,
+    "hypothesis": 4,
+    "quoted": 4,
+    "symbolic": 3,
+    "concrete-t": 1,
+    "concrete-d": 0,
+    "sampled": 0,
+    "assumed": 0,
+    "failed": -1,
+}
 
 
 def status_strength(status: str) -> int:
-    """Rank of a status for combining parts of one check (the weakest part decides): "symbolic" 3,
-    "symbolic-d..." 2, "concrete-t" 1, "concrete-d" and any status not listed 0, "failed" -1 (always
-    the weakest, so combining it with anything can never hide the failure). The only ranking of
-    statuses in :mod:`theory`."""
+    """Rank of a status for combining parts of one check (the weakest part decides): "definition",
+    "hypothesis" and "quoted" 4 (they state no unchecked premise, so they never weaken), "symbolic"
+    3, "symbolic-d..." 2, "concrete-t" 1, "concrete-d", "sampled", "assumed" and any status not
+    listed 0, "failed" -1 (always the weakest, so combining it with anything can never hide the
+    failure). The only ranking of statuses in :mod:`theory`."""
     if status.startswith("symbolic-d"):
         return 2
     return _STRENGTH.get(status, 0)
+
+
+def _same_after(pairs: tuple[tuple[Basic, Basic], ...], quoted: tuple[Basic, ...], own: tuple[Basic, ...]) -> bool:
+    """Each quoted side, renamed by ``pairs`` (then its sums expanded and renamed again), minus
+    the own side expands to 0."""
+    rep = dict(pairs)
+    for q, o in zip(quoted, own):
+        q1 = q.xreplace(rep)
+        q2 = _expand_sums(q1)
+        if q2 != q1:  # the renaming again, for the terms the expansion produced (X[1] -> m)
+            q2 = q2.xreplace(rep)
+        diff = q2 - o
+        if diff == 0:
+            continue
+        try:
+            zero = cancel(together(expand(diff.doit()))) == 0 if not getattr(diff, "is_Matrix", False) else (
+                diff.applyfunc(lambda e: cancel(together(expand(e)))).is_zero_matrix)
+        except (TypeError, ValueError, AttributeError):
+            return False
+        if zero is not True:
+            return False
+    return True
+
+
+#: Names of the derivations being verified, innermost last (the guard against cycles of quotes).
+_VERIFYING: list[str] = []
+
+#: Verifications of registered derivations reached through quotes (their verdict depends only on
+#: the code, so one verification per process is enough).
+_QUOTED_CACHE: dict[str, "Verification"] = {}
+
+
+def resolve_quote(name: str, quotes: Mapping[str, object] | None = None) -> "Derivation | None":
+    """A fresh derivation by name for a :class:`Quote`: from ``quotes`` (a derivation or a
+    factory) first, else from the ``DERIVATIONS`` table of a loaded :mod:`theory` model module
+    (a module quotes only derivations of modules it imports, so they are loaded; this module
+    does not import :mod:`theory.registry`, which imports it). ``None`` when unknown."""
+    if quotes is not None and name in quotes:
+        found = quotes[name]
+        return found() if callable(found) and not isinstance(found, Derivation) else found
+    modules = sorted(sys.modules.items(), key=lambda item: not item[0].startswith("l2l.theory."))
+    for _, module in modules:  # the installed theory modules first, then any other (a doctest's copy)
+        table = getattr(module, "DERIVATIONS", None) if module is not None else None
+        if isinstance(table, dict) and name in table and callable(table[name]):
+            found = table[name]()
+            if isinstance(found, Derivation):
+                return found
+    return None
 
 
 class Derivation:
@@ -653,29 +882,95 @@ class Derivation:
         new.verification = None
         return new
 
-    def verify_step(self, k: int) -> "StepResult":
-        """Check step ``k`` alone (the earlier steps are used as written, not checked)."""
+    def verify_step(self, k: int, quotes: Mapping[str, object] | None = None) -> "StepResult":
+        """Check step ``k`` alone (the earlier steps are used as written, not checked); a quote
+        also verifies what it quotes, to give the inherited status."""
         if not isinstance(k, int) or not 1 <= k <= len(self.steps):
             raise ValueError(f"no step {k!r}")
+        self._quotes = quotes
+        _VERIFYING.append(self.name)
         try:
-            status, detail, inst = self._check(k, self.steps[k - 1])
-        except Exception as exc:  # as in verify(): a checker crash is a failed check
-            status, detail, inst = "failed", f"error while checking: {type(exc).__name__}: {exc}", ()
-        return StepResult(k, status, detail, tuple(inst))
+            return self._result(k, self.steps[k - 1])
+        finally:
+            _VERIFYING.pop()
 
     # ---------------------------------------------------------------- verification
 
-    def verify(self) -> Verification:
-        """Check every step; the result is also kept in ``self.verification``."""
-        results = []
-        for n, step in enumerate(self.steps, start=1):
-            try:
-                status, detail, instances = self._check(n, step)
-            except Exception as exc:  # a checker crash is a failed check, reported with its cause
-                status, detail, instances = "failed", f"error while checking: {type(exc).__name__}: {exc}", ()
-            results.append(StepResult(n, status, detail, tuple(instances)))
+    def verify(self, quotes: Mapping[str, object] | None = None) -> Verification:
+        """Check every step; the result is also kept in ``self.verification``.
+
+        Quoted derivations are verified too (transitively) to give each quoting step its
+        inherited status; ``quotes`` maps names to derivations (or factories) that take
+        precedence over the registered ones (see :func:`resolve_quote`)."""
+        self._quotes = quotes
+        _VERIFYING.append(self.name)
+        try:
+            results = [self._result(n, step) for n, step in enumerate(self.steps, start=1)]
+        finally:
+            _VERIFYING.pop()
         self.verification = Verification(self.name, tuple(results))
         return self.verification
+
+    def _result(self, n: int, step: Step) -> StepResult:
+        self._inherits: dict[int, tuple[str, str]] = {}
+        try:
+            status, detail, instances = self._check(n, step)
+        except Exception as exc:  # a checker crash is a failed check, reported with its cause
+            status, detail, instances = "failed", f"error while checking: {type(exc).__name__}: {exc}", ()
+        inherited, source = self._inherits.get(n, (None, ""))
+        if inherited is not None and status_strength(inherited) >= status_strength(status):
+            inherited, source = None, ""
+        return StepResult(n, status, detail, tuple(instances), inherited, source)
+
+    def _check_hypothesis(self, rule: Hypothesis) -> tuple[str, str]:
+        a = rule.assumption
+        if isinstance(a, int):
+            if 1 <= a <= len(self.assumptions):
+                return "hypothesis", f"not checked: hypothesis {a} of the statement ({self.assumptions[a - 1]})"
+            return "assumed", f"declared hypothesis {a}, but the derivation lists {len(self.assumptions)} assumptions"
+        if a in self.assumptions:
+            return "hypothesis", f"not checked: hypothesis {self.assumptions.index(a) + 1} of the statement ({a})"
+        return "assumed", f"declared a hypothesis that the derivation does not list among its assumptions: {a}"
+
+    def _check_quote(self, n: int, step: Step, rule: Quote) -> tuple[str, str]:
+        name = rule.derivation
+        if name in _VERIFYING:
+            chain = _VERIFYING[_VERIFYING.index(name):] + [name]
+            return "failed", f"{QUOTE_CYCLE}: " + " -> ".join(chain)
+        quotes = getattr(self, "_quotes", None)
+        quoted = resolve_quote(name, quotes)
+        if quoted is None:
+            return "failed", f"quotes {name}, which is not a registered derivation"
+        if rule.step is not None and rule.step > len(quoted.steps):
+            return "failed", f"quotes step {rule.step} of {name}, which has {len(quoted.steps)} steps"
+        qv = _QUOTED_CACHE.get(name) if quotes is None else None
+        if qv is None:
+            qv = quoted.verify(quotes=quotes)
+            if quotes is None and not any(r.detail.startswith(QUOTE_CYCLE) for r in qv.results):
+                _QUOTED_CACHE[name] = qv
+        cycle = [r for r in qv.results if r.status == "failed" and r.detail.startswith(QUOTE_CYCLE)]
+        if cycle:
+            return "failed", f"{cycle[0].detail} (through step {cycle[0].number} of {name})"
+        # the whole quoted derivation, not only its steps up to the quoted one: a later step may
+        # be what checks an earlier candidate (a fixed point defined, then verified)
+        inherited = qv.status
+        if inherited != "definition":
+            r, *others = qv.weakest()
+            source = f"{name} step {r.number}" + (f", inherited from {r.inherited_from}" if r.inherited else "")
+            if others:  # as weak (equal strength): named too, so that no premise hides behind another
+                source += " (as weak: " + ", ".join(f"step {o.number} {o.effective}" for o in others) + ")"
+            self._inherits[n] = (inherited, source)
+        what = f"{name} (status {inherited if inherited != 'definition' else 'definition: nothing to inherit'}"
+        if rule.step is None:
+            return "quoted", f"quotes the result of {what})"
+        q = quoted.steps[rule.step - 1]
+        what = f"step {rule.step} of {name} (whose derivation has status {inherited})"
+        if (q.lhs, q.rel, q.rhs) == (step.lhs, step.rel, step.rhs):
+            return "quoted", f"quotes {what}; the same statement"
+        if rule.substitute and q.rel == step.rel and _same_after(rule.substitute, (q.lhs, q.rhs), (step.lhs, step.rhs)):
+            renaming = ", ".join(f"{sstr(a)} -> {sstr(b)}" for a, b in rule.substitute)
+            return "quoted", f"quotes {what}; the same statement after {renaming}"
+        return "assumed", f"restates {what}, whose statement differs ({_short(q.lhs)} {q.rel} {_short(q.rhs)}): the restatement is not checked"
 
     def _step(self, k: int, n: int) -> Step:
         if not isinstance(k, int) or not 1 <= k < n:
@@ -685,7 +980,13 @@ class Derivation:
     def _check(self, n: int, step: Step) -> tuple[str, str, Sequence[str]]:
         rule = step.rule
         if isinstance(rule, Definition):
-            return "definition", "not checked: a definition or a quoted hypothesis", ()
+            return "definition", "not checked: a definition (introduces a symbol)", ()
+        if isinstance(rule, Hypothesis):
+            return self._check_hypothesis(rule) + ((),)
+        if isinstance(rule, Quote):
+            return self._check_quote(n, step, rule) + ((),)
+        if isinstance(rule, Assumed):
+            return "assumed", "not checked: an unchecked premise" + (f" ({rule.reason})" if rule.reason else ""), ()
         if isinstance(rule, Identity):
             if step.rel != "=":
                 return "failed", f"an Identity needs the relation '=', got {step.rel!r}", ()
@@ -1031,9 +1332,12 @@ class Derivation:
             if results is not None:
                 r = results[n - 1]
                 out.append(f"   - *Check:* **{r.status}**: {r.detail}")
+                if r.inherited is not None:
+                    out.append(f"   - *Inherits:* **{r.inherited}**, inherited from {r.inherited_from}")
         if results is not None:
             ok = all(r.status != "failed" for r in results)
             out += ["", f"*Verified:* {'all steps pass' if ok else 'SOME STEPS FAILED'}"]
+            out += ["", f"*Strength:* {_strength_line(Verification(self.name, results))}"]
         return "\n".join(out) + "\n"
 
     def to_text(self, verification: Verification | None = None) -> str:
@@ -1050,7 +1354,22 @@ class Derivation:
             if results is not None:
                 r = results[n - 1]
                 out.append(f"     check: [{r.status}] {r.detail}")
+                if r.inherited is not None:
+                    out.append(f"     inherits: [{r.inherited_text()}]")
+        if results is not None:
+            out.append(f"strength: {_strength_line(Verification(self.name, results))}")
         return "\n".join(out)
+
+
+def _strength_line(v: Verification) -> str:
+    """``"concrete-d (weakest: step 1, concrete-d, inherited from least_squares.train-loss step 3)"``."""
+    weak = v.weakest()
+    if not weak:
+        return f"{v.status} (no step weaker than a definition, a declared hypothesis or a quote)"
+    if v.status == "symbolic":
+        return "symbolic (every step proved for all symbol values, and everything it quotes)"
+    parts = [f"step {r.number}" + (f", {r.inherited_text()}" if r.inherited is not None else "") for r in weak]
+    return f"{v.status} (weakest: " + "; ".join(parts) + ")"
 
 
 _TEXT_ESCAPES = {

@@ -61,7 +61,7 @@ from sympy import (
 )
 
 from l2l.theory import quadratic
-from l2l.theory.derivation import Bound, Derivation, FromPrevious, Identity, Induction, Step
+from l2l.theory.derivation import Assumed, Bound, Derivation, FromPrevious, Hypothesis, Identity, Induction, Quote, Step
 from l2l.theory.expectation import (
     Avg,
     Entry,
@@ -263,7 +263,7 @@ def iterate() -> Derivation:
     Source: paper Sec. 4 setting; ``papers/wang2021.md`` §5 item 10.
 
     >>> iterate().verify().statuses
-    ('definition', 'definition', 'definition', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
+    ('definition', 'assumed', 'definition', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
     """
     steps = [
         Step(w[0, i], "=", g[i], r"coordinates of $w_0$: $g_i = \langle v_i, w_0\rangle$"),
@@ -272,6 +272,7 @@ def iterate() -> Derivation:
             "=",
             lam[i] * a[i],
             r"$\beta_i = \langle v_i, b\rangle$ and $H w_{ERM} = H H^+ b = b$ since $b = X^\top y/n$ lies in the range of $H$",
+            Assumed("quoted linear algebra: b = X^T y / n lies in the range of X^T X, so H H^+ b = b"),
         ),
         Step(
             w[tau + 1, i],
@@ -330,7 +331,7 @@ def train_loss() -> MomentDerivation:
     Source: paper Sec. 4; ``papers/wang2021.md`` §5 item 11.
 
     >>> train_loss().verify().statuses
-    ('definition', 'definition', 'concrete-d', 'definition', 'definition', 'symbolic', 'definition', 'symbolic', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
+    ('definition', 'definition', 'concrete-d', 'assumed', 'quoted', 'symbolic', 'definition', 'symbolic', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
     """
     X, y, wv, H, b = _lhat_data()
     lw = Sum(lam[i] * u[i] ** 2, (i, 1, p))
@@ -350,8 +351,12 @@ def train_loss() -> MomentDerivation:
             Y2 / (2 * n) - Sum(beta[i] * u[i], (i, 1, p)) + lw / 2,
             r"step 3 in the eigenbasis: $u_i = \langle v_i, w\rangle$, $\beta_i = \langle v_i, b\rangle$, $Y_2 = \|y\|^2$ "
             r"(directions with $\lambda_i = 0$ have $\beta_i = 0$ and drop out)",
+            Assumed("the change to the orthonormal eigenbasis of H is not checked"),
         ),
-        Step(beta[i], "=", lam[i] * a[i], r"$H w_{ERM} = b$ (least_squares.iterate, step 2)"),
+        Step(
+            beta[i], "=", lam[i] * a[i], r"$H w_{ERM} = b$ (least_squares.iterate, step 2)",
+            Quote("least_squares.iterate", 2),
+        ),
         Step(
             Lhat(_werm),
             "=",
@@ -404,6 +409,13 @@ def train_loss() -> MomentDerivation:
     )
 
 
+#: The hypothesis of ``least_squares.tbt-quadratic`` that carries its crux (not derived here).
+_RESIDUAL_ZERO = (
+    r"the residual vanishes, $r = y - X w_{ERM} = 0$ (it does when $\operatorname{rank} X = n < d$: "
+    r"$X w = y$ is solvable and the minimum-norm solution $w_{ERM}$ solves it)"
+)
+
+
 def tbt_quadratic() -> Derivation:
     r"""``least_squares.tbt-quadratic``: for ``n < d`` train-by-train is exactly a Sec. 3 quadratic.
 
@@ -417,14 +429,20 @@ def tbt_quadratic() -> Derivation:
     Source: ``papers/wang2021.md`` §5 item 11 and §7 item 12.
 
     >>> tbt_quadratic().verify().statuses
-    ('definition', 'definition', 'definition', 'symbolic', 'symbolic')
+    ('quoted', 'hypothesis', 'definition', 'symbolic', 'symbolic')
     """
     c = quadratic.c
     qloss = quadratic.loss_expr()[0].xreplace({quadratic.d: p})
     qgrad = quadratic.naive_grad_expr()[0].xreplace({quadratic.d: p})
     steps = [
-        Step(F_tbt(eta), "=", train_loss_expr(), r"least_squares.train-loss, step 11"),
-        Step(r2, "=", Integer(0), r"$n < d$: $X$ has full row rank, $X w = y$ is solvable, so $r = 0$"),
+        Step(
+            F_tbt(eta), "=", train_loss_expr(), r"least_squares.train-loss, step 11",
+            Quote("least_squares.train-loss", 11),
+        ),
+        Step(
+            r2, "=", Integer(0), r"$n < d$: $X$ has full row rank, $X w = y$ is solvable, so $r = 0$",
+            Hypothesis(_RESIDUAL_ZERO),
+        ),
         Step(
             c[i],
             "=",
@@ -445,7 +463,7 @@ def tbt_quadratic() -> Derivation:
         "Train-by-train with n < d is a Section-3 quadratic",
         steps,
         _SOURCE + ", the explanation of Theorem 5 (n < d: TbT is a Section 3 quadratic; derived here)",
-        _SETTING + (r"$n < d$, $\operatorname{rank} X = n$",),
+        _SETTING + (r"$n < d$, $\operatorname{rank} X = n$", _RESIDUAL_ZERO),
     )
 
 
@@ -487,12 +505,14 @@ def validation_loss() -> MomentDerivation:
             quad,
             r"step 3 in the eigenbasis of the training $H$: $u_i = \langle v_i, w\rangle$, $Q_{ik} = v_i^\top H_v v_k$, "
             r"$\beta^v_i = \langle v_i, b_v\rangle$, $C_v = \|y_v\|^2/(2 n_v)$ ($w$ in the range of $H$)",
+            Assumed("the change to the eigenbasis of the training H is not checked"),
         ),
         Step(
             w[t, i],
             "=",
             iterate_expr(general_start=True),
             r"least_squares.iterate, step 5",
+            Quote("least_squares.iterate", 5),
         ),
         Step(
             F_tbv(eta),
@@ -617,6 +637,7 @@ def early_stopping() -> MomentDerivation:
             "=",
             (1 + (d + 1) / n) * I_d,
             r"quoted: the Wishart moment $E[(X^\top X)^2] = n(n + d + 1) I$ (standard Wishart moments)",
+            Assumed("a quoted Wishart moment, for every d and n; step 6 checks it at the listed sizes"),
         ),
         Step(
             expect(H * H),
@@ -678,7 +699,10 @@ def early_stopping() -> MomentDerivation:
             Identity(given=(20,)),
         ),
         Step(sstar, "=", early_stopping_scale_expr(), r"steps 20 and 15", Identity(given=(20, 15))),
-        Step(Wt(eta), "=", iterate_expr(), r"least_squares.iterate, step 6 ($w_0 = 0$), coordinate $i$"),
+        Step(
+            Wt(eta), "=", iterate_expr(), r"least_squares.iterate, step 6 ($w_0 = 0$), coordinate $i$",
+            Quote("least_squares.iterate", 6, substitute=((w[t, i], Wt(eta)),)),
+        ),
         Step(
             sympy.Subs(Derivative(Wt(eta), eta), eta, 0),
             "=",
@@ -686,7 +710,10 @@ def early_stopping() -> MomentDerivation:
             r"differentiate in $\eta$ at $\eta = 0$",
             FromPrevious(lambda e: sympy.diff(e, eta).subs(eta, 0), "differentiate in eta at eta = 0"),
         ),
-        Step(beta[i], "=", lam[i] * a[i], r"$H w_{ERM} = b$ (least_squares.iterate, step 2)"),
+        Step(
+            beta[i], "=", lam[i] * a[i], r"$H w_{ERM} = b$ (least_squares.iterate, step 2)",
+            Quote("least_squares.iterate", 2),
+        ),
         Step(
             sympy.Subs(Derivative(Wt(eta), eta), eta, 0),
             "=",
@@ -726,7 +753,7 @@ def erm_error() -> Derivation:
     ``E[(X^T X)^{-1}] = I/(n - d - 1)``, as used in ``papers/wang2021.md`` §5 item 12.
 
     >>> erm_error().verify().statuses
-    ('definition', 'definition', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
+    ('assumed', 'assumed', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
     """
     E_under, E_over = Symbol("E_under", positive=True), Symbol("E_over", positive=True)
     steps = [
@@ -735,12 +762,14 @@ def erm_error() -> Derivation:
             "=",
             (1 - n / d) * W2 + sigma**2 * n / (d - n - 1),
             r"quoted: $n < d - 1$, minimum-norm interpolant, inverse-Wishart mean $E[(X X^\top)^{-1}] = I/(d - n - 1)$",
+            Assumed("a quoted inverse-Wishart result (Wang et al. 2021, Sec. 4)"),
         ),
         Step(
             E_over,
             "=",
             sigma**2 * d / (n - d - 1),
             r"quoted: $n > d + 1$, inverse-Wishart mean $E[(X^\top X)^{-1}] = I/(n - d - 1)$",
+            Assumed("a quoted inverse-Wishart result (Wang et al. 2021, Sec. 4)"),
         ),
         Step(
             E_under,

@@ -100,9 +100,11 @@ from l2l.theory.derivation import (
     Bound,
     Derivation,
     FromPrevious,
+    Hypothesis,
     Identity,
     Induction,
     Instance,
+    Quote,
     Step,
 )
 from l2l.theory.expectation import CenteredNormal, Expectation, KnownMoments, ScalarMomentDerivation, expect
@@ -490,6 +492,22 @@ def _update_steps(mu_: Basic = mu) -> list[Step]:
 # nqm.moments
 
 
+def _loss_quote(f_: sympy.Expr, Xn: IndexedBase) -> Quote:
+    """``nqm.moments``, step 22 (the expected loss ``1/2 sum_i h_i (X_i + sigma_i^2)``) read
+    after one step: its left side named ``f_``, the moments ``X_i`` those after the step, ``Xn``."""
+    lhs = expect(Rational(1, 2) * Sum(hs[i] * (thetas[i] - cs[i]) ** 2, (i, 1, d)))
+    return Quote("nqm.moments", 22, substitute=((lhs, f_), (Xs[i], Xn[i])))
+
+
+def _coordinate(*pairs: tuple[sympy.Basic, sympy.Basic]) -> tuple[tuple[sympy.Basic, sympy.Basic], ...]:
+    """The renaming of a one-coordinate moment step of ``nqm.moments`` to coordinate ``i``."""
+    return pairs + ((X, Xs[i]), (W, Ws[i]), (Y, Ys[i]), (h, hs[i]), (sigma, sigmas[i]))
+
+
+#: ``nqm.greedy-sgd`` at ``d = 1``: one coordinate, ``X_1 = m``, ``h_1 = h``, ``sigma_1 = sigma``.
+_ONE_COORDINATE = ((d, Integer(1)), (Xs[1], _m), (hs[1], h), (sigmas[1], sigma))
+
+
 def moments() -> NQMDerivation:
     r"""``nqm.moments``: the exact moment recursions of heavy-ball SGD on the NQM (Theorem 1 [role unconfirmed]).
 
@@ -720,7 +738,7 @@ def adjoint() -> NQMDerivation:
     Source: ``papers/wu2018.md`` §5 (adjoint recursion, [derived]) and §11 item 15.
 
     >>> adjoint().verify().statuses
-    ('definition', 'symbolic', 'symbolic', 'symbolic', 'definition', 'symbolic')
+    ('quoted', 'symbolic', 'symbolic', 'symbolic', 'definition', 'symbolic')
     """
     a = alpha * h
     M = transition_matrix(a, mu)
@@ -734,7 +752,12 @@ def adjoint() -> NQMDerivation:
     lam_1 = ImmutableMatrix(M2.T * lam_T)
     grad = sum((lam_1[k] * sympy.diff(S[k], alpha) for k in range(3)), Integer(0))
     steps = [
-        Step(S, "=", MatAdd(MatMul(M, _vec(X, W, Y)), n_), r"the raw-moment map $s' = M s + n$ of nqm.moments, step 11"),
+        Step(
+            S, "=", MatAdd(MatMul(M, _vec(X, W, Y)), n_), r"the raw-moment map $s' = M s + n$ of nqm.moments, step 11",
+            Quote("nqm.moments", 11, substitute=(
+                (expect(theta_next**2), S[0]), (expect(v_next**2), S[1]), (expect(theta_next * v_next), S[2]),
+            )),
+        ),
         Step(S, "=", explicit, r"multiplied out", FromPrevious(explicit_matrix, "multiply the explicit matrices out")),
         Step(
             sympy.diff(S, alpha),
@@ -782,18 +805,22 @@ def greedy_sgd() -> NQMDerivation:
     Source: Wu et al. (2018), Theorem 2 [role unconfirmed]; ``papers/wu2018.md`` §4, §11 item 4.
 
     >>> greedy_sgd().verify().statuses
-    ('definition', 'definition', 'symbolic', 'symbolic', 'symbolic', 'definition', 'symbolic', 'symbolic')
+    ('quoted', 'quoted', 'symbolic', 'symbolic', 'symbolic', 'definition', 'symbolic', 'symbolic')
     """
     Xn = IndexedBase("X'", nonnegative=True)
     A = greedy_sums()["A"]
     D = greedy_sums()["D"]
     steps = [
-        Step(_f(alpha), "=", Rational(1, 2) * Sum(hs[i] * (Xn[i] + sigmas[i] ** 2), (i, 1, d)), r"expected loss after one step (nqm.moments, step 22)"),
+        Step(
+            _f(alpha), "=", Rational(1, 2) * Sum(hs[i] * (Xn[i] + sigmas[i] ** 2), (i, 1, d)),
+            r"expected loss after one step (nqm.moments, step 22)", _loss_quote(_f(alpha), Xn),
+        ),
         Step(
             Xn[i],
             "=",
             (1 - alpha * hs[i]) ** 2 * Xs[i] + alpha**2 * hs[i] ** 2 * sigmas[i] ** 2,
             r"the SGD second moment after one step (nqm.moments, step 25)",
+            Quote("nqm.moments", 25, substitute=_coordinate((expect(theta_next**2), Xn[i]))),
         ),
         Step(_f(alpha), "=", one_step_loss_expr(momentum=False), r"steps 1 and 2", Identity(given=(1, 2))),
         Step(
@@ -894,12 +921,16 @@ def greedy_momentum() -> NQMDerivation:
     s3 = Sum(hs[i] ** 3 * sigmas[i] ** 2, (i, 1, d))
     steps = [
         # 1-3 the objective
-        Step(f_, "=", Rational(1, 2) * Sum(hs[i] * (Xn[i] + sigmas[i] ** 2), (i, 1, d)), r"expected loss after one step (nqm.moments, step 22)"),
+        Step(
+            f_, "=", Rational(1, 2) * Sum(hs[i] * (Xn[i] + sigmas[i] ** 2), (i, 1, d)),
+            r"expected loss after one step (nqm.moments, step 22)", _loss_quote(f_, Xn),
+        ),
         Step(
             Xn[i],
             "=",
             (1 - alpha * hs[i]) ** 2 * Xs[i] + mu**2 * Ws[i] + 2 * mu * (1 - alpha * hs[i]) * Ys[i] + alpha**2 * hs[i] ** 2 * sigmas[i] ** 2,
             r"the second moment after one step (nqm.moments, step 8)",
+            Quote("nqm.moments", 8, substitute=_coordinate((expect(theta_next**2), Xn[i]))),
         ),
         Step(f_, "=", one_step_loss_expr(momentum=True), r"steps 1 and 2: $f(\alpha, \mu)$, the one-step expected loss", Identity(given=(1, 2))),
         # 4-8 the sums
@@ -982,6 +1013,7 @@ def greedy_momentum() -> NQMDerivation:
             "<=",
             sqrt(Xs[i] * Ws[i]),
             r"hypothesis: Cauchy-Schwarz for the moments, $\mathbb{E}[\theta_i v_i]^2 \le \mathbb{E}\theta_i^2 \mathbb{E} v_i^2$",
+            Hypothesis(1),
         ),
         Step(
             _sB**2,
@@ -1027,13 +1059,16 @@ def greedy_1d() -> NQMDerivation:
     unconfirmed], §11 item 6.
 
     >>> greedy_1d().verify().statuses
-    ('definition', 'symbolic', 'definition', 'symbolic', 'definition', 'symbolic', 'symbolic', 'symbolic', 'symbolic', 'definition', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
+    ('quoted', 'symbolic', 'quoted', 'symbolic', 'quoted', 'symbolic', 'symbolic', 'symbolic', 'symbolic', 'definition', 'symbolic', 'symbolic', 'symbolic', 'symbolic')
     """
     f_ = Rational(1, 2) * h * ((1 - alpha * h) ** 2 * _m + alpha**2 * h**2 * sigma**2 + sigma**2)
     ag = _m / (h * (_m + sigma**2))
     m_t = sigma**2 * m0 / (sigma**2 + t * m0)
     steps = [
-        Step(_f(alpha), "=", f_, r"nqm.greedy-sgd, step 3, at $d = 1$ with $X = m$"),
+        Step(
+            _f(alpha), "=", f_, r"nqm.greedy-sgd, step 3, at $d = 1$ with $X = m$",
+            Quote("nqm.greedy-sgd", 3, substitute=_ONE_COORDINATE),
+        ),
         Step(
             sympy.Derivative(_f(alpha), alpha),
             "=",
@@ -1041,7 +1076,10 @@ def greedy_1d() -> NQMDerivation:
             r"differentiate in $\alpha$",
             FromPrevious.differentiate(alpha),
         ),
-        Step(_alpha_g, "=", ag, r"the greedy rate $m/(h(m + \sigma^2))$ (nqm.greedy-sgd at $d = 1$)"),
+        Step(
+            _alpha_g, "=", ag, r"the greedy rate $m/(h(m + \sigma^2))$ (nqm.greedy-sgd at $d = 1$)",
+            Quote("nqm.greedy-sgd", 6, substitute=_ONE_COORDINATE),
+        ),
         Step(
             sympy.Derivative(_f(alpha), alpha),
             "=",
@@ -1049,7 +1087,10 @@ def greedy_1d() -> NQMDerivation:
             r"the only stationary point",
             Identity(given=(2, 3)),
         ),
-        Step(_m_next, "=", (1 - alpha * h) ** 2 * _m + alpha**2 * h**2 * sigma**2, r"the SGD moment map (nqm.moments, step 25)"),
+        Step(
+            _m_next, "=", (1 - alpha * h) ** 2 * _m + alpha**2 * h**2 * sigma**2, r"the SGD moment map (nqm.moments, step 25)",
+            Quote("nqm.moments", 25, substitute=((expect(theta_next**2), _m_next), (X, _m))),
+        ),
         Step(
             _m_next,
             "=",
@@ -1363,7 +1404,10 @@ def zhang_ema_risk() -> NQMDerivation:
             r"the 3x3 system for $(\theta^2, u^2, \theta u)$ from steps 1-2",
             Expectation(laws, given=(1, 2)),
         ),
-        Step(_X_st, "=", X_st, r"the SGD fixed point (nqm.zhang-sgd-risk)"),
+        Step(
+            _X_st, "=", X_st, r"the SGD fixed point (nqm.zhang-sgd-risk)",
+            Quote("nqm.zhang-sgd-risk", 4, substitute=((_s_st, _X_st),)),
+        ),
         Step(_U_st, "=", U_st, r"candidate"),
         Step(_Z_st, "=", phi * _X_st, r"candidate: $Z_\star = \phi X_\star$"),
         Step(

@@ -60,6 +60,7 @@ from l2l.theory.derivation import (
     Identity,
     Induction,
     Instance,
+    Quote,
     Step,
 )
 
@@ -462,10 +463,10 @@ def naive_gradient() -> Derivation:
     Source: paper Sec. 3, Theorem 3; ``papers/wang2021.md`` §5 items 3-4.
 
     >>> naive_gradient().verify().statuses
-    ('definition', 'symbolic', 'symbolic')
+    ('quoted', 'symbolic', 'symbolic')
     """
     steps = [
-        Step(F(eta), "=", loss_expr()[0], "quadratic.loss, step 2"),
+        Step(F(eta), "=", loss_expr()[0], "quadratic.loss, step 2", Quote("quadratic.loss", 2)),
         Step(
             Derivative(F(eta), eta),
             "=",
@@ -724,7 +725,7 @@ def theorem3() -> Derivation:
     fabs = Abs(Derivative(F(eta), eta))
     hyp = _setting_assumptions()
     steps = [
-        Step(F(eta), "=", loss_expr()[0], "quadratic.loss, step 2"),
+        Step(F(eta), "=", loss_expr()[0], "quadratic.loss, step 2", Quote("quadratic.loss", 2)),
         Step(
             Derivative(F(eta), eta), "=", naive_grad_expr()[0], r"differentiate in $\eta$", FromPrevious.differentiate(eta)
         ),

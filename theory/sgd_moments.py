@@ -79,7 +79,7 @@ import sympy
 from sympy import Basic, Expr, ImmutableMatrix, IndexedBase, MatrixSymbol, Symbol, Trace, ZeroMatrix, sstr
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from l2l.theory.derivation import Derivation, Identity, Step
+from l2l.theory.derivation import Assumed, Derivation, Identity, Step
 from l2l.theory.expectation import (
     Avg,
     Entry,
@@ -170,6 +170,7 @@ def isserlis() -> MomentDerivation:
             "=",
             Si[a, b] * Si[c, e] + Si[a, c] * Si[b, e] + Si[a, e] * Si[b, c],
             r"Isserlis' theorem for $x \sim N(0, \Sigma)$: a sum over the pairings; odd moments vanish",
+            Assumed("Isserlis' theorem, quoted (the expectation engine of steps 2-5 applies it)"),
         ),
         Step(expect(x * x.T), "=", Sig, r"the covariance of $x$", Expectation(law)),
         Step(

@@ -254,6 +254,8 @@ def _derivation_rows(data: ReportData) -> list[dict]:
                     "status": res.status,
                     "status_class": "failed" if res.status == "failed" else "ok",
                     "detail": res.detail,
+                    # the status the step inherits through a quote when weaker than its own ("" else)
+                    "inherited": res.inherited_text() if getattr(res, "inherited", None) else "",
                 }
             )
         rows.append(

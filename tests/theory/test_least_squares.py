@@ -21,18 +21,19 @@ from l2l.theory.derivation import Derivation
 from l2l.theory.expectation import MomentDerivation, Sc
 
 C, D, S, S3, SA = "concrete-d", "definition", "symbolic", "symbolic-d<=3", "sampled"
+A, Q, H = "assumed", "quoted", "hypothesis"
 EXPECTED_STATUSES = {
-    "least_squares.iterate": (D, D, D, S, S, S, S),
-    "least_squares.train-loss": (D, D, C, D, D, S, D, S, S, S, S, S),
-    "least_squares.tbt-quadratic": (D, D, D, S, S),
-    "least_squares.validation-loss": (D, D, C, D, D, S, S3),
+    "least_squares.iterate": (D, A, D, S, S, S, S),
+    "least_squares.train-loss": (D, D, C, A, Q, S, D, S, S, S, S, S),
+    "least_squares.tbt-quadratic": (Q, H, D, S, S),
+    "least_squares.validation-loss": (D, D, C, A, Q, S, S3),
     "least_squares.validation-identity": (D, C, D, C, S),
     "least_squares.early-stopping": (
-        D, D, D, C, D, C, C, C, C, C, C, C, C, S, D, D, S, S, S, D, S, S, S, D, S, D, S,
+        D, D, D, C, A, C, C, C, C, C, C, C, C, S, D, D, S, S, S, D, S, S, S, Q, S, Q, S,
     ),
-    "least_squares.erm-error": (D, D, S, S, S, S),
+    "least_squares.erm-error": (A, A, S, S, S, S),
 }
-# what is only quoted (not checked): step numbers with status "definition" that state a result
+# what is only quoted from the literature (not checked): step numbers with status "assumed" that state a result
 QUOTED = {
     "least_squares.early-stopping": (5,),  # E[H^2] = (1 + (d+1)/n) I, also checked at small sizes in step 6
     "least_squares.erm-error": (1, 2),  # the inverse-Wishart ERM errors
@@ -62,7 +63,7 @@ def test_every_derivation_verifies_with_a_status_per_step(name):
     assert v.statuses == EXPECTED_STATUSES[name]
     assert all(r.detail for r in v.results)
     for k in QUOTED.get(name, ()):
-        assert v.statuses[k - 1] == "definition"
+        assert v.statuses[k - 1] == "assumed"
         assert "quoted" in der.steps[k - 1].justification
     md = der.to_markdown(v)
     assert md.count("*Check:*") == len(der.steps)

@@ -51,20 +51,20 @@ from l2l.theory.nqm import (
     Ys,
 )
 
-D_, S_, SA = "definition", "symbolic", "sampled"
+D_, S_, SA, Q_, H_ = "definition", "symbolic", "sampled", "quoted", "hypothesis"
 # The statuses observed for each registered derivation: a change here is a change in what is
 # checked, so it must be deliberate. Everything is symbolic except the Cauchy-Schwarz step of the
 # momentum convexity certificate, which SymPy cannot prove for a symbolic dimension.
 EXPECTED_STATUSES = {
     "nqm.moments": (D_, D_, D_) + (S_,) * 8 + (D_, D_, D_) + (S_,) * 12 + (D_, D_, S_, S_),
-    "nqm.adjoint": (D_, S_, S_, S_, D_, S_),
-    "nqm.greedy-sgd": (D_, D_, S_, S_, S_, D_, S_, S_),
-    "nqm.greedy-momentum": (D_, D_, S_) + (D_,) * 5 + (S_,) * 6 + (D_, D_) + (S_,) * 3 + (D_, SA) + (S_,) * 5,
-    "nqm.greedy-1d": (D_, S_, D_, S_, D_, S_, S_, S_, S_, D_, S_, S_, S_, S_),
+    "nqm.adjoint": (Q_, S_, S_, S_, D_, S_),
+    "nqm.greedy-sgd": (Q_, Q_, S_, S_, S_, D_, S_, S_),
+    "nqm.greedy-momentum": (Q_, Q_, S_) + (D_,) * 5 + (S_,) * 6 + (D_, D_) + (S_,) * 3 + (H_, SA) + (S_,) * 5,
+    "nqm.greedy-1d": (Q_, S_, Q_, S_, Q_, S_, S_, S_, S_, D_, S_, S_, S_, S_),
     "nqm.zhang-sgd-risk": (D_, S_, S_, D_, S_, S_, D_, S_, S_, S_),
     "nqm.zhang-momentum-risk": (D_, D_, D_, S_, D_, D_, D_, S_, S_, D_, S_, S_, D_, S_, S_),
     "nqm.zhang-preconditioned-risk": (D_, S_, D_, S_, D_, S_, S_, S_),
-    "nqm.zhang-ema-risk": (D_, D_, S_, D_, D_, D_, S_, S_, D_, S_, S_, S_, S_),
+    "nqm.zhang-ema-risk": (D_, D_, S_, Q_, D_, D_, S_, S_, D_, S_, S_, S_, S_),
 }
 
 

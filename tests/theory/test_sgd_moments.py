@@ -33,7 +33,7 @@ C, D, S = "concrete-d", "definition", "symbolic"
 # The statuses observed for each registered derivation: a change here is a change in what is
 # checked, so it must be deliberate.
 EXPECTED_STATUSES = {
-    "sgd.isserlis": (D, C, C, C, C),
+    "sgd.isserlis": ("assumed", C, C, C, C),  # step 1 states Isserlis' theorem (quoted)
     "sgd.finite-set": (D, D, D, D, D, D, C, C, C, S, D, D, C, C, D, D, C, D, C, C, C),
     "sgd.gaussian": (D, D, D, D, C, C, C, C, C, D, D, C, D, C, C, C),
     "sgd.additive-noise": (D, C, C, C, C, D, D, C, D, C, C, C),
