@@ -926,10 +926,11 @@ class Derivation:
         a = rule.assumption
         if isinstance(a, int):
             if 1 <= a <= len(self.assumptions):
-                return "hypothesis", f"not checked: hypothesis {a} of the statement ({self.assumptions[a - 1]})"
+                # the assumption's text (LaTeX in $...$) is shown with the derivation's assumptions
+                return "hypothesis", f"not checked: assumption {a} of the statement, listed above"
             return "assumed", f"declared hypothesis {a}, but the derivation lists {len(self.assumptions)} assumptions"
         if a in self.assumptions:
-            return "hypothesis", f"not checked: hypothesis {self.assumptions.index(a) + 1} of the statement ({a})"
+            return "hypothesis", f"not checked: assumption {self.assumptions.index(a) + 1} of the statement, listed above"
         return "assumed", f"declared a hypothesis that the derivation does not list among its assumptions: {a}"
 
     def _check_quote(self, n: int, step: Step, rule: Quote) -> tuple[str, str]:
