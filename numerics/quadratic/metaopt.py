@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 from ..problems import QuadraticProblem
 from ..validation import MAX_HORIZON, ValidationError, as_horizon, as_instance, as_number_list, as_real
-from .stable import evaluate
+from .stable import evaluate, log_objective_grad
 
 __all__ = [
     "MetaTrajectory",
@@ -131,8 +131,8 @@ class MetaTrajectory:
 def _gprime(problem: QuadraticProblem, eta: Any, t: Any) -> np.ndarray:
     """G'(eta) from numerics.quadratic.stable; 0 where f(w_t) = 0 exactly (there eta is a global minimiser
     of f(w_t) >= 0, and G' does not exist: every excited component has eta lambda_i = 1)."""
-    ev = evaluate(problem, eta, t)
-    return np.where(ev.loss_is_zero, 0.0, ev.log_objective_grad)
+    g = log_objective_grad(problem, eta, t)  # NaN exactly where f(w_t) = 0 (stable.evaluate's rule)
+    return np.where(np.isnan(g), 0.0, g)
 
 
 def eta_star(problem: QuadraticProblem, t: Any) -> float:

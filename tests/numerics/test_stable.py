@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from l2l.numerics import QuadraticProblem, ValidationError
 from l2l.numerics.quadratic.reference import quadratic_reference
@@ -259,3 +259,16 @@ def test_bad_input_names_the_field():
         QuadraticProblem.from_matrix([[1.0, 0.5], [0.0, 1.0]], [1.0, 1.0])
     with pytest.raises(ValidationError, match="^w0: must have length 2"):
         QuadraticProblem.from_matrix([[1.0, 0.0], [0.0, 1.0]], [1.0])
+
+
+@given(problem=ps.quadratic_problems(max_dim=12, max_kappa=1e6), t=st.integers(1, 10**9), data=st.data())
+@settings(max_examples=60, deadline=None)
+def test_log_objective_grad_alone_is_evaluates_bit_for_bit(problem, t, data):
+    """``log_objective_grad`` (the meta-GD fast path) runs the code of ``evaluate`` for G' only:
+    the same bits, NaN exactly where f(w_t) = 0, at exceptional step sizes included."""
+    from l2l.numerics.quadratic.stable import log_objective_grad
+
+    etas = np.array(data.draw(st.lists(ps.step_sizes(problem, max_factor=3.0), min_size=1, max_size=6), label="etas"))
+    full = evaluate(problem, etas, t).log_objective_grad
+    alone = log_objective_grad(problem, etas, t)
+    assert np.array_equal(full, alone, equal_nan=True)
