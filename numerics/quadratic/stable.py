@@ -190,18 +190,23 @@ def _grad_terms(la, sa, zero, llam, rel, lse_rel, loss_is_zero) -> tuple:
     return lq, lr, term, s1, -2.0 * s1
 
 
-def log_objective_grad(problem: QuadraticProblem, eta: Any, t: Any) -> np.ndarray:
-    """G'(eta) = d/d eta of (1/t) ln f(w_t) alone, at the broadcast of ``eta`` and ``t``: the same
-    numbers as ``evaluate(problem, eta, t).log_objective_grad`` (the same code computes them,
-    without the other fields: about a third of the time), NaN where f(w_t) = 0."""
+def _inputs(problem: QuadraticProblem, eta: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The checked problem, and ``eta`` (>= 0) and ``t`` (horizons) broadcast together."""
     if not isinstance(problem, QuadraticProblem):
         raise ValidationError("problem", f"must be a QuadraticProblem (got {type(problem).__name__})")
     eta = as_nonnegative_reals("eta", eta)
     t = as_horizons("t", t)
     try:
-        eta, t = np.broadcast_arrays(eta, t)
+        return tuple(np.broadcast_arrays(eta, t))
     except ValueError:
         raise ValidationError("t", f"shape {t.shape} cannot be broadcast against eta's shape {eta.shape}") from None
+
+
+def log_objective_grad(problem: QuadraticProblem, eta: Any, t: Any) -> np.ndarray:
+    """G'(eta) = d/d eta of (1/t) ln f(w_t) alone, at the broadcast of ``eta`` and ``t``: the same
+    numbers as ``evaluate(problem, eta, t).log_objective_grad`` (the same code computes them,
+    without the other fields: about a third of the time), NaN where f(w_t) = 0."""
+    eta, t = _inputs(problem, eta, t)
     la, sa, zero, _, llam, t_f, _, rel, lse_rel, _, loss_is_zero = _log_terms(
         problem, eta.reshape(-1), t.reshape(-1).astype(np.float64)[:, None])
     with np.errstate(under="ignore", over="ignore", invalid="ignore", divide="ignore"):
@@ -216,16 +221,7 @@ def evaluate(problem: QuadraticProblem, eta: Any, t: Any) -> QuadraticEvaluation
     ``eta`` and ``t`` broadcast like numpy arrays; pass ``eta[:, None]`` and ``t[None, :]`` for a
     grid. Work and memory are O(size of the broadcast x dim).
     """
-    if not isinstance(problem, QuadraticProblem):
-        raise ValidationError("problem", f"must be a QuadraticProblem (got {type(problem).__name__})")
-    eta = as_nonnegative_reals("eta", eta)
-    t = as_horizons("t", t)
-    try:
-        eta, t = np.broadcast_arrays(eta, t)
-    except ValueError:
-        raise ValidationError(
-            "t", f"shape {t.shape} cannot be broadcast against eta's shape {eta.shape}"
-        ) from None
+    eta, t = _inputs(problem, eta, t)
     shape = eta.shape
     eta_f = eta.reshape(-1)
     t_f = t.reshape(-1).astype(np.float64)[:, None]
