@@ -35,7 +35,7 @@ _NQM = "numerics/nqm/"
 MUTANTS: tuple[Mutant, ...] = (
     # ---- issue 13: the five mutants named in the issue --------------------------------------
     Mutant("issue13.stable-gprime-0.95", _Q + "stable.py",
-           "grad = -2.0 * s1\n", "grad = -2.0 * s1 * 0.95\n",
+           "return lq, lr, term, s1, -2.0 * s1\n", "return lq, lr, term, s1, -2.0 * s1 * 0.95\n",
            "G' (log_objective_grad) of the stable evaluator off by 5%"),
     Mutant("issue13.greedy-eta-power", _NQM + "greedy.py",
            "den = float((h2 * h) @ (X + s2))", "den = float((h2 * h2) @ (X + s2))",
