@@ -66,7 +66,8 @@ from typing import Any
 import numpy as np
 from ..problems import QuadraticProblem
 from ..validation import MAX_HORIZON, ValidationError, as_horizon, as_instance, as_number_list, as_real
-from .stable import evaluate, log_objective_grad
+from .stable import _gprime as _gprime_kernel
+from .stable import _problem_terms, evaluate, log_objective_grad
 
 __all__ = [
     "MetaTrajectory",
@@ -131,7 +132,11 @@ class MetaTrajectory:
 def _gprime(problem: QuadraticProblem, eta: Any, t: Any) -> np.ndarray:
     """G'(eta) from numerics.quadratic.stable; 0 where f(w_t) = 0 exactly (there eta is a global minimiser
     of f(w_t) >= 0, and G' does not exist: every excited component has eta lambda_i = 1)."""
-    g = log_objective_grad(problem, eta, t)  # NaN exactly where f(w_t) = 0 (stable.evaluate's rule)
+    return _defined(log_objective_grad(problem, eta, t))
+
+
+def _defined(g: np.ndarray) -> np.ndarray:
+    """G' with its NaNs, exactly where f(w_t) = 0 (stable.evaluate's rule), set to 0 (see _gprime)."""
     return np.where(np.isnan(g), 0.0, g)
 
 
@@ -316,11 +321,13 @@ def meta_gd_many(
     mu = c / np.sqrt(np.arange(1, steps + 1, dtype=np.float64))
     alive = np.ones(n, dtype=bool)
     stop = np.full(n, steps, dtype=np.int64)  # steps taken by each run
+    terms = _problem_terms(problem)  # once: the loop calls the checked kernel of log_objective_grad
+    t_float = tt.astype(np.float64)
     for k in range(steps):
         idx = np.nonzero(alive)[0]
         if idx.size == 0:
             break
-        g = _gprime(problem, eta[idx], tt[idx])
+        g = _defined(_gprime_kernel(terms, eta[idx], t_float[idx]))
         grads[idx, k] = g
         new = eta[idx] - mu[k] * g
         neg = new < 0

@@ -150,15 +150,18 @@ class QuadraticEvaluation:
     max_abs_log_factor: np.ndarray  #: max_i |ln|1 - eta lambda_i|| over components with c_i != 0
 
 
-def _log_terms(problem: QuadraticProblem, eta_f: np.ndarray, t_f: np.ndarray) -> tuple:
-    """The log-space terms of f(w_t) shared by :func:`evaluate` and :func:`log_objective_grad`
-    (``eta_f`` flat, ``t_f`` a float column of the same length)."""
-    keep = problem.coefficients != 0  # components with c_i = 0 never contribute
+def _problem_terms(problem: QuadraticProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lam_i, ln c_i^2, ln lam_i) over the components with c_i != 0 (the others never contribute)."""
+    keep = problem.coefficients != 0
     lam = problem.eigenvalues[keep]
-    c = problem.coefficients[keep]
-    lc2 = 2.0 * np.log(np.abs(c))
-    llam = np.log(lam)
+    return lam, 2.0 * np.log(np.abs(problem.coefficients[keep])), np.log(lam)
 
+
+def _log_terms(problem: QuadraticProblem | tuple, eta_f: np.ndarray, t_f: np.ndarray) -> tuple:
+    """The log-space terms of f(w_t) shared by :func:`evaluate` and :func:`log_objective_grad`
+    (``eta_f`` flat, ``t_f`` a float column of the same length; ``problem`` may be its
+    :func:`_problem_terms`, computed once by a caller that evaluates many times)."""
+    lam, lc2, llam = _problem_terms(problem) if isinstance(problem, QuadraticProblem) else problem
     la, sa = log_abs_one_minus(eta_f[:, None], lam[None, :])  # (n, d)
     zero = np.isneginf(la)  # a_i == 0 exactly
     base = lc2 + llam  # ln(c_i^2 lam_i)
@@ -207,11 +210,17 @@ def log_objective_grad(problem: QuadraticProblem, eta: Any, t: Any) -> np.ndarra
     numbers as ``evaluate(problem, eta, t).log_objective_grad`` (the same code computes them,
     without the other fields: about a third of the time), NaN where f(w_t) = 0."""
     eta, t = _inputs(problem, eta, t)
-    la, sa, zero, _, llam, t_f, _, rel, lse_rel, _, loss_is_zero = _log_terms(
-        problem, eta.reshape(-1), t.reshape(-1).astype(np.float64)[:, None])
+    return _gprime(problem, eta.reshape(-1), t.reshape(-1).astype(np.float64)).reshape(eta.shape)
+
+
+def _gprime(problem: QuadraticProblem | tuple, eta_f: np.ndarray, t_f: np.ndarray) -> np.ndarray:
+    """:func:`log_objective_grad` on checked flat float64 arrays ``eta_f`` and ``t_f`` (``problem``
+    or its :func:`_problem_terms`): for a caller's inner loop, such as meta-gradient descent, that
+    checked its inputs once."""
+    la, sa, zero, _, llam, _, _, rel, lse_rel, _, loss_is_zero = _log_terms(problem, eta_f, t_f[:, None])
     with np.errstate(under="ignore", over="ignore", invalid="ignore", divide="ignore"):
         grad = _grad_terms(la, sa, zero, llam, rel, lse_rel, loss_is_zero)[4]
-    return np.where(loss_is_zero, np.nan, grad).reshape(eta.shape)
+    return np.where(loss_is_zero, np.nan, grad)
 
 
 @returns(QuadraticEvaluation)
