@@ -2,26 +2,35 @@
 
 A claim counts as evidence only if it would fail were the code or the mathematics wrong. Each
 mutant of :mod:`benchmarks.mutants` is one named change (``old`` -> ``new``, ``old`` occurring
-exactly once in its file). For each mutant the harness
+exactly once in its file). The harness
 
-1. copies the package sources to a temporary folder laid out as the installed package
+1. copies the package sources once to a temporary folder laid out as the installed package
    (``l2l/__init__.py``, ``theory/`` -> ``l2l/theory``, ``numerics/`` -> ``l2l/numerics``,
-   ``proofs/`` -> ``l2l/proofs``, as setup.py maps them; the tests are copied beside it), applies
-   the substitution there -- the working tree is never edited -- and
-2. runs, in subprocesses that import that copy (checked for every mutant and every stage: the
+   ``proofs/`` -> ``l2l/proofs``, as setup.py maps them; the tests are copied beside it) and there
+   builds a **coverage map** (``coverage.py`` dynamic contexts): which lines each ``ci`` claim and
+   each unit test of :data:`TEST_FILES` executes, and how long each takes. It is cached by a hash
+   of the sources in ``benchmarks/mutation-coverage.json`` (git ignored).
+2. For each mutant: applies the substitution in a fresh copy (the working tree is never edited)
+   and runs, in subprocesses that import that copy (checked for every mutant and every stage: the
    copy's ``l2l/__init__.py`` records each process that imports it, and the wrapper asserts that
    ``l2l``, ``l2l.theory``, ``l2l.numerics`` and ``l2l.proofs`` come from the copy; the editable
-   install's finder is removed from ``sys.meta_path``), in order and stopping at the first stage
-   that kills it:
+   install's finder is removed from ``sys.meta_path``), stopping at the first that kills it:
 
-   * the ``ci`` claims most likely to notice (the prefixes mapped to the mutated file),
-   * the rest of the ``ci`` catalogue,
-   * the unit-test files mapped to the mutated file (``pytest -x`` under ``L2L_PROFILE=ci``).
+   * the ``ci`` claims that execute the mutated statement, cheapest first, one after another
+     (each in a forked worker with the runner's hang guard), stopping at the first whose verdict
+     misses its expectation;
+   * the unit tests that execute it (``pytest -x`` under ``L2L_PROFILE=ci``).
 
-A mutant is *killed* when a claim's verdict differs from its ``expect`` (``l2l check`` exits 1) or
-a test fails; *survived* when nothing noticed; *broken* when it could not be applied (its ``old``
-no longer occurs exactly once) or the import guard failed. Mutants declared ``equivalent`` are run
-and listed but count neither way. Score = killed / (killed + survived).
+   A statement executed at import time (module level, a default argument, or code called while
+   importing) may change anything: then every claim and every mapped test is a candidate. A
+   claim or test that never executes the mutated statement cannot notice it, so skipping it loses
+   no kill; this is what brings a full run within 30 minutes on 2 cores.
+
+A mutant is *killed* when a claim's verdict differs from its ``expect`` or a test fails;
+*survived* when nothing noticed (the table says whether anything executed the statement at all);
+*broken* when it could not be applied (its ``old`` no longer occurs exactly once), the import guard
+failed or a stage timed out. Mutants declared ``equivalent`` are run and listed but count neither
+way. Score = killed / (killed + survived).
 
 Run::
 
@@ -29,15 +38,17 @@ Run::
     python benchmarks/mutation.py --only issue13.greedy-eta-power --jobs 1
     python benchmarks/mutation.py --resume benchmarks/mutation-results.jsonl
     python benchmarks/mutation.py --list
+    python benchmarks/mutation.py --only quadratic.stable --claims wang2021.thm4.log-gradient-matches-reference
 
 Results are appended, one JSON line per mutant, to ``benchmarks/mutation-results.jsonl`` (git
 ignored); ``--resume FILE`` skips the mutants already in FILE with the same hash (mutant definition
-+ package and test sources).
++ package and test sources). Needs ``coverage`` (in the ``test`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import concurrent.futures as cf
 import hashlib
 import json
@@ -62,63 +73,17 @@ FOLDERS = ("theory", "numerics", "proofs")
 DEFAULT_RESULTS = ROOT / "benchmarks" / "mutation-results.jsonl"
 CLAIM_TIMEOUT = 300  # l2l check --timeout: per claim (a mutant that hangs a claim errors it)
 STAGE_TIMEOUT = 1500  # one subprocess (a batch of claims or of tests)
-TEST_TIMEOUT = 600  # the unit-test stage
+TEST_TIMEOUT = 1500  # the unit-test stage
 GUARD_EXIT = 97
 
-#: mutated file (prefix) -> (claim prefixes checked first, unit-test files run last)
-TARGETS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("numerics/quadratic/", ("wang2021.thm3", "wang2021.thm4", "wang2021.eta-star", "wang2021.cor1", "wang2021.fig1",
-                             "wang2021.neg"),
-     ("tests/numerics/test_stable.py", "tests/numerics/test_unroll.py", "tests/numerics/test_metaopt.py",
-      "tests/numerics/test_growth.py", "tests/proofs/test_wang2021.py")),
-    ("numerics/least_squares/", ("wang2021.ls", "wang2021.thm5", "wang2021.thm6", "wang2021.sgd-analogue"),
-     ("tests/numerics/test_least_squares.py", "tests/numerics/test_moments.py", "tests/numerics/test_montecarlo.py",
-      "tests/numerics/test_metaopt_tasks.py", "tests/proofs/test_eval_least_squares.py")),
-    ("numerics/nqm/zhang.py", ("wu2018.zhang", "wu2018.finding.sgd-plateau", "wu2018.finding.momentum-equals",
-                               "wu2018.neg.perfect-scaling", "wu2018.neg.momentum-risk"),
-     ("tests/numerics/test_zhang.py",)),
-    ("numerics/nqm/", ("wu2018.dynamics", "wu2018.adjoint", "wu2018.greedy", "wu2018.bias", "wu2018.bellman",
-                       "wu2018.deterministic-control", "wu2018.look-ahead", "wu2018.momentum", "wu2018.neg.greedy",
-                       "wu2018.neg.velocity", "wu2018.properties", "wu2018.offline-family", "wu2018.neg.best-decay",
-                       "wu2018.finding"),
-     ("tests/numerics/test_nqm.py", "tests/numerics/test_nqm_reference.py", "tests/proofs/test_eval_nqm.py",
-      "tests/proofs/test_wu2018.py")),
-    ("numerics/toys/", ("wu2018.offline-family.mlp-analogue",), ("tests/numerics/test_mlp.py",)),
-    ("theory/quadratic.py", ("wang2021.thm3", "wang2021.thm4"), ("tests/theory/test_quadratic.py",)),
-    ("theory/least_squares.py", ("wang2021.ls", "wang2021.thm5", "wang2021.thm6"),
-     ("tests/theory/test_least_squares.py",)),
-    ("theory/sgd_moments.py", ("wang2021.sgd-analogue", "wang2021.thm5", "wang2021.thm6"),
-     ("tests/theory/test_sgd_moments.py",)),
-    ("theory/nqm.py", ("wu2018.dynamics", "wu2018.greedy", "wu2018.zhang", "wu2018.adjoint"),
-     ("tests/theory/test_nqm.py",)),
-    ("theory/", ("wang2021.thm3", "wang2021.thm4", "wang2021.ls", "wu2018.dynamics"),
-     ("tests/theory/test_derivation.py",)),
-    ("proofs/strategies.py", ("wang2021.thm3", "wang2021.thm4", "wu2018.properties", "wu2018.greedy"),
-     ("tests/proofs/test_papers.py",)),
+#: The unit tests the coverage map covers (and a mutant's test stage draws from): the tests of the
+#: numerics, the theory and the paper catalogues; not the report, view and CLI tests, which
+#: re-run claims the map already has.
+TEST_FILES: tuple[str, ...] = (
+    "tests/numerics", "tests/theory", "tests/proofs/test_wang2021.py", "tests/proofs/test_wu2018.py",
+    "tests/proofs/test_papers.py", "tests/proofs/test_eval_least_squares.py", "tests/proofs/test_eval_nqm.py",
 )
-
-
-#: ci claims that took more than 4 s each in a baseline ``l2l check --profile ci --jobs 1`` (2 cores,
-#: December 2026; 150 of the catalogue's 170 s): each stage runs its other claims first, these after,
-#: so that a mutant killed by a cheap claim does not pay for them.
-SLOW_CLAIMS = frozenset({
-    "wu2018.offline-family.mlp-analogue", "wang2021.thm4.meta-gd-converges", "wu2018.momentum.short-horizon-bias",
-    "wu2018.look-ahead.reduces-but-keeps-bias", "wang2021.cor1.backprop-fails-at-predicted-horizon",
-    "wu2018.offline-family.best-decay-falls-with-horizon", "wang2021.fig1.meta-gd-paper-setting",
-    "wang2021.thm5.tbt-error-grows-with-sigma", "wu2018.zhang.critical-batch-size", "wu2018.bias.greedy-worse-at-T",
-})
-
-
-def _under(claim_id: str, prefixes: tuple[str, ...]) -> bool:
-    return any(claim_id == p or claim_id.startswith(p + ".") or claim_id.startswith(p + "-") for p in prefixes)
-
-
-def targets(mutant: Mutant) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(claim prefixes, test files) for a mutant: its own, else the first TARGETS row matching its file."""
-    for prefix, claims, tests in TARGETS:
-        if mutant.file.startswith(prefix):
-            return (mutant.claims or claims), (mutant.tests or tests)
-    return mutant.claims, mutant.tests
+COVERAGE_CACHE = ROOT / "benchmarks" / "mutation-coverage.json"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,6 +170,12 @@ def make_copy(dest: Path, mutant: Mutant | None, base: Path | None = None) -> Pa
 _WRAPPER = r'''
 import os, runpy, sys
 root = os.path.realpath(sys.argv[1]); what = sys.argv[2]; del sys.argv[1:3]
+COV = None
+if os.environ.get("L2L_MUTATION_COVERAGE"):  # the map modes: measure from before l2l is imported
+    import coverage
+    COV = coverage.Coverage(data_file=os.environ["L2L_MUTATION_COVERAGE"], source=[os.path.join(root, "l2l")],
+                            config_file=False)
+    COV.start()
 sys.meta_path[:] = [f for f in sys.meta_path
                     if "editable" not in (getattr(f, "__name__", "") or type(f).__name__).lower()]
 sys.path.insert(0, root)
@@ -217,15 +188,20 @@ print(f"MUTATION-GUARD-OK {l2l.numerics.__file__}", file=sys.stderr)
 if what == "check":
     sys.argv[0] = "l2l"
     runpy.run_module("l2l.proofs.cli", run_name="__main__", alter_sys=True)
-else:
+code = 0
+if what == "pytest":
     import pytest
-    code = pytest.main(sys.argv[1:])
-    for name, mod in list(sys.modules.items()):
-        if name.startswith("l2l") and getattr(mod, "__file__", None):
-            if not os.path.realpath(mod.__file__).startswith(root + os.sep):
-                print(f"MUTATION-GUARD: {name} imported from {mod.__file__}", file=sys.stderr)
-                sys.exit(%d)
-    sys.exit(int(code))
+    code = int(pytest.main(sys.argv[1:]))
+elif what == "driver":
+    driver = os.path.join(root, "benchmarks", "mutation_driver.py")
+    sys.argv[0] = driver
+    runpy.run_path(driver, init_globals={"COV": COV}, run_name="__main__")
+for name, mod in list(sys.modules.items()):
+    if name.startswith("l2l") and getattr(mod, "__file__", None):
+        if not os.path.realpath(mod.__file__).startswith(root + os.sep):
+            print(f"MUTATION-GUARD: {name} imported from {mod.__file__}", file=sys.stderr)
+            sys.exit(%d)
+sys.exit(code)
 ''' % (GUARD_EXIT, GUARD_EXIT)
 
 
@@ -238,11 +214,14 @@ class StageTimeout(RuntimeError):
     neither way) rather than guessed killed or survived."""
 
 
-def _run(copy: Path, what: str, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+def _run(copy: Path, what: str, args: list[str], timeout: float, coverage_file: Path | None = None
+         ) -> subprocess.CompletedProcess:
     trace = copy / f"trace-{what}-{time.monotonic_ns()}.txt"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "L2L_MUTATION_COVERAGE")}
     env.update(PYTHONPATH=str(copy), L2L_MUTATION_TRACE=str(trace), L2L_PROFILE="ci", PYTHONHASHSEED="0",
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+    if coverage_file is not None:
+        env["L2L_MUTATION_COVERAGE"] = str(coverage_file)
     try:
         proc = subprocess.run([sys.executable, "-c", _WRAPPER, str(copy), what, *args], cwd=copy, env=env,
                               capture_output=True, text=True, timeout=timeout)
@@ -259,43 +238,157 @@ def _run(copy: Path, what: str, args: list[str], timeout: float) -> subprocess.C
 
 
 def run_check(copy: Path, ids: list[str], timeout: float = STAGE_TIMEOUT) -> list[str]:
-    """The claims among ``ids`` (ids or prefixes) whose verdict misses its expectation; [] if none."""
-    proc = _run(copy, "check", ["check", "--json", "--profile", "ci", "--jobs", "1", "--timeout",
-                                str(CLAIM_TIMEOUT), *ids], timeout)
-    try:
-        out = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        if proc.returncode == 0:
-            return []
+    """Run the claims ``ids`` (exact ids) in order, each in a forked worker with the hang guard,
+    stopping at the first whose verdict misses its expectation: ``[that claim]``, or [] if none."""
+    out = copy / f"claims-{time.monotonic_ns()}.json"
+    proc = _run(copy, "driver", ["claims", str(out), str(CLAIM_TIMEOUT), *ids], timeout)
+    if proc.returncode != 0 or not out.exists():
         tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return [f"l2l check crashed (exit {proc.returncode}): {tail[:200]}"]
-    if proc.returncode == 0:  # l2l check exits 1 exactly when a verdict misses its expectation
+        return [f"the claim driver crashed (exit {proc.returncode}): {tail[:200]}"]
+    return json.loads(out.read_text())["missed"]
+
+
+def run_tests(copy: Path, nodes: list[str], timeout: float = TEST_TIMEOUT) -> list[str]:
+    """The first failing test among ``nodes`` (pytest node ids or files; ``-x``); [] if all pass."""
+    if not nodes:
         return []
-    missed = [f"{r['id']} ({r['verdict']}, expect {r['expect']})" for r in out.get("claims", []) if not _matches(r)]
-    return missed or [f"l2l check exit {proc.returncode}"]
-
-
-def _matches(r: dict) -> bool:
-    """The runner's rule (ClaimResult.matches): proved/holds match ``holds``, refuted matches
-    ``refuted``, an error matches nothing."""
-    if "matches" in r:
-        return bool(r["matches"])
-    if r["verdict"] == "error":
-        return False
-    return ("holds" if r["verdict"] in ("proved", "holds") else "refuted") == r["expect"]
-
-
-def run_tests(copy: Path, files: list[str], timeout: float = TEST_TIMEOUT) -> list[str]:
-    """The failing tests among ``files`` (stops at the first, ``-x``); [] if they all pass."""
-    files = [f for f in files if (copy / f).exists()]
-    if not files:
-        return []
-    proc = _run(copy, "pytest", ["-x", "-q", "-p", "no:cacheprovider", *files], timeout)
+    proc = _run(copy, "pytest", ["-x", "-q", "-p", "no:cacheprovider", *nodes], timeout)
     if proc.returncode in (0, 5):  # 5: nothing collected
         return []
     failed = [ln.split(" ", 1)[1].split(" - ")[0] for ln in proc.stdout.splitlines()
               if ln.startswith(("FAILED ", "ERROR "))]
     return failed or [f"pytest exit {proc.returncode}: {(proc.stdout.strip().splitlines() or ['?'])[-1][:200]}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the coverage map: which claim and which test executes which line
+
+
+@dataclass
+class CoverageMap:
+    """From one baseline run on the pristine copy: seconds per claim and per test (those that
+    pass there; a claim or test that fails on the pristine sources is left out, as it would
+    "kill" every mutant), and for each repository file, line -> the contexts that executed it
+    (``claim:ID``, ``test:NODEID``, or ``""``: at import time)."""
+
+    claims: dict[str, float]
+    tests: dict[str, float]
+    contexts: list[str]
+    lines: dict[str, dict[str, list[int]]]  # file -> line -> indices into contexts
+    excluded: list[str] = field(default_factory=list)
+
+    def candidates(self, file: str, lines: list[int]) -> tuple[list[str], list[str], bool]:
+        """(claims, tests) executing any of ``lines`` of ``file``, cheapest first, and whether one
+        of the lines runs at import time (then every claim and test is a candidate)."""
+        hit: set[str] = set()
+        by_line = self.lines.get(file, {})
+        for ln in lines:
+            hit.update(self.contexts[i] for i in by_line.get(str(ln), ()))
+        at_import = "" in hit
+        claims = list(self.claims) if at_import else [c[6:] for c in hit if c.startswith("claim:") and c[6:] in self.claims]
+        tests = list(self.tests) if at_import else [c[5:] for c in hit if c.startswith("test:") and c[5:] in self.tests]
+        return (sorted(claims, key=lambda i: (self.claims[i], i)), sorted(tests, key=lambda i: (self.tests[i], i)),
+                at_import)
+
+
+def statement_lines(text: str, old: str) -> list[int]:
+    """The lines of the statements that ``old`` (occurring once in ``text``) touches: a simple
+    statement whole, a compound statement's header only (coverage may record any line of a
+    multi-line statement, so all of them count)."""
+    i = text.index(old)
+    first = text.count("\n", 0, i) + 1
+    last = first + old.rstrip("\n").count("\n")
+    stmts = [n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.stmt)]
+    out: set[int] = set()
+    for ln in range(first, last + 1):
+        around = [n for n in stmts if n.lineno <= ln <= n.end_lineno]
+        if not around:
+            out.add(ln)
+            continue
+        node = min(around, key=lambda n: n.end_lineno - n.lineno)
+        body = getattr(node, "body", None)
+        header = isinstance(body, list) and body and ln < body[0].lineno
+        out.update(range(node.lineno, (body[0].lineno - 1 if header else node.end_lineno) + 1))
+    return sorted(out)
+
+
+def _chunks(items: list, n: int) -> list[list]:
+    return [items[k::n] for k in range(n) if items[k::n]]
+
+
+def _test_files(base: Path) -> list[str]:
+    files = []
+    for f in TEST_FILES:
+        path = base / f
+        files += sorted(str(q.relative_to(base)) for q in path.rglob("test_*.py")) if path.is_dir() else [f]
+    return [f for f in files if (base / f).exists()]
+
+
+def build_coverage_map(base: Path, jobs: int, log=print) -> CoverageMap:
+    """Run every ``ci`` claim and every test of :data:`TEST_FILES` on the pristine copy ``base``
+    under coverage (``jobs`` subprocesses side by side) and merge what they executed."""
+    from coverage import CoverageData
+
+    ids = catalogue_ids(base)
+    files = _test_files(base)
+    tasks = [("map-claims", part) for part in _chunks(ids, 2 * jobs)]
+    tasks += [("map-tests", part) for part in _chunks(sorted(files, key=lambda f: -(base / f).stat().st_size), 3 * jobs)]
+    with tempfile.TemporaryDirectory(prefix="l2l-coverage-") as tmp:
+        def one(k: int) -> tuple[dict, Path]:
+            mode, part = tasks[k]
+            out, data = Path(tmp) / f"out-{k}.json", Path(tmp) / f"cov-{k}"
+            args = part if mode == "map-claims" else ["-q", "-p", "no:cacheprovider", *part]
+            proc = _run(base, "driver", [mode, str(out), *args], STAGE_TIMEOUT, coverage_file=data)
+            if not out.exists():
+                raise RuntimeError(f"coverage map {mode} failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+            log(f"  coverage map: {mode} part {k + 1}/{len(tasks)} done")
+            return json.loads(out.read_text()), data
+
+        with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            parts = list(pool.map(one, range(len(tasks))))
+        cmap = CoverageMap({}, {}, [""], {})
+        index = {"": 0}
+        real = os.path.realpath(base) + os.sep
+        for (mode, _), (out, data) in zip(tasks, parts):
+            (cmap.claims if mode == "map-claims" else cmap.tests).update(out["seconds"])
+            cmap.excluded += out.get("failed", [])
+            cd = CoverageData(basename=str(data))
+            cd.read()
+            for measured in cd.measured_files():
+                rel = os.path.relpath(os.path.realpath(measured), real)
+                top, _, rest = rel.partition("/")
+                if top != "l2l":
+                    continue
+                file = rest if rest.split("/", 1)[0] in FOLDERS else rel
+                by_line = cmap.lines.setdefault(file, {})
+                for ln, ctxs in cd.contexts_by_lineno(measured).items():
+                    slot = by_line.setdefault(str(ln), [])
+                    for c in ctxs:
+                        slot.append(index.setdefault(c, len(index)))
+        cmap.contexts = list(index)
+        for name in cmap.excluded:
+            cmap.claims.pop(name, None)
+            cmap.tests.pop(name, None)
+        for by_line in cmap.lines.values():
+            for ln in by_line:
+                by_line[ln] = sorted(set(by_line[ln]))
+    return cmap
+
+
+def coverage_map(base: Path, sources: str, jobs: int, log=print) -> CoverageMap:
+    """The cached map if its source hash matches, else a new one (written to the cache)."""
+    if COVERAGE_CACHE.exists():
+        cached = json.loads(COVERAGE_CACHE.read_text())
+        if cached.get("hash") == sources:
+            log(f"coverage map: from {COVERAGE_CACHE.name}")
+            return CoverageMap(**cached["map"])
+    t0 = time.perf_counter()
+    log(f"coverage map: running the ci claims and {len(_test_files(base))} test files under coverage")
+    cmap = build_coverage_map(base, jobs, log)
+    COVERAGE_CACHE.write_text(json.dumps({"hash": sources, "map": asdict(cmap)}))
+    log(f"coverage map: {len(cmap.claims)} claims, {len(cmap.tests)} tests, {time.perf_counter() - t0:.0f} s"
+        + (f"; left out (fail on the pristine copy): {', '.join(cmap.excluded)}" if cmap.excluded else ""))
+    return cmap
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,15 +425,14 @@ def catalogue_ids(base: Path | None = None) -> list[str]:
     return list(_CATALOGUE)
 
 
-def run_mutant(mutant: Mutant, sources: str, workdir: Path | None = None, *,
+def run_mutant(mutant: Mutant, sources: str, workdir: Path | None = None, *, cmap: CoverageMap | None = None,
                only_claims: list[str] | None = None, base: Path | None = None) -> Result:
-    """Apply ``mutant`` in a temporary copy and run the stages (claims mapped to the file, the rest
-    of the ``ci`` catalogue, the mapped unit tests), stopping at the first that kills it.
-    ``only_claims``: run just these claims, one batch (the fast test uses it)."""
+    """Apply ``mutant`` in a temporary copy and run the claims, then the tests, that execute the
+    mutated statement (``cmap``), stopping at the first that notices.
+    ``only_claims``: run just these claims (the fast test uses it; no map needed)."""
     t0 = time.perf_counter()
     res = Result(mutant.name, mutant.file, "broken", hash=mutant_hash(mutant, sources),
                  equivalent=mutant.equivalent, why=mutant.why)
-    claims, tests = targets(mutant)
     with tempfile.TemporaryDirectory(prefix="l2l-mutant-", dir=workdir) as tmp:
         try:
             copy = make_copy(Path(tmp) / "src", mutant, base)
@@ -348,29 +440,23 @@ def run_mutant(mutant: Mutant, sources: str, workdir: Path | None = None, *,
             res.detail = str(exc)
             res.seconds = round(time.perf_counter() - t0, 1)
             return res
+        if only_claims is not None:
+            claims, tests = list(only_claims), []
+        else:
+            lines = statement_lines((ROOT / mutant.file).read_text() if base is None
+                                    else (base / _copy_path(mutant.file)).read_text(), mutant.old)
+            claims, tests, at_import = cmap.candidates(mutant.file, lines)
+            span = f"{lines[0]}" if len(lines) == 1 else f"{lines[0]}-{lines[-1]}"
+            res.detail = (f"line {span}: executed by {len(claims)} claims, {len(tests)} tests"
+                          + (" (at import time: all are candidates)" if at_import else ""))
         try:
-            every = catalogue_ids()
-            mine = [i for i in every if _under(i, tuple(claims))]
-            rest = [i for i in every if i not in mine]
-            stages = []
-            for stage, ids in (("claims", mine), ("catalogue", rest)):
-                fast = [i for i in ids if i not in SLOW_CLAIMS]
-                slow = [i for i in ids if i in SLOW_CLAIMS]
-                stages += [(stage, fast), (stage + " (slow)", slow)]
-            full = only_claims is None
-            if not full:
-                stages = [("claims", list(only_claims))]
-            for stage, ids in stages:
-                killers = run_check(copy, ids) if ids else []
+            for stage, run, items in (("claims", run_check, claims), ("tests", run_tests, tests)):
+                killers = run(copy, items) if items else []
                 if killers:
                     res.status, res.killed_by, res.stage = "killed", killers, stage
                     break
             else:
-                killers = run_tests(copy, list(tests)) if full else []
-                if killers:
-                    res.status, res.killed_by, res.stage = "killed", killers, "tests"
-                else:
-                    res.status = "survived"
+                res.status = "survived"
         except GuardError as exc:
             res.status, res.detail = "broken", f"import guard: {exc}"
         except StageTimeout as exc:
@@ -434,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="NAME", help="only these mutants (names or name prefixes)")
     ap.add_argument("--resume", metavar="FILE", help="skip mutants already in FILE with the same hash")
     ap.add_argument("--results", metavar="FILE", default=None, help=f"append results here (default {DEFAULT_RESULTS})")
+    ap.add_argument("--claims", nargs="+", metavar="ID", help="run only these claims on each mutant (exact ids; no "
+                    "coverage map, no tests): does a new claim kill the mutants it is meant for?")
     ap.add_argument("--list", action="store_true", help="list the mutants (and whether each still applies)")
     ap.add_argument("--report", nargs="+", metavar="FILE", help="print the table of earlier results (JSON lines; "
                     "the last line of a mutant wins) without running anything")
@@ -462,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(mutants)} mutants")
         return 0
 
-    out_path = Path(args.results or args.resume or DEFAULT_RESULTS)
+    # a --claims run is partial evidence: it is written only where --results says
+    out_path = Path(args.results or args.resume or DEFAULT_RESULTS) if not args.claims or args.results else None
     sources = source_hash()
     done = _load(Path(args.resume)) if args.resume else {}
     results: dict[str, dict] = {}
@@ -480,12 +569,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="l2l-mutation-base-") as snap:
         base = make_copy(Path(snap) / "src", None)  # the sources, once: others may edit the tree meanwhile
         catalogue_ids(base)
+        cmap = None
+        if todo and not args.claims:
+            cmap = coverage_map(base, sources, args.jobs, log=lambda msg: print(msg, flush=True))
+        t1 = time.perf_counter()
 
         def one(m: Mutant) -> dict:
-            r = asdict(run_mutant(m, sources, base=base))
+            r = asdict(run_mutant(m, sources, base=base, cmap=cmap, only_claims=args.claims))
             with lock:
-                with out_path.open("a") as f:
-                    f.write(json.dumps(r) + "\n")
+                if out_path is not None:
+                    with out_path.open("a") as f:
+                        f.write(json.dumps(r) + "\n")
                 print(f"[{time.perf_counter() - t0:6.0f} s] {r['name']}: {r['status']} ({r['seconds']:.0f} s) "
                       f"{', '.join(r['killed_by'][:2]) or r['detail']}", flush=True)
             return r
@@ -496,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     ordered = [results[m.name] for m in mutants if m.name in results]
     print()
     print(table(ordered))
-    print(f"\nwall time {time.perf_counter() - t0:.0f} s for {len(todo)} mutants on --jobs {args.jobs}")
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s on --jobs {args.jobs}: the coverage map {t1 - t0:.0f} s, "
+          f"{len(todo)} mutants {time.perf_counter() - t1:.0f} s")
     return 0
 
 

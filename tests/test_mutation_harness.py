@@ -1,6 +1,7 @@
-"""The mutation harness of ``benchmarks/mutation.py`` (issue 13): the mutant list does not rot, and
-the harness kills a known-bad mutant while the unmutated copy passes the same claim (its negative
-control). About 20 s: two copies of the sources and two one-claim ``l2l check`` runs."""
+"""The mutation harness of ``benchmarks/mutation.py`` (issue 13): the mutant list does not rot, the
+coverage map selects what executes a mutated statement, and the harness kills a known-bad mutant
+while the unmutated copy passes the same claim (its negative control). About 20 s: two copies of
+the sources and two one-claim runs."""
 
 from __future__ import annotations
 
@@ -39,10 +40,22 @@ def test_every_mutant_still_applies(m):
     assert m.why
 
 
-def test_every_mutated_file_has_targets():
-    for m in MUTANTS:
-        claims, tests = mutation.targets(m)
-        assert claims and tests, m.name
+def test_statement_lines_cover_whole_statements_and_compound_headers_only():
+    text = "def f(x):\n    y = (x +\n         1)\n    if y > 0:\n        return y\n    return -y\n"
+    assert mutation.statement_lines(text, "1)") == [2, 3]  # the whole multi-line assignment
+    assert mutation.statement_lines(text, "if y > 0:") == [4]  # the header, not the body
+    assert mutation.statement_lines(text, "return -y") == [6]
+
+
+def test_candidates_are_what_executes_the_lines_cheapest_first_or_everything_at_import():
+    cmap = mutation.CoverageMap(
+        claims={"a": 3.0, "b": 1.0, "c": 2.0}, tests={"t::x": 0.5, "t::y": 0.1},
+        contexts=["", "claim:a", "claim:b", "test:t::x", "claim:gone"],
+        lines={"numerics/m.py": {"10": [1, 2, 3, 4], "11": [0], "12": []}})
+    assert cmap.candidates("numerics/m.py", [10]) == (["b", "a"], ["t::x"], False)  # "gone": not in the map
+    assert cmap.candidates("numerics/m.py", [12]) == ([], [], False)  # executed by nothing: cannot be killed
+    assert cmap.candidates("numerics/m.py", [10, 11]) == (["b", "c", "a"], ["t::y", "t::x"], True)
+    assert cmap.candidates("numerics/other.py", [1]) == ([], [], False)
 
 
 def test_harness_kills_a_cheap_mutant_and_not_the_unmutated_copy(tmp_path):
