@@ -25,6 +25,8 @@ Strategies
 ``nqm_moment_states``  (problem, state) pairs with feasible raw moments, for one-step statements.
 ``least_squares_problems`` :class:`numerics.LeastSquaresProblem` with bounded entries, with or
                        without a validation set.
+``HARD_QUADRATICS``    fixed instances at the known hard points (for ``@example``): extreme
+                       condition number, a repeated top eigenvalue, one dominant coefficient.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "nqm_moment_states",
     "least_squares_problems",
     "SPECTRUM_SHAPES",
+    "HARD_QUADRATICS",
 ]
 
 SPECTRUM_SHAPES = ("log-uniform", "clustered", "two-level", "repeated")
@@ -150,6 +153,17 @@ def gaussian_quadratics(dims: tuple[int, ...] = (5, 20), ratio: int = 2, normali
         lambda sd: make_gaussian_quadratic(sd[0], sd[1], ratio, normalise_w0)
     )
 
+
+#: Fixed quadratics at the hard points, for a claim's explicit ``@example``s (run first under every
+#: profile, so ``ci`` always visits them): ``kappa-1e6`` (L = 1, alpha = 1e-6: 2/(L + alpha) sits a
+#: hair below 2/L, and ln|1 - eta alpha| ~ -1e-6 needs log1p), ``repeated-top`` (L repeated, so
+#: eta = 1/L zeroes two components at once), ``dominant-bottom`` (c concentrated on alpha, where
+#: the top component's share of f starts at 1e-6 and the sign of G' turns late).
+HARD_QUADRATICS: dict[str, QuadraticProblem] = {
+    "kappa-1e6": QuadraticProblem([1.0, 0.1, 1e-3, 1e-6], [0.5, 0.5, 0.5, 0.5]),
+    "repeated-top": QuadraticProblem([2.0, 2.0, 0.5, 0.25, 0.125], [0.4, 0.4, 0.4, 0.4, float(np.sqrt(0.36))]),
+    "dominant-bottom": QuadraticProblem([4.0, 1.0, 0.01], [1e-3, 1e-3, float(np.sqrt(1.0 - 2e-6))]),
+}
 
 SPECIAL_STEP_SIZES = ("0", "1/L", "2/(L+alpha)", "2/L", "1/alpha", "1/lambda_i")
 
