@@ -134,6 +134,7 @@ class Claim:
     timeout: dict = field(default_factory=dict)
     module: str = ""
     qualname: str = ""
+    shares: str = ""
 
     @property
     def is_hypothesis(self) -> bool:
@@ -186,6 +187,7 @@ def claim(
     tolerance: str = "",
     examples: Mapping[str, int] | None = None,
     timeout: Mapping[str, float] | None = None,
+    shares: str = "",
 ) -> Callable[[Callable], Claim]:
     """Bind a statement to a check and register it (see the module docstring).
 
@@ -193,7 +195,9 @@ def claim(
     or refuted (negative controls). ``tag``: the confidence tag of ``papers/`` (paper, code,
     derived, unconfirmed; ``analogue`` for a package-made analogue of an unavailable statement;
     ``user`` by default for claims outside the catalogue). ``examples`` overrides the per-profile
-    number of Hypothesis examples; ``timeout`` the per-profile hang guard in seconds.
+    number of Hypothesis examples; ``timeout`` the per-profile hang guard in seconds. ``shares``
+    names a cached computation the check reads (say ``"wu2018.momentum-runs"``): claims that share
+    one run in the same worker process, so it is computed once; verdicts do not depend on it.
     """
     if not isinstance(id, str) or not id or any(ch.isspace() for ch in id):
         raise ValueError(f"claim id: must be a non-empty string without spaces (got {id!r})")
@@ -226,6 +230,7 @@ def claim(
             timeout=dict(timeout or {}),
             module=module,
             qualname=getattr(func, "__qualname__", ""),
+            shares=str(shares),
         )
         old = REGISTRY.get(id)
         if old is not None and (old.module, old.qualname) != (c.module, c.qualname):

@@ -346,6 +346,7 @@ def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None =
                 on_result(len(results) - 1, results[-1])
         return results
     return run_tasks([claim_task(c, profile, seed) for c in claims], jobs=jobs, on_result=on_result,
+                     groups=[c.shares or None for c in claims],
                      limits=[timeout if timeout is not None else c.hang_timeout(profile) for c in claims],
                      failure=lambda i, kind, detail, output: claim_failure(claims[i], profile, seed, kind, detail, output))
 

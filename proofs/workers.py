@@ -18,7 +18,6 @@ or "timeout" with the limit), and a fresh worker runs the remaining tasks. Worke
 
 from __future__ import annotations
 
-import itertools
 import os
 import pickle
 import select
@@ -27,7 +26,7 @@ import struct
 import sys
 import time
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 __all__ = ["run_tasks", "default_jobs"]
 
@@ -45,9 +44,12 @@ def default_jobs() -> int:
 
 
 def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequence[float] | None = None,
-              failure: Callable[[int, str, Any, int], Any], on_result: Callable[[int, Any], None] | None = None) -> list:
+              failure: Callable[[int, str, Any, int], Any], on_result: Callable[[int, Any], None] | None = None,
+              groups: Sequence[Hashable | None] | None = None) -> list:
     """Run ``tasks`` in ``jobs`` forked workers (module docstring); ``limits[i]`` seconds is task
-    ``i``'s hang guard (default: none)."""
+    ``i``'s hang guard (default: none). Tasks with the same non-None ``groups[i]`` run in the same
+    worker (the first free one takes the group; its later tasks wait for that worker, unless it
+    died), so what they cache in common is computed once; the values do not depend on it."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: must be a positive integer (got {jobs!r})")
     limits = list(limits) if limits is not None else [_NO_LIMIT] * len(tasks)
@@ -70,20 +72,38 @@ def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequ
             if on_result is not None:
                 on_result(len(results) - 1, results[-1])
 
-    pending = iter(range(len(tasks)))
+    groups = list(groups) if groups is not None else [None] * len(tasks)
+    waiting = list(range(len(tasks)))
     busy: dict[_Worker, tuple[int, float]] = {}  # worker -> (task index, deadline)
     idle: list[_Worker] = []
+    owner: dict[Hashable, _Worker] = {}  # group -> the worker that runs its tasks
+
+    def next_task() -> tuple[int, _Worker | None] | None:
+        """The first waiting task a free slot may take, and the worker (None: a new one)."""
+        for k, i in enumerate(waiting):
+            bound = owner.get(groups[i]) if groups[i] is not None else None
+            if bound is not None:
+                if bound in idle:
+                    return k, bound
+                continue  # its group's worker is busy: the task waits for it
+            if idle:
+                return k, idle[-1]
+            return (k, None) if len(busy) < jobs else None
+        return None
+
     try:
         while True:
-            for i in pending:  # give every free slot a task
-                worker = idle.pop() if idle else (_Worker(tasks) if len(busy) < jobs else None)
+            while len(busy) < jobs and (pick := next_task()) is not None:  # give every free slot a task
+                k, worker = pick
+                i = waiting.pop(k)
                 if worker is None:
-                    pending = itertools.chain([i], pending)
-                    break
+                    worker = _Worker(tasks)
+                else:
+                    idle.remove(worker)
+                if groups[i] is not None:
+                    owner.setdefault(groups[i], worker)
                 worker.start(i)
                 busy[worker] = (i, time.monotonic() + limits[i])
-                if len(busy) >= jobs:
-                    break
             if not busy:
                 break
             for worker, (kind, payload) in _receive_any(busy).items():
@@ -94,6 +114,8 @@ def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequ
                     continue
                 if kind != "raised":  # died or hung: a fresh worker runs the next task
                     worker.stop()
+                    for g in [g for g, w in owner.items() if w is worker]:
+                        del owner[g]  # its caches died with it
                 else:
                     idle.append(worker)
                 detail = limits[i] if kind == "timeout" else payload

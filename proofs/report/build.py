@@ -133,7 +133,8 @@ def build_report(
         else:
             log(f"[figure {k - n - m + 1}/{len(plan.tasks)}] {plan.names[k - n - m]} ({now:.1f} s)")
 
-    values = run_tasks(tasks, jobs=jobs, limits=limits, failure=failure, on_result=progress)
+    groups = [None] * n + [c.shares or None for c in claims] + [None] * len(plan.tasks)
+    values = run_tasks(tasks, jobs=jobs, limits=limits, failure=failure, on_result=progress, groups=groups)
     derivations = list(zip(derivations, values[:n]))
     results = list(zip(claims, values[n:n + m]))
     figures = plan.finish(values[n + m:])

@@ -1324,6 +1324,7 @@ def t_eta_valid_constant():
 
 @claim(
     id="wang2021.thm5.tbt-error-grows-with-sigma",
+    shares="wang2021.ls-runs",
     statement=r"\mathbb E\|w_{t,\eta^*_{\rm train}}-w^*\|^2 = \Omega(1)\,\sigma^2 \quad(n\approx d/2)",
     source=f"{SOURCE}, Theorem 5 (TbT error Omega(sigma^2); the ERM error formula is derived here)",
     kind="statistical",
@@ -1364,6 +1365,7 @@ def tbt_error_grows():
 
 @claim(
     id="wang2021.thm5.tbv-beats-tbt",
+    shares="wang2021.ls-runs",
     statement=r"\mathbb E\|w_{t,\eta^*_{\rm valid}}-w^*\|^2 = \|w^*\|^2-\Omega(1) < \mathbb E\|w_{t,\eta^*_{\rm train}}-w^*\|^2",
     source=f"{SOURCE}, Theorem 5",
     kind="statistical",

@@ -583,6 +583,7 @@ def _ratio_needed(n: int, kappa: float) -> float:
 
 @claim(
     id="wu2018.bias.greedy-worse-at-T",
+    shares="wu2018.schedule-checks",
     statement=r"\mathbb E L_T(\text{greedy}) - \text{irr.} \ge r\,(\mathbb E L_T(T\text{-optimal}) - \text{irr.}),\ "
     r"r = 1.3 \ (\kappa=1),\ r = 3\ (\kappa=0.01),\ n\ge100",
     source=f"{SOURCE}, short-horizon bias [paper, abstract]; the ratios are derived here on a stand-in NQP",
@@ -610,6 +611,7 @@ def bias_worse_at_T():
 
 @claim(
     id="wu2018.bias.greedy-ahead-early",
+    shares="wu2018.schedule-checks",
     statement=r"\mathbb E L_{T/10}(\text{greedy}) < \mathbb E L_{T/10}(T\text{-optimal})",
     source=f"{SOURCE}, greedy makes faster progress early [unconfirmed: third-party summaries]; derived here on a stand-in NQP",
     kind="inequality",
@@ -628,6 +630,7 @@ def bias_ahead_early():
 
 @claim(
     id="wu2018.bias.single-crossover",
+    shares="wu2018.schedule-checks",
     statement=r"t\mapsto \mathbb EL_t(\text{greedy})-\mathbb EL_t(T\text{-optimal}) \text{ changes sign exactly once; on the "
     r"table's settings at } t_\times\in[0.4T,0.97T]",
     source=f"{SOURCE}, greedy is overtaken by the T-optimal schedule [unconfirmed: third-party summaries]; the crossover "
@@ -650,6 +653,7 @@ def bias_single_crossover():
 
 @claim(
     id="wu2018.bias.optimal-starts-higher-drops-late",
+    shares="wu2018.schedule-checks",
     statement=r"\alpha_0^{\mathrm{opt}} \ge 1.4\,\alpha_0^{\mathrm{greedy}};\ "
     r"\alpha_{T-1}^{\mathrm{opt}} \le \tfrac12\operatorname{median}_{t<T/2}\alpha_t^{\mathrm{opt}}",
     source=f"{SOURCE}, the greedy learning rate decays much faster [unconfirmed: third-party summaries]; the factor is "
@@ -678,6 +682,7 @@ def bias_optimal_shape():
 
 @claim(
     id="wu2018.bias.greedy-decays-monotone",
+    shares="wu2018.schedule-checks",
     statement=r"\kappa=1:\ \alpha_{t+1}^{\mathrm{greedy}}\le\alpha_t^{\mathrm{greedy}}",
     source=f"derived here on a stand-in NQP: the greedy schedule of {SOURCE} at kappa = 1",
     kind="inequality",
@@ -695,6 +700,7 @@ def greedy_monotone():
 
 @claim(
     id="wu2018.bias.curvature-decomposition",
+    shares="wu2018.schedule-checks",
     statement=r"\sum_{h_i\ge0.1}\tfrac12h_iX_{T,i}:\ \text{greedy}<\text{optimal};\quad "
     r"\sum_{h_i<0.01}\tfrac12h_iX_{T,i}:\ \text{greedy}>\text{optimal}",
     source=f"{SOURCE} [unconfirmed: per-direction loss decomposition]; the values are derived here on a stand-in NQP",
@@ -717,6 +723,7 @@ def curvature_decomposition():
 
 @claim(
     id="wu2018.bellman",
+    shares="wu2018.schedule-checks",
     statement=r"\alpha_{T-1}^{\mathrm{opt}} = \alpha^{\mathrm{greedy}}(s_{T-1}^{\mathrm{opt}})",
     source=f"derived here: Bellman consistency of the T-optimal schedule of {SOURCE} with the greedy rule",
     kind="identity",
@@ -741,6 +748,7 @@ def bellman():
 
 @claim(
     id="wu2018.bias.optimal-beats-greedy-and-fixed",
+    shares="wu2018.schedule-checks",
     statement=r"\mathbb EL_T(T\text{-optimal})\le\min\big(\mathbb EL_T(\text{greedy}),\ \min_\alpha\mathbb EL_T(\alpha\ \text{fixed})\big)",
     source=f"derived here: the schedules of {SOURCE} compared (no general order between greedy and best fixed: recorded)",
     kind="inequality",
@@ -876,6 +884,7 @@ def _family(horizons: tuple[int, ...]):
 
 @claim(
     id="wu2018.offline-family.best-decay-falls-with-horizon",
+    shares="wu2018.offline-family",
     statement=r"\alpha_t=\alpha_0/(1+t/\tau)^\beta:\ \beta^*(T)\ \text{non-increasing in } T;\ "
     r"\text{tuned at the shortest } T \text{, at least } 2\times \text{ worse at the longest}",
     source=f"{SOURCE}, offline experiment [code: inverse-time decay, tau = 5000; claim unconfirmed]; "
@@ -1193,6 +1202,7 @@ def mlp_family():
 
 @claim(
     id="wu2018.neg.best-decay-horizon-free",
+    shares="wu2018.offline-family",
     statement=r"\text{(false) the best decay exponent } \beta^* \text{ is the same for every horizon}",
     source=f"negative control: short-horizon bias in the offline family ({SOURCE}, offline experiment)",
     kind="trend",
@@ -1281,6 +1291,7 @@ def finding_momentum_n100():
 
 @claim(
     id="wu2018.finding.bias-ratio-at-short-horizons",
+    shares="wu2018.robust-optimum",
     statement=r"\text{(spec, not confirmed off its table) greedy/optimal excess at } T \ge 1.3\ (\kappa=1),\ \ge3\ "
     r"(\kappa=0.01) \text{ for } n\in\{100,1000\},\ T\in\{50,100,250\}",
     source=f"{SOURCE}, short-horizon bias, with the ratios specified for this package, over its parameter grid; "
@@ -1313,6 +1324,7 @@ def finding_bias_ratio():
 
 @claim(
     id="wu2018.finding.greedy-ahead-at-tenth-of-T",
+    shares="wu2018.robust-optimum",
     statement=r"\text{(spec, not confirmed off its table) greedy is ahead at } t=T/10 \text{ on the whole grid}",
     source=f"{SOURCE}, greedy makes faster progress early [unconfirmed: third-party summaries], as specified for this "
     "package (t = T/10), over its parameter grid; finding of this package",
@@ -1336,6 +1348,7 @@ def finding_ahead_early():
 
 @claim(
     id="wu2018.finding.crossover-window",
+    shares="wu2018.robust-optimum",
     statement=r"\text{(spec, not confirmed off its table) the crossover lies in } [0.4T,0.97T] \text{ on the whole grid}",
     source=f"{SOURCE}, greedy is overtaken [unconfirmed: third-party summaries], with the crossover window specified for "
     "this package, over its parameter grid; finding of this package",
