@@ -1222,7 +1222,7 @@ def _ls_closed_form_tolerance(sp, eta: float, t: int) -> float:
     r"\frac{d}{d\eta}\tfrac1{2n_v}\|y_v-X_vw_t\|^2 = -\tfrac1{n_v}\big\langle y_v-X_vw_t,\,X_v\tfrac{dw_t}{d\eta}\big\rangle,"
     r"\ \tfrac{dw_t}{d\eta} = -t\sum_i\lambda_ia_i^{t-1}e_iv_i \ \text{equal the step-by-step GD process}",
     source=f"{SOURCE}, Section 4 (full-batch GD on least squares: the TbT and TbV meta-objectives and the "
-    "meta-gradient meta-training follows; the closed form at any w0 is derived here, spec §5 items 10-11)",
+    "meta-gradient meta-training follows; the closed form at any w0 is derived here)",
     kind="identity",
     tag="derived",
     assumptions=r"Gaussian $X\in\mathbb R^{n\times d}$, $y$, $w_0$, 5 validation rows; $n\le10$, $d\le6$, "

@@ -1113,8 +1113,8 @@ def mlp_grid_equals_single_runs(eta0s, betas, T, tau, seed):
     id="wu2018.offline-family.mlp-schedule",
     statement=r"\text{the analogue's step sizes are } \alpha_t=\alpha_0/(1+t/\tau)^\beta,\ t=0,1,\dots,T-1; "
     r"\text{ its first training step uses } \alpha_0 \text{ whatever } \beta",
-    source=f"{SOURCE}, offline experiment [code: inverse-time decay] (spec §8.2; the first step is t = 0 as in the "
-    "update v^(t+1) = mu v^(t) - alpha_t g(theta^(t)) from theta^(0) of spec §3 and its tables' 'alpha at t = 0')",
+    source=f"{SOURCE}, offline experiment [code: inverse-time decay]; the first step is t = 0, as in the paper's "
+    "update v^(t+1) = mu v^(t) - alpha_t g(theta^(t)) from theta^(0)",
     kind="identity",
     tag="code",
     assumptions=r"$\alpha_0\in[10^{-3},1]$, $\beta\in[0,100]$, $\tau\in[1,10^4]$, $T\le200$; the one-step runs: "
