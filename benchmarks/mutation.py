@@ -82,6 +82,7 @@ GUARD_EXIT = 97
 TEST_FILES: tuple[str, ...] = (
     "tests/numerics", "tests/theory", "tests/proofs/test_wang2021.py", "tests/proofs/test_wu2018.py",
     "tests/proofs/test_papers.py", "tests/proofs/test_eval_least_squares.py", "tests/proofs/test_eval_nqm.py",
+    "tests/proofs/test_strategies.py",
 )
 COVERAGE_CACHE = ROOT / "benchmarks" / "mutation-coverage.json"
 
