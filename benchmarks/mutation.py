@@ -155,6 +155,8 @@ def make_copy(dest: Path, mutant: Mutant | None, base: Path | None = None) -> Pa
         for f in FOLDERS:
             shutil.copytree(ROOT / f, pkg / f, ignore=ignore)
         shutil.copytree(ROOT / "tests", dest / "tests", ignore=ignore)
+        for f in FOLDERS:  # the repository's paths too (tests that read the sources by path, like test_layout)
+            (dest / f).symlink_to(Path("l2l") / f)
         for name in ("pyproject.toml", "setup.py", "README.md", "docs", "examples", "benchmarks"):
             if (ROOT / name).exists():
                 (dest / name).symlink_to(ROOT / name)
