@@ -1434,6 +1434,176 @@ def tbt_ratio_tends_to_one():
         refute("the ratio does not approach 1", ratios=ratios)
 
 
+def _tbt_log_loss(lam: np.ndarray, c2: np.ndarray, eta: np.ndarray, t: int) -> np.ndarray:
+    """ln of the n < d training loss 1/2 sum_i lambda_i (1 - eta lambda_i)^(2t) c_i^2 (ERM residual 0),
+    in log space (vectorised over eta); the eigenpairs come from numpy's eigh of X^T X / n."""
+    with np.errstate(divide="ignore"):
+        terms = 2 * t * np.log(np.abs(1.0 - np.multiply.outer(eta, lam))) + np.log(lam * c2)
+    top = np.max(terms, axis=-1, keepdims=True)
+    return np.log(0.5) + top[..., 0] + np.log(np.sum(np.exp(terms - top), axis=-1))
+
+
+@claim(
+    id="wang2021.thm5.tbt-limit-is-large-t-argmin",
+    statement=r"n<d:\ \arg\min_\eta \tfrac1{2n}\|y-Xw_{t,\eta}\|^2 \to \frac{2}{\lambda_{\max}+\lambda^+_{\min}}"
+    r"\ (t\to\infty),\ \lambda \text{ the eigenvalues of } X^\top X/n",
+    source=f"{SOURCE}, Theorem 5 (eta*_train = Theta(1); the limit 2/(lambda_max + lambda_min^+) is derived here)",
+    kind="asymptotic",
+    tag="derived",
+    assumptions=r"one task, $w_0=0$, Gaussian $X\in\mathbb R^{n\times d}$ and $y$, $2\le n\le5$, $n<d\le n+4$; "
+    r"$t$ log-uniform in $[10^5,10^8]$",
+    tolerance="|eta*(t) / limit - 1| <= (|ln(alpha c_alpha^2 / (L c_L^2))| + ln kappa + 2 ln d + 1) / (2t): the two "
+    "extreme terms of the loss balance at eta*(t) = limit (1 + O(ln(ratio) / (4t))) (slopes 2t L/rho and "
+    "-2t alpha/rho of their logs at the limit), a factor 2 and ln d of margin for the other terms; Brent's "
+    "xatol 1e-13 relative. Consistent-with at the sampled t, not a proof of the limit",
+    examples={"ci": 10, "dev": 40, "thorough": 200},
+)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 5), extra=st.integers(1, 4), t=ps.horizons(max_t=10**8, min_t=10**5))
+def tbt_limit_is_large_t_argmin(seed, n, extra, t):
+    """numerics.least_squares.metaopt.eta_tbt_limit (the formula, from the SVD spectrum) against the
+    minimiser of the TbT meta-objective at a long horizon, found here by a 2001-point grid over
+    [1/(2L), 2/L] and bounded Brent on the training loss written in numpy's eigenbasis of X^T X / n
+    (c_i = <v_i, w_ERM>, w_ERM = lstsq's minimum-norm solution)."""
+    from scipy.optimize import minimize_scalar
+
+    from l2l.numerics.least_squares.metaopt import eta_tbt_limit
+    from l2l.numerics.problems import LeastSquaresProblem
+
+    d = n + extra
+    rng = np.random.default_rng(seed)
+    X, y = rng.standard_normal((n, d)), rng.standard_normal(n)
+    limit = eta_tbt_limit(LeastSquaresProblem(X, y))
+    lam, V = np.linalg.eigh(X.T @ X / n)
+    keep = lam > 1e-9 * lam[-1]
+    lam, V = lam[keep], V[:, keep]
+    c2 = (V.T @ np.linalg.lstsq(X, y, rcond=None)[0]) ** 2
+    L, a = float(lam[-1]), float(lam[0])
+    grid = np.linspace(0.5 / L, 2.0 / L, 2001)
+    k = int(np.argmin(_tbt_log_loss(lam, c2, grid, t)))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
+    res = minimize_scalar(lambda e: float(_tbt_log_loss(lam, c2, np.array([e]), t)[0]), bounds=(lo, hi),
+                          method="bounded", options={"xatol": 1e-13 * lo})
+    ratio = abs(math.log(a * c2[0] / (L * c2[-1])))
+    tol = (ratio + math.log(L / a) + 2 * math.log(d) + 1) / (2 * t)
+    rel = abs(res.x / limit - 1)
+    evidence("|eta*(t) / limit - 1|, allowed", [rel, tol])
+    assert rel <= tol, f"t = {t}: argmin {res.x!r}, 2/(lambda_max + lambda_min^+) = {limit!r} (rel {rel:.3g} > {tol:.3g})"
+
+
+#: Monte Carlo z-score bound and paths of the ERM-error and early-stopping claims (see their tolerances)
+LS_MC_Z = 5.0
+LS_MC_PATHS = 40_000
+
+
+def _mc_z(samples: np.ndarray, value: float) -> float:
+    """(value - sample mean) / standard error of the mean."""
+    return float((value - samples.mean()) / (samples.std(ddof=1) / math.sqrt(samples.size)))
+
+
+@claim(
+    id="wang2021.ls.erm-error-monte-carlo",
+    statement=r"\mathbb E\|w_{\rm ERM}-w^*\|^2 = \frac{\sigma^2d}{n-d-1}\ (n>d+1),\quad "
+    r"\mathbb E\|X^+y-w^*\|^2 = 1-\frac nd+\frac{\sigma^2n}{d-n-1}\ (d>n+1)",
+    source=f"{SOURCE}, Theorems 5 and 6 (the ERM errors they compare with; the formulas are derived here)",
+    kind="statistical",
+    tag="derived",
+    assumptions=r"Gaussian design $x\sim\mathcal N(0,I_d)$, $\|w^*\|=1$, $y=\langle w^*,x\rangle+\xi$, "
+    r"$\xi\sim\mathcal N(0,\sigma^2)$; fixed $(n,d,\sigma)$: over $(8,1,1),(10,3,0.5),(14,4,2)$, under $(1,6,1),(3,10,0.5)$",
+    tolerance=f"|formula - MC mean| <= {LS_MC_Z:g} MC standard errors ({LS_MC_PATHS} simulated regressions per "
+    "setting, fixed seeds; n - d >= 5 keeps the error's variance finite). Power, asserted: the off-by-one "
+    f"variants sigma^2 d/(n - d) and sigma^2 n/(d - n) must be rejected at |z| > {LS_MC_Z:g}",
+)
+def erm_error_monte_carlo():
+    """numerics.least_squares.metaopt.erm_error_overdetermined / _underdetermined against whole
+    regressions simulated here: draw X, w* (uniform on the sphere), the noise, solve least squares
+    (normal equations, or the minimum-norm X^T (X X^T)^-1 y), average ||w - w*||^2."""
+    from l2l.numerics.least_squares.metaopt import erm_error_overdetermined, erm_error_underdetermined
+
+    zs, controls = {}, {}
+    for k, (n, d, sigma, over) in enumerate(((8, 1, 1.0, True), (10, 3, 0.5, True), (14, 4, 2.0, True),
+                                             (1, 6, 1.0, False), (3, 10, 0.5, False))):
+        rng = np.random.default_rng(20260 + k)
+        ws = rng.standard_normal((LS_MC_PATHS, d))
+        ws /= np.linalg.norm(ws, axis=1, keepdims=True)
+        X = rng.standard_normal((LS_MC_PATHS, n, d))
+        y = np.einsum("knd,kd->kn", X, ws) + sigma * rng.standard_normal((LS_MC_PATHS, n))
+        if over:
+            w = np.linalg.solve(np.einsum("knd,kne->kde", X, X), np.einsum("knd,kn->kd", X, y)[..., None])[..., 0]
+            want, wrong = erm_error_overdetermined(n, d, sigma), sigma**2 * d / (n - d)
+        else:
+            u = np.linalg.solve(np.einsum("knd,kmd->knm", X, X), y[..., None])[..., 0]
+            w = np.einsum("knd,kn->kd", X, u)
+            want, wrong = erm_error_underdetermined(n, d, sigma), 1 - n / d + sigma**2 * n / (d - n)
+        err = np.sum((w - ws) ** 2, axis=1)
+        name = f"n = {n}, d = {d}, sigma = {sigma}"
+        zs[name] = _mc_z(err, want)
+        controls[name] = _mc_z(err, wrong)
+        evidence(f"{name}: formula, MC mean", [want, float(err.mean())])
+    evidence(f"z-scores of the formulas (|z| <= {LS_MC_Z:g})", {k: round(v, 3) for k, v in zs.items()})
+    evidence(f"z-scores of the off-by-one variants (|z| > {LS_MC_Z:g})", {k: round(v, 3) for k, v in controls.items()})
+    bad = {k: v for k, v in zs.items() if not abs(v) <= LS_MC_Z}
+    if bad:
+        refute("an ERM error formula is not within 5 standard errors of the simulated mean", z=bad)
+    weak = {k: v for k, v in controls.items() if not abs(v) > LS_MC_Z}
+    if weak:
+        refute("the Monte Carlo check cannot reject an off-by-one variant: it has no power", z=weak)
+
+
+@claim(
+    id="wang2021.thm5.early-stopping-scale-monte-carlo",
+    statement=r"b=\tfrac1{n_1}X^\top y:\ \arg\min_s\mathbb E\|sb-w^*\|^2 = s^*=\frac1{1+(d+1)/n_1+\sigma^2d/n_1},"
+    r"\ \min = 1-s^*",
+    source=f"{SOURCE}, Theorem 5 (eta*_valid = Theta(1/t); the early-stopping scale s* is derived here)",
+    kind="statistical",
+    tag="derived",
+    assumptions=r"Gaussian design, $\|w^*\|=1$; fixed $(d,n_1,\sigma)$ in $(1,1,0.5),(2,3,1),(3,2,0.25)$",
+    tolerance=f"E||sb - w*||^2 = 1 - 2s E<b, w*> + s^2 E||b||^2 is minimised at E<b, w*> / E||b||^2 with minimum "
+    f"1 - E<b, w*>^2 / E||b||^2, so s* and 1 - s* hold iff E<b, w*> = 1 and E||b||^2 = 1/s*: both moments against their "
+    f"MC means, |z| <= {LS_MC_Z:g} ({2 * LS_MC_PATHS} draws of (X, xi) per setting, fixed seeds), for the numerics' s* "
+    "and the SymPy expression's. Power, asserted: the variant with d in place of d + 1 must be rejected at "
+    f"|z| > {LS_MC_Z:g}",
+)
+def early_stopping_scale_monte_carlo():
+    """numerics.least_squares.metaopt.early_stopping_optimum and theory.least_squares's
+    early_stopping_scale_expr (evaluated at the setting) against the moments of b = X^T y / n_1
+    simulated here (X Gaussian, w* uniform on the sphere, y = X w* + sigma xi)."""
+    import sympy
+
+    from l2l.numerics.least_squares.metaopt import early_stopping_optimum
+    from l2l.theory import least_squares as tls
+
+    paths = 2 * LS_MC_PATHS
+    zs, controls = {}, {}
+    expr = tls.early_stopping_scale_expr()
+    for k, (d, n1, sigma) in enumerate(((1, 1, 0.5), (2, 3, 1.0), (3, 2, 0.25))):
+        rng = np.random.default_rng(31337 + k)
+        ws = rng.standard_normal((paths, d))
+        ws /= np.linalg.norm(ws, axis=1, keepdims=True)
+        X = rng.standard_normal((paths, n1, d))
+        y = np.einsum("knd,kd->kn", X, ws) + sigma * rng.standard_normal((paths, n1))
+        b = np.einsum("knd,kn->kd", X, y) / n1
+        bb, bw = np.sum(b * b, axis=1), np.sum(b * ws, axis=1)
+        es = early_stopping_optimum(d, n1, sigma)
+        s_theory = float(expr.subs({tls.d: d, tls.n: n1, tls.sigma: sympy.nsimplify(sigma)}))
+        name = f"d = {d}, n1 = {n1}, sigma = {sigma}"
+        s_mc = float(bw.mean() / bb.mean())
+        evidence(f"{name}: s* (numerics, SymPy), MC argmin; error 1 - s*, MC minimum",
+                 [es.s_star, s_theory, s_mc, es.error, 1 - float(bw.mean()) ** 2 / float(bb.mean())])
+        zs[f"{name}: E<b, w*> = 1"] = _mc_z(bw, 1.0)
+        zs[f"{name}: E||b||^2 = 1/s* (numerics)"] = _mc_z(bb, 1.0 / es.s_star)
+        zs[f"{name}: E||b||^2 = 1/s* (SymPy)"] = _mc_z(bb, 1.0 / s_theory)
+        zs[f"{name}: min = 1 - s* (numerics)"] = _mc_z(1 - 2 * es.s_star * bw + es.s_star**2 * bb, es.error)
+        controls[name] = _mc_z(bb, 1.0 + d / n1 + sigma**2 * d / n1)
+    evidence(f"z-scores (|z| <= {LS_MC_Z:g})", {k: round(v, 3) for k, v in zs.items()})
+    evidence(f"z-scores of the d-for-(d + 1) variant (|z| > {LS_MC_Z:g})", {k: round(v, 3) for k, v in controls.items()})
+    bad = {k: v for k, v in zs.items() if not abs(v) <= LS_MC_Z}
+    if bad:
+        refute("an early-stopping moment is not within 5 standard errors of the simulated mean", z=bad)
+    weak = {k: v for k, v in controls.items() if not abs(v) > LS_MC_Z}
+    if weak:
+        refute("the Monte Carlo check cannot reject the d-for-(d + 1) variant: it has no power", z=weak)
+
+
 @claim(
     id="wang2021.ls.truncation-keeps-meta-loss-finite",
     statement=r"\|w_\tau\|\ge 40\sigma \Rightarrow w \text{ frozen at } 40\sigma u:\ \hat F_{\rm TbV} \approx \tfrac12(1600\sigma^2+\|w^*\|^2+\sigma^2),\ \text{never NaN}",
@@ -1590,3 +1760,68 @@ def sgd_analogue():
     evidence("fraction of seeds with TbV better", wins / len(LS_SEEDS))
     if wins < len(LS_SEEDS):
         refute("TbV does not beat TbT on every seed", wins=wins)
+
+
+#: the shape of wang2021.sgd-analogue.finite-set-step-enumeration (one SymPy compile of the moment map, ~0.5 s)
+ENUM_N, ENUM_D, ENUM_B = 3, 2, 2
+_enum_small = st.fractions(min_value=-2, max_value=2, max_denominator=4)
+
+
+@st.composite
+def _enum_instances(draw):
+    """Exact rationals: X (3 x 2), y, a distribution of w (1 or 2 equally likely points), eta in [0, 1]."""
+    from fractions import Fraction
+
+    X = [[draw(_enum_small) for _ in range(ENUM_D)] for _ in range(ENUM_N)]
+    y = [draw(_enum_small) for _ in range(ENUM_N)]
+    support = draw(st.integers(1, 2))
+    ws = [[draw(_enum_small) for _ in range(ENUM_D)] for _ in range(support)]
+    eta = draw(st.fractions(min_value=0, max_value=1, max_denominator=8))
+    return X, y, [(Fraction(1, support), w) for w in ws], eta
+
+
+@claim(
+    id="wang2021.sgd-analogue.finite-set-step-enumeration",
+    statement=r"\mathbb E[w'],\ \mathbb E[w'w'^\top] \text{ of one SGD step } w'=w-\tfrac\eta B\sum_{k}x_{J_k}(x_{J_k}^\top w-y_{J_k}),"
+    r"\ J_k \text{ uniform with replacement, and } \mathbb E\,\tfrac1{2n}\|y-Xw\|^2 \text{ equal the moment map of the SymPy derivation}",
+    source=f"package analogue of {SOURCE}, Section 2.1 (SGD on a finite training set): the moment map is derived here",
+    kind="identity",
+    tag="analogue",
+    assumptions=r"$n=3$, $d=2$, $B=2$; rational $X$, $y$ in $[-2,2]$ (denominators $\le4$), $w$ one or two equally "
+    r"likely rational points, $\eta\in[0,1]$ (denominator $\le8$)",
+    tolerance="exact rational equality (Fractions on both sides; no rounding)",
+    examples={"ci": 15, "dev": 60, "thorough": 300},
+)
+@given(inst=_enum_instances())
+def finite_set_step_enumeration(inst):
+    """theory.sgd_moments' finite-set recursion (lambdified exactly, theory.lambdify) against the
+    expectation over the 3^2 equally likely minibatches and the points of w, enumerated here with the
+    update rule written out; and the expected-loss map against the loss averaged over w."""
+    import itertools
+    from fractions import Fraction
+
+    from l2l.theory import lambdify
+
+    X, y, w_dist, eta = inst
+
+    def moments(pts):
+        m = [sum(p * w[a] for p, w in pts) for a in range(ENUM_D)]
+        return m, [[sum(p * w[a] * w[b] for p, w in pts) for b in range(ENUM_D)] for a in range(ENUM_D)]
+
+    after = []
+    for p, w in w_dist:
+        for idx in itertools.product(range(ENUM_N), repeat=ENUM_B):
+            g = [Fraction(0)] * ENUM_D
+            for j in idx:
+                r = sum(X[j][a] * w[a] for a in range(ENUM_D)) - y[j]
+                g = [g[a] + X[j][a] * r for a in range(ENUM_D)]
+            after.append((p / ENUM_N**ENUM_B, [w[a] - eta * g[a] / ENUM_B for a in range(ENUM_D)]))
+    m, M = moments(w_dist)
+    got = lambdify.finite_set_step_callable(ENUM_D, ENUM_N, ENUM_B, modules="exact")(X, y, m, M, eta)
+    want = moments(after)
+    assert got[0] == want[0], f"E[w']: moment map {got[0]}, enumeration {want[0]}"
+    assert got[1] == want[1], f"E[w' w'^T]: moment map {got[1]}, enumeration {want[1]}"
+    zero = [Fraction(0)] * ENUM_D
+    loss, _ = lambdify.finite_set_loss_callable(ENUM_D, ENUM_N, modules="exact")(X, y, m, M, zero, [zero] * ENUM_D)
+    direct = sum(p * sum((y[j] - sum(X[j][a] * w[a] for a in range(ENUM_D))) ** 2 for j in range(ENUM_N)) for p, w in w_dist) / (2 * ENUM_N)
+    assert loss == direct, f"expected loss: map {loss}, average over w {direct}"
