@@ -66,8 +66,7 @@ from typing import Any
 import numpy as np
 from ..problems import QuadraticProblem
 from ..validation import MAX_HORIZON, ValidationError, as_horizon, as_instance, as_number_list, as_real
-from .stable import _gprime as _gprime_kernel
-from .stable import _problem_terms, evaluate, log_objective_grad
+from .stable import evaluate, log_objective_grad, log_objective_grad_kernel
 
 __all__ = [
     "MetaTrajectory",
@@ -321,13 +320,13 @@ def meta_gd_many(
     mu = c / np.sqrt(np.arange(1, steps + 1, dtype=np.float64))
     alive = np.ones(n, dtype=bool)
     stop = np.full(n, steps, dtype=np.int64)  # steps taken by each run
-    terms = _problem_terms(problem)  # once: the loop calls the checked kernel of log_objective_grad
+    kernel = log_objective_grad_kernel(problem)  # inputs checked above, the problem's terms once
     t_float = tt.astype(np.float64)
     for k in range(steps):
         idx = np.nonzero(alive)[0]
         if idx.size == 0:
             break
-        g = _defined(_gprime_kernel(terms, eta[idx], t_float[idx]))
+        g = _defined(kernel(eta[idx], t_float[idx]))
         grads[idx, k] = g
         new = eta[idx] - mu[k] * g
         neg = new < 0

@@ -47,7 +47,7 @@ d f(w_t)/d eta are far outside the float64 range: ln|d f/d eta| is about -1.4e9 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -56,7 +56,7 @@ from ..problems import QuadraticProblem
 from ..validation import ValidationError, as_horizons, as_nonnegative_reals
 from ..results import result_type, returns
 
-__all__ = ["QuadraticEvaluation", "evaluate", "log_objective_grad", "log_abs_one_minus"]
+__all__ = ["QuadraticEvaluation", "evaluate", "log_objective_grad", "log_objective_grad_kernel", "log_abs_one_minus"]
 
 _LN_HALF = float(np.log(0.5))
 
@@ -213,10 +213,27 @@ def log_objective_grad(problem: QuadraticProblem, eta: Any, t: Any) -> np.ndarra
     return _gprime(problem, eta.reshape(-1), t.reshape(-1).astype(np.float64)).reshape(eta.shape)
 
 
+def log_objective_grad_kernel(problem: QuadraticProblem) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """:func:`log_objective_grad` for an inner loop that checked its inputs once (meta-gradient
+    descent calls it thousands of times): returns ``g(eta_f, t_f)`` taking flat float64 arrays of
+    one length (eta >= 0, horizons t >= 1 as floats) and giving the same numbers, bit for bit, as
+    ``log_objective_grad(problem, eta_f, t_f)`` (NaN where f(w_t) = 0), without re-validating them
+    and with the problem's terms computed once.
+
+    >>> from l2l.numerics import QuadraticProblem
+    >>> p = QuadraticProblem([1.0, 3.0], [0.6, 0.8])
+    >>> g = log_objective_grad_kernel(p)
+    >>> bool(g(np.array([0.1, 2.0]), np.array([10.0, 10.0]))[1] == log_objective_grad(p, 2.0, 10))
+    True
+    """
+    if not isinstance(problem, QuadraticProblem):
+        raise ValidationError("problem", f"must be a QuadraticProblem (got {type(problem).__name__})")
+    terms = _problem_terms(problem)
+    return lambda eta_f, t_f: _gprime(terms, eta_f, t_f)
+
+
 def _gprime(problem: QuadraticProblem | tuple, eta_f: np.ndarray, t_f: np.ndarray) -> np.ndarray:
-    """:func:`log_objective_grad` on checked flat float64 arrays ``eta_f`` and ``t_f`` (``problem``
-    or its :func:`_problem_terms`): for a caller's inner loop, such as meta-gradient descent, that
-    checked its inputs once."""
+    """G' on checked flat float64 arrays (``problem`` or its :func:`_problem_terms`)."""
     la, sa, zero, _, llam, _, _, rel, lse_rel, _, loss_is_zero = _log_terms(problem, eta_f, t_f[:, None])
     with np.errstate(under="ignore", over="ignore", invalid="ignore", divide="ignore"):
         grad = _grad_terms(la, sa, zero, llam, rel, lse_rel, loss_is_zero)[4]
