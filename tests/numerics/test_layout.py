@@ -27,6 +27,7 @@ INDEPENDENT = [
     "nqm/montecarlo.py",
     "nqm/reference.py",
     "nqm/zhang.py",
+    "estimators/montecarlo.py",
 ]
 
 
