@@ -269,13 +269,8 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _quadratic_gd(request: dict) -> dict:
-    from l2l.numerics.quadratic.stable import evaluate
-
-    allowed = {"model", "eigenvalues", "coefficients", "hessian", "w0", "eta", "t", "backprop"}
-    _check_keys(request, allowed, {"eta", "t"})
-    eta_list, t_list = _number_or_list("eta", request["eta"]), _number_or_list("t", request["t"])
-    _check_pairs(eta_list, t_list)
+def _quadratic_problem(request: dict) -> QuadraticProblem:
+    """The quadratic of a request: ``eigenvalues`` + ``coefficients``, or ``hessian`` + ``w0``."""
     eig_form = "eigenvalues" in request or "coefficients" in request
     dense_form = "hessian" in request or "w0" in request
     if eig_form and dense_form:
@@ -297,6 +292,17 @@ def _quadratic_gd(request: dict) -> dict:
         )
     else:
         raise ValidationError("eigenvalues", "give eigenvalues + coefficients, or hessian + w0")
+    return problem
+
+
+def _quadratic_gd(request: dict) -> dict:
+    from l2l.numerics.quadratic.stable import evaluate
+
+    allowed = {"model", "eigenvalues", "coefficients", "hessian", "w0", "eta", "t", "backprop"}
+    _check_keys(request, allowed, {"eta", "t"})
+    eta_list, t_list = _number_or_list("eta", request["eta"]), _number_or_list("t", request["t"])
+    _check_pairs(eta_list, t_list)
+    problem = _quadratic_problem(request)
 
     etas = as_nonnegative_reals("eta", eta_list)
     ts = as_horizons("t", t_list)
@@ -544,11 +550,89 @@ def _nqm(request: dict) -> dict:
     }
 
 
+def _meta_estimators(request: dict) -> dict:
+    """Metz et al. (2019) on a quadratic: the averaged meta-loss L_T, its derivative, the exact
+    Gaussian-smoothed meta-loss and the RP / ES estimator variances (``numerics.estimators``), and
+    with ``truncation`` K the TBPTT gradient and fixed point."""
+    from l2l.numerics.estimators.meta_loss import meta_loss, worst_status
+    from l2l.numerics.estimators.smoothing import MAX_EXACT_T, MAX_EXACT_WORK, smoothed_moments
+    from l2l.numerics.validation import as_real
+
+    allowed = {"model", "eigenvalues", "coefficients", "hessian", "w0", "eta", "T", "sigma", "truncation"}
+    _check_keys(request, allowed, {"eta", "T", "sigma"})
+    eta_list, t_list = _number_or_list("eta", request["eta"]), _number_or_list("T", request["T"])
+    pairs = len(eta_list) * len(t_list)
+    if pairs > MAX_PAIRS:
+        raise ValidationError("eta", f"{len(eta_list)} step sizes x {len(t_list)} unroll lengths = {pairs} (eta, T) pairs "
+                                     f"exceeds the limit of {MAX_PAIRS}")
+    problem = _quadratic_problem(request)
+    etas = as_nonnegative_reals("eta", eta_list)
+    ts = as_horizons("T", t_list, maximum=MAX_EXACT_T)
+    sigma = request["sigma"]
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
+        raise ValidationError("sigma", f"must be a number > 0 (got {_json_type(sigma)})")
+    sigma = as_real("sigma", sigma, 0.0, lo_open=True)
+    d = int(np.count_nonzero(problem.coefficients))
+    per_t = sum(int(t) * int(t) + 3 * int(t) + 1 for t in ts)
+    _check_work("T", f"len(eta) x sum over T of (T^2 + 3T + 1) x dim = {etas.size} x {per_t} x {d}", etas.size * per_t * d,
+                MAX_EXACT_WORK, "use fewer step sizes or smaller unroll lengths")
+    K = None
+    if "truncation" in request:
+        K = request["truncation"]
+        if isinstance(K, float) and K.is_integer():
+            K = int(K)
+        t_min = int(ts.min())
+        if isinstance(K, bool) or not isinstance(K, int) or not 1 <= K <= t_min:
+            shown = repr(K) if isinstance(K, (int, float)) and not isinstance(K, bool) else _json_type(K)
+            raise ValidationError("truncation", f"must be an integer K with 1 <= K <= T (here T = {t_min}, the smallest), got {shown}")
+        try:
+            from l2l.numerics.estimators.truncation import tbptt_fixed_point, tbptt_grad
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("l2l.numerics.estimators"):
+                raise
+            raise ValidationError("truncation", "not available yet") from None
+        fixed = {int(t): tbptt_fixed_point(problem, int(t), K) for t in dict.fromkeys(ts.tolist())}
+
+    results = []
+    for eta in etas:
+        for t in ts:
+            t = int(t)
+            ml = meta_loss(problem, float(eta), t)
+            sm = smoothed_moments(problem, float(eta), t, sigma)
+            entry = {
+                "eta": float(eta),
+                "T": t,
+                "meta_loss": ml.meta_loss,
+                "meta_loss_grad": ml.meta_loss_grad,
+                "smoothed_meta_loss": sm.smoothed_meta_loss,
+                "smoothed_meta_loss_grad": sm.smoothed_meta_loss_grad,
+                "rp_variance": sm.rp_variance,
+                "es_variance": sm.es_variance,
+            }
+            statuses = [ml.status, sm.status]
+            if K is not None:
+                g = _finite(tbptt_grad(problem, float(eta), t, K))
+                statuses.append("ok" if g is not None else "overflow")
+                fp = fixed[t]
+                entry["tbptt_grad"] = g
+                entry["tbptt_fixed_point"] = None if fp is None else _finite(fp)
+            entry["status"] = worst_status(statuses)
+            results.append(entry)
+    out = {"model": "meta_estimators", "dim": problem.dim, "sigma": sigma}
+    if K is not None:
+        out["truncation"] = K
+    out["results"] = results
+    out["environment"] = _environment("float64 log-space closed form; exact moments by Gauss-Hermite (2T + 1 nodes) and "
+                                      "Gauss-Legendre (T nodes) quadrature in log space (numerics.estimators); no Monte Carlo")
+    return out
+
+
 MODELS: dict[str, Callable[[dict], dict] | None] = {
     "quadratic_gd": _quadratic_gd,
     "least_squares_gd": _least_squares_gd,
     "least_squares_sgd": _least_squares_sgd,
     "nqm": _nqm,
+    "meta_estimators": _meta_estimators,
 }
 
 
@@ -571,6 +655,9 @@ _FIELD_KINDS = {
     "mean0": "a list of numbers",
     "var0": "a list of numbers >= 0",
     "mu": "a number or a list of t numbers",
+    "T": "an integer >= 1 or a list of them",
+    "sigma": "a number > 0",
+    "truncation": "an integer K with 1 <= K <= T",
 }
 
 

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 #: Modules a cold ``l2l eval`` must not load (the heavy ones; numpy and mpmath are its job).
 HEAVY = ("sympy", "matplotlib", "hypothesis", "jinja2", "scipy.optimize", "l2l.theory", "l2l.proofs.claim")
-EXAMPLES = ["quadratic_gd.json", "backprop.json", "least_squares_gd.json", "least_squares_sgd.json", "nqm.json"]
+EXAMPLES = ["quadratic_gd.json", "backprop.json", "least_squares_gd.json", "least_squares_sgd.json", "nqm.json", "meta_estimators.json"]
 
 PROBE = """
 import io, json, sys
