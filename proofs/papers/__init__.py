@@ -16,8 +16,8 @@ A paper cites itself the way the report cites it: :attr:`Paper.short` in the tex
 derivations ("Wang et al. (2021), Theorem 4"), :attr:`Paper.reference` in the report's list of
 references.
 
->>> [p.key for p in papers()][:3]
-['wang2021', 'wu2018', 'zhang2019']
+>>> [p.key for p in papers()][:4]
+['wang2021', 'wu2018', 'zhang2019', 'metz2019']
 >>> paper_of("l2l.proofs.papers.zhang2019.claims").citation
 'Zhang, Li, Nado, Martens, Sachdeva, Dahl, Shallue & Grosse, NeurIPS 2019'
 >>> get("wang2021").short
@@ -45,6 +45,7 @@ BUILTIN = (
     "l2l.proofs.papers.wang2021",
     "l2l.proofs.papers.wu2018",
     "l2l.proofs.papers.zhang2019",
+    "l2l.proofs.papers.metz2019",
 )
 #: Entry-point group through which other distributions register papers.
 ENTRY_POINT_GROUP = "l2l.papers"

@@ -60,7 +60,7 @@ def _l2l(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_builtin_papers_in_report_order():
     keys = [p.key for p in papers.papers()]
-    assert keys[:3] == ["wang2021", "wu2018", "zhang2019"]
+    assert keys[:4] == ["wang2021", "wu2018", "zhang2019", "metz2019"]
     for p in papers.papers():
         claims = p.load_claims()
         assert claims and all(c.tag != "user" for c in claims), p.key
@@ -140,11 +140,12 @@ def test_derivation_texts_cite_no_spec_file():
 
 
 def test_builtin_papers_carry_full_references():
-    for p in papers.papers()[:3]:
+    for p in papers.papers()[:4]:
         assert p.authors and p.paper_title and p.year and p.venue and p.arxiv, p.key
         assert p.reference.startswith(p.authors + ". " + p.paper_title)
         assert f"arXiv:{p.arxiv}" in p.reference and str(p.year) in p.reference
-    assert [p.short for p in papers.papers()[:3]] == ["Wang et al. (2021)", "Wu et al. (2018)", "Zhang et al. (2019)"]
+    assert [p.short for p in papers.papers()[:4]] == ["Wang et al. (2021)", "Wu et al. (2018)", "Zhang et al. (2019)",
+                                                       "Metz et al. (2019)"]
 
 
 @pytest.mark.parametrize("authors, year, short", [
