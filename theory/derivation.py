@@ -790,9 +790,25 @@ def _same_after(pairs: tuple[tuple[Basic, Basic], ...], quoted: tuple[Basic, ...
 #: Names of the derivations being verified, innermost last (the guard against cycles of quotes).
 _VERIFYING: list[str] = []
 
-#: Verifications of registered derivations reached through quotes (their verdict depends only on
-#: the code, so one verification per process is enough).
+#: Verifications of registered derivations, reached through quotes or :func:`verified` (their
+#: verdict depends only on the code, so one verification per process is enough).
 _QUOTED_CACHE: dict[str, "Verification"] = {}
+
+
+def verified(name: str) -> "Verification":
+    """The verification of the registered derivation ``name`` (a fresh one from its model module's
+    ``DERIVATIONS``), computed once per process and shared with the quotes that reach it; ``KeyError``
+    if no loaded model module registers ``name``. A derivation built or changed by hand is verified
+    with its own :meth:`Derivation.verify`, never through this cache."""
+    v = _QUOTED_CACHE.get(name)
+    if v is None:
+        d = resolve_quote(name)
+        if d is None:
+            raise KeyError(f"no loaded model module registers a derivation named {name!r}")
+        v = d.verify()
+        if not any(r.detail.startswith(QUOTE_CYCLE) for r in v.results):
+            _QUOTED_CACHE[name] = v
+    return v
 
 
 def resolve_quote(name: str, quotes: Mapping[str, object] | None = None) -> "Derivation | None":

@@ -17,9 +17,10 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from l2l.theory import least_squares, metz, nqm, quadratic, sgd_moments
-from l2l.theory.derivation import Derivation
+from l2l.theory import derivation
+from l2l.theory.derivation import Derivation, Verification
 
-__all__ = ["MODULES", "derivations", "names", "get", "select"]
+__all__ = ["MODULES", "derivations", "names", "get", "verified", "select"]
 
 #: The modules whose ``DERIVATIONS`` are merged, in order.
 MODULES = (quadratic, least_squares, sgd_moments, nqm, metz)
@@ -39,6 +40,15 @@ def derivations() -> dict[str, Callable[[], Derivation]]:
 def names() -> tuple[str, ...]:
     """Every registered derivation name, module by module in registration order."""
     return tuple(derivations())
+
+
+def verified(name: str) -> Verification:
+    """The verification of the registered derivation ``name``, once per process
+    (:func:`theory.derivation.verified`): what a claim returns to take a derivation's status as its
+    verdict, and what the report's derivation tasks compute; ``KeyError`` as for :func:`get`."""
+    if name not in derivations():
+        get(name)  # the KeyError naming the known derivations
+    return derivation.verified(name)
 
 
 def get(name: str) -> Derivation:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import json
 import shutil
 import sys
@@ -108,7 +110,7 @@ def build_report(
     # one pool for everything: the derivations' checks first (few and long), then the claims, then
     # the figures not in the cache (by then the claims have published the numbers they show);
     # `jobs` workers take the next task when free, so the cores stay busy to the end
-    tasks = [d.verify for d in derivations] + [claim_task(c, profile, seed) for c in claims] + plan.tasks
+    tasks = [functools.partial(registry.verified, name) for name in names] + [claim_task(c, profile, seed) for c in claims] + plan.tasks
     n, m = len(derivations), len(claims)
     guard = timeout if timeout is not None else SIDE_TASK_TIMEOUT
     limits = [guard] * n + [timeout if timeout is not None else c.hang_timeout(profile) for c in claims] + [guard] * len(plan.tasks)
@@ -133,7 +135,9 @@ def build_report(
         else:
             log(f"[figure {k - n - m + 1}/{len(plan.tasks)}] {plan.names[k - n - m]} ({now:.1f} s)")
 
-    groups = [None] * n + [c.shares or None for c in claims] + [None] * len(plan.tasks)
+    # a claim that returns a derivation's verification shares "derivation:NAME": it runs in the worker
+    # that verified NAME, and reads the verification from that process's cache
+    groups = [f"derivation:{name}" for name in names] + [c.shares or None for c in claims] + [None] * len(plan.tasks)
     values = run_tasks(tasks, jobs=jobs, limits=limits, failure=failure, on_result=progress, groups=groups)
     derivations = list(zip(derivations, values[:n]))
     results = list(zip(claims, values[n:n + m]))

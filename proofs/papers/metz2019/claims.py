@@ -59,9 +59,9 @@ MERGE = f"{SOURCE}, the merge of reparameterization and evolution-strategies gra
 
 
 def _derivation(name: str):
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get(name)
+    return verified(name)
 
 
 def _by_profile(ci, dev, thorough):
@@ -83,6 +83,7 @@ def loop_meta_loss(a: float, w0: float, alpha: float, T: int) -> float:
 
 @claim(
     id="metz2019.a1.meta-loss-derivation",
+    shares="derivation:metz.meta-loss",
     statement=r"L_T(\eta)=\frac1{2T}\sum_i\lambda_ic_i^2\sum_{t=1}^Tr_i^{2t},\quad "
     r"\frac{dL_T}{d\eta}=-\frac1T\sum_i\lambda_i^2c_i^2\sum_{t=1}^T t\,r_i^{2t-1},\quad r_i=1-\eta\lambda_i",
     source=f"{EXPLODING}; the closed form on a quadratic is derived here",
@@ -327,6 +328,7 @@ def a2_reference_values():
 
 @claim(
     id="metz2019.a3.smoothing-derivation",
+    shares="derivation:metz.smoothing",
     statement=r"\tilde L(\theta)=\mathbb E\,L(\theta+\sigma\varepsilon),\quad "
     r"\frac{d\tilde L}{d\theta}=\frac1\sigma\mathbb E\big[(L(\theta+\sigma\varepsilon)-c)\,\varepsilon\big]\ \forall c",
     source=f"{VARIATIONAL}; Stein's identity for it is derived here",
@@ -340,6 +342,7 @@ def a3_smoothing_derivation():
 
 @claim(
     id="metz2019.a3.smoothing-bound-derivation",
+    shares="derivation:metz.smoothing-bound",
     statement=r"\Big|\frac{d\tilde L}{d\theta}\Big|\le(\sup L-\inf L)\,\frac{\sqrt{2/\pi}}{2\sigma}",
     source=f"{VARIATIONAL}; the bound, free of the unroll length, is derived here",
     kind="inequality",
@@ -521,6 +524,7 @@ def neg_rp_bounded():
 
 @claim(
     id="metz2019.a4.quadratic-estimators-derivation",
+    shares="derivation:metz.quadratic-estimators",
     statement=r"L=\tfrac12\theta^\top A\theta+b^\top\theta:\ \tilde L=L+\tfrac{\sigma^2}2\mathrm{tr}A;\ "
     r"\mathrm{Cov}\,g_{\rm rp}=\sigma^2A^2;\ g_{\rm rp}^{\rm pair}=\nabla L;\ \mathrm{Cov}\,g_{\rm es}=\|\nabla L\|^2I+\nabla L\nabla L^\top",
     source=f"{SOURCE}, the reparameterization and evolution-strategies estimators; their moments on quadratics are derived here",
@@ -653,6 +657,7 @@ _variances = st.floats(1e-6, 1e6)
 
 @claim(
     id="metz2019.a5.inverse-variance-derivation",
+    shares="derivation:metz.inverse-variance",
     statement=r"\mathrm{Var}(wg_1+(1-w)g_2)=w^2v_1+(1-w)^2v_2+2w(1-w)c,\ w^*=\frac{v_2-c}{v_1+v_2-2c}",
     source=f"{MERGE}; optimality derived here",
     kind="identity",
@@ -800,6 +805,7 @@ def loop_meta_loss_nd(lam, c, eta, T):
 
 @claim(
     id="metz2019.a6.tbptt-gradient-derivation",
+    shares="derivation:metz.tbptt-gradient",
     statement=r"g_K(\eta)=-\frac1T\sum_i\lambda_i^2c_i^2D_{K,i}\frac{1-r_i^{2T}}{1-r_i^{2K}},\ D_{K,i}=\sum_{k=1}^Kk\,r_i^{2k-1}",
     source=f"{SHORT_BIAS}; the truncated gradient on a quadratic is derived here",
     kind="identity",

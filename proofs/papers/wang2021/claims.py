@@ -59,6 +59,7 @@ def _growth_allowance(ev, t) -> np.ndarray:
 
 @claim(
     id="wang2021.thm3.closed-form",
+    shares="derivation:quadratic.naive-gradient",
     statement=r"F'(\eta) = -t\sum_i c_i^2\lambda_i^2(1-\eta\lambda_i)^{2t-1},\quad "
     r"F''(\eta) = t(2t-1)\sum_i c_i^2\lambda_i^3(1-\eta\lambda_i)^{2t-2}",
     source=f"{SOURCE}, Theorem 3 (proof; the closed forms are derived here)",
@@ -68,13 +69,14 @@ def _growth_allowance(ev, t) -> np.ndarray:
 def closed_form():
     """The naive meta-gradient and its derivative, derived by SymPy from f(w_t) for symbolic t and
     dimension (``theory.quadratic``, derivation ``quadratic.naive-gradient``)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("quadratic.naive-gradient")
+    return verified("quadratic.naive-gradient")
 
 
 @claim(
     id="wang2021.thm4.log-gradient-closed-form",
+    shares="derivation:quadratic.log-gradient",
     statement=r"G'(\eta) = -2\,\frac{\sum_i c_i^2\lambda_i^2(1-\eta\lambda_i)^{2t-1}}{\sum_i c_i^2\lambda_i(1-\eta\lambda_i)^{2t}}",
     source=f"{SOURCE}, Theorem 4 (proof; the closed form is derived here)",
     kind="identity",
@@ -83,13 +85,14 @@ def closed_form():
 def log_gradient_closed_form():
     """The log meta-gradient (the factor t cancels against 1/t) and its second derivative in the
     variance form, derived by SymPy (derivation ``quadratic.log-gradient``)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("quadratic.log-gradient")
+    return verified("quadratic.log-gradient")
 
 
 @claim(
     id="wang2021.thm4.rho-normalised-form",
+    shares="derivation:quadratic.rho-normalised",
     statement=r"G'(\eta) = -\frac{2}{\rho}\,\frac{\sum_i c_i^2\lambda_i^2 s_i^{2t-1}}{\sum_i c_i^2\lambda_i s_i^{2t}},"
     r"\quad s_i = \frac{1-\eta\lambda_i}{\rho(\eta)}\in[-1,1]",
     source=f"{SOURCE}, released code [code]: the closed form normalised by rho(eta)",
@@ -100,9 +103,9 @@ def rho_normalised_form():
     """The normalised (stable) form of the released code. The identity is proved symbolically; the
     range |s_i| <= 1 is checked in exact rationals at sampled instances, so the verdict is
     ``holds`` rather than ``proved``."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("quadratic.rho-normalised")
+    return verified("quadratic.rho-normalised")
 
 
 @claim(
@@ -497,6 +500,7 @@ def log_hessian_matches_reference(problem, t):
 
 @claim(
     id="wang2021.thm4.bound-derivation",
+    shares="derivation:quadratic.theorem4-bound",
     statement=r"|G'| \le \frac{2L^2}{c_{\min}^2\alpha\rho} \le \frac{2L^2(L+\alpha)}{c_{\min}^2\alpha(L-\alpha)}",
     source=f"{SOURCE}, Theorem 4 (ii) (proof; the chain of bounds is derived here)",
     kind="inequality",
@@ -506,9 +510,9 @@ def bound_derivation():
     """The chain of inequalities behind the bound (derivation ``quadratic.theorem4-bound``): the
     algebra is proved by SymPy; the two termwise bounds are checked in exact rationals at sampled
     instances, so the verdict is ``holds``."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("quadratic.theorem4-bound")
+    return verified("quadratic.theorem4-bound")
 
 
 @claim(
@@ -1172,6 +1176,7 @@ def _at_grid_floor(m) -> bool:
 
 @claim(
     id="wang2021.ls.tbt-is-section3-quadratic",
+    shares="derivation:least_squares.tbt-quadratic",
     statement=r"n<d:\ \tfrac1{2n}\|y-Xw_t\|^2 = \tfrac12\sum_i\lambda_i(1-\eta\lambda_i)^{2t}\langle v_i,w_{\rm ERM}\rangle^2",
     source=f"{SOURCE}, Section 4, the explanation of Theorem 5 (n < d: the training loss can be driven to 0); "
     "the identity is derived here",
@@ -1181,9 +1186,9 @@ def _at_grid_floor(m) -> bool:
 def tbt_is_quadratic():
     """When n < d the residual of the ERM solution vanishes, so the TbT meta-objective is exactly a
     Section-3 quadratic with H = X^T X / n (derivation ``least_squares.tbt-quadratic``)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("least_squares.tbt-quadratic")
+    return verified("least_squares.tbt-quadratic")
 
 
 @st.composite
@@ -1264,6 +1269,7 @@ def ls_closed_form_matches_simulation(inst, frac, t):
 
 @claim(
     id="wang2021.ls.validation-identity",
+    shares="derivation:least_squares.validation-identity",
     statement=r"\mathbb E_{(x,y)}\big[\tfrac12(y-\langle w,x\rangle)^2\big] = \tfrac12\big(\|w-w^*\|^2+\sigma^2\big)",
     source=f"{SOURCE}, Section 4 setting (the identity is derived here)",
     kind="identity",
@@ -1273,9 +1279,9 @@ def validation_identity():
     """By linearity with E[x x^T] = I, E[xi] = 0, E[xi^2] = sigma^2 (derivation
     ``least_squares.validation-identity``; some steps are checked at concrete dimensions, so the
     verdict is ``holds``)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("least_squares.validation-identity")
+    return verified("least_squares.validation-identity")
 
 
 @claim(

@@ -55,6 +55,7 @@ SOURCE = PAPER.short  # "Wu et al. (2018)"
 
 @claim(
     id="wu2018.dynamics.symbolic",
+    shares="derivation:nqm.moments",
     statement=r"\mathbb E[(\theta',v',\theta'v')] \text{ for } \theta'=(1-\alpha h)\theta+\mu v+\alpha hc,\ "
     r"v'=-\alpha h\theta+\mu v+\alpha hc \text{ equals } Ms+\alpha^2h^2\sigma^2(1,1,1)^\top",
     source=f"{SOURCE}, Theorem 1 [role unconfirmed] (the moment recurrences, derived here)",
@@ -64,9 +65,9 @@ SOURCE = PAPER.short  # "Wu et al. (2018)"
 def dynamics_symbolic():
     """The raw-moment recursion, its mean/variance form and the SGD closed form, with the
     expectations computed by SymPy from the update rule (derivation ``nqm.moments``)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("nqm.moments")
+    return verified("nqm.moments")
 
 
 _small_nqm = ps.nqm_problems  # ranges of §11 item 2 by default
@@ -185,6 +186,7 @@ def adjoint_fd(p, data, T):
 
 @claim(
     id="wu2018.adjoint.derivation",
+    shares="derivation:nqm.adjoint",
     statement=r"\frac{\partial s_{t+1}}{\partial\alpha_t},\ \frac{\partial s_{t+1}}{\partial\mu_t} \text{ of the moment map, and } "
     r"\frac{\partial\mathbb EL_T}{\partial\alpha_t}=\lambda_{t+1}^\top\frac{\partial s_{t+1}}{\partial\alpha_t},\ "
     r"\lambda_t=M_t^\top\lambda_{t+1}",
@@ -195,9 +197,9 @@ def adjoint_fd(p, data, T):
 def adjoint_symbolic():
     """SymPy derivation ``nqm.adjoint``: the partial derivatives of the 3x3 moment map and the
     backward (adjoint) recursion that ``wu2018.adjoint.finite-differences`` checks numerically."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("nqm.adjoint")
+    return verified("nqm.adjoint")
 
 
 @claim(
@@ -243,6 +245,7 @@ def constant_sgd_closed_form(p, frac, k):
 
 @claim(
     id="wu2018.greedy-sgd.derivation",
+    shares="derivation:nqm.greedy-sgd",
     statement=r"\alpha^{\mathrm{greedy}}=\frac{\sum_ih_i^2X_i}{\sum_ih_i^3(X_i+\sigma_i^2)} \text{ is the unique minimiser of the "
     r"one-step expected loss}",
     source=f"{SOURCE}, Theorem 2 [role unconfirmed] (the closed form is derived here)",
@@ -252,13 +255,14 @@ def constant_sgd_closed_form(p, frac, k):
 def greedy_sgd_symbolic():
     """SymPy derivation ``nqm.greedy-sgd``: the one-step loss is a convex quadratic in alpha and
     its stationary point is the closed form (checked numerically by ``wu2018.greedy-sgd.argmin``)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("nqm.greedy-sgd")
+    return verified("nqm.greedy-sgd")
 
 
 @claim(
     id="wu2018.greedy-momentum.derivation",
+    shares="derivation:nqm.greedy-momentum",
     statement=r"(\alpha,\mu)^{\mathrm{greedy}}=\Big(\frac{DC-BE}{AC-B^2},\frac{BD-AE}{AC-B^2}\Big) \text{ is the stationary point of "
     r"the one-step expected loss, whose Hessian } \begin{pmatrix}A&-B\\-B&C\end{pmatrix} \text{ has } AC-B^2\ge0",
     source=f"{SOURCE}, Theorem 2 [role unconfirmed] (the closed form is derived here)",
@@ -268,9 +272,9 @@ def greedy_sgd_symbolic():
 def greedy_momentum_symbolic():
     """SymPy derivation ``nqm.greedy-momentum``; some steps are checked at sampled instances, so the
     verdict is ``holds`` (numerical counterpart: ``wu2018.greedy-momentum.argmin``)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("nqm.greedy-momentum")
+    return verified("nqm.greedy-momentum")
 
 
 @claim(
@@ -406,6 +410,7 @@ def greedy_w_zero(pm, mu):
 
 @claim(
     id="wu2018.greedy-1d.closed-form",
+    shares="derivation:nqm.greedy-1d",
     statement=r"d=1:\ \alpha_t^{\mathrm{greedy}}=\frac{m_0}{h(\sigma^2+(t+1)m_0)},\quad m_t=\frac{\sigma^2m_0}{\sigma^2+tm_0}",
     source=f"derived here: the one-dimensional closed form of the greedy schedule of {SOURCE}, Theorem 2 [role unconfirmed]",
     kind="identity",
@@ -413,9 +418,9 @@ def greedy_w_zero(pm, mu):
 )
 def greedy_1d_symbolic():
     """SymPy derivation ``nqm.greedy-1d``: the greedy map adds the precision 1/sigma^2 per step."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("nqm.greedy-1d")
+    return verified("nqm.greedy-1d")
 
 
 @claim(

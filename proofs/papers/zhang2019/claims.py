@@ -38,6 +38,7 @@ ZHANG = PAPER.short  # "Zhang et al. (2019)"
 
 @claim(
     id="wu2018.zhang.sgd-risk",
+    shares="derivation:nqm.zhang-sgd-risk",
     statement=r"s=(1-\alpha h)^2s+\alpha^2c/B \iff \tfrac12hs=\frac{\alpha c}{2B(2-\alpha h)};\quad "
     r"s_t=s_\star+(1-\alpha h)^{2t}(s_0-s_\star)",
     source=f"{ZHANG}, SGD on the noisy quadratic model: the steady-state risk [form in the paper unconfirmed; "
@@ -47,9 +48,9 @@ ZHANG = PAPER.short  # "Zhang et al. (2019)"
 )
 def zhang_sgd_risk():
     """SymPy derivation ``nqm.zhang-sgd-risk`` (fixed point and the closed form by induction)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("nqm.zhang-sgd-risk")
+    return verified("nqm.zhang-sgd-risk")
 
 
 @claim(
@@ -80,6 +81,7 @@ def zhang_sgd_vs_recursion(d, B, frac, t, s0, seed):
 
 @claim(
     id="wu2018.zhang.momentum-risk",
+    shares="derivation:nqm.zhang-momentum-risk",
     statement=r"\tfrac12hX_\star=\frac{(1+\beta)\alpha c}{2B(1-\beta)(2+2\beta-\alpha h)}\ "
     r"(\text{fixed point of the }3\times3\text{ system}),\ \beta=0:\ \text{the SGD risk}",
     source=f"{ZHANG}, heavy-ball momentum on the noisy quadratic model: the steady-state risk [form in the paper "
@@ -89,9 +91,9 @@ def zhang_sgd_vs_recursion(d, B, frac, t, s0, seed):
 )
 def zhang_momentum_risk():
     """SymPy derivation ``nqm.zhang-momentum-risk``."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    return get("nqm.zhang-momentum-risk")
+    return verified("nqm.zhang-momentum-risk")
 
 
 @claim(
@@ -152,6 +154,7 @@ def zhang_momentum_small_step():
 
 @claim(
     id="wu2018.zhang.preconditioned-and-ema-risk",
+    shares="derivation:nqm.zhang-ema-risk",
     statement=r"\ell^\star_{P=H^p}=\frac{\alpha ch^{-p}}{2B(2-\alpha h^{1-p})},\quad "
     r"\ell^\star_{\mathrm{EMA}}=\ell^\star_{\mathrm{SGD}}\frac{(1-\gamma)(1+\gamma(1-\alpha h))}{(1+\gamma)(1-\gamma(1-\alpha h))}",
     source=f"{ZHANG}, preconditioning and the exponential moving average of iterates: the steady-state risks [form "
@@ -162,12 +165,12 @@ def zhang_momentum_small_step():
 def zhang_precond_ema():
     """SymPy derivations ``nqm.zhang-preconditioned-risk`` and ``nqm.zhang-ema-risk`` (both must be
     proved; the verification of the second is returned, the first is checked here)."""
-    from l2l.theory.registry import get
+    from l2l.theory.registry import verified
 
-    v = get("nqm.zhang-preconditioned-risk").verify()
+    v = verified("nqm.zhang-preconditioned-risk")
     if not v.ok:
         refute("nqm.zhang-preconditioned-risk has a failed step")
-    return get("nqm.zhang-ema-risk")
+    return verified("nqm.zhang-ema-risk")
 
 
 @claim(
