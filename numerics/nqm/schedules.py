@@ -153,13 +153,26 @@ def receding_horizon_schedule(problem: NQMProblem, T: Any, k: Any, *, eta_max: A
             cache[kk] = (rk * (0.5 * h), 0.5 * noise)
         return cache[kk]
 
+    s2 = problem.sigma2
+
+    def excess_at(e_: float, Xc: np.ndarray, kk: int) -> float:
+        # constant_sgd_excess for one eta, specialised to the Brent bracket: when eta lambda_i < 1
+        # for every i (and eta > 0) its np.where branches all take the first arm, so these are the
+        # same operations on the same numbers (bit for bit); otherwise the general form
+        a = e_ * h
+        if e_ > 0.0 and e_ * h_max < 1.0:
+            lr = 2.0 * np.log1p(-a)
+            return float(0.5 * ((np.exp(kk * lr) * Xc + (a * a * s2) * (-np.expm1(kk * lr) / (a * (2.0 - a)))) @ h))
+        return float(constant_sgd_excess(problem, Xc, np.array([e_]), kk)[0])
+
+    h_max = float(np.max(h))
     for t in range(T):
         kk = min(k, T - t) if truncate else k
         Rk, Nk = grid_terms(kk)
         Xc = X
         e, _ = _grid_then_brent(
             None,
-            lambda e_: float(constant_sgd_excess(problem, Xc, np.array([e_]), kk)[0]),
+            lambda e_: excess_at(e_, Xc, kk),
             lo,
             cap,
             grid=grid,
