@@ -116,3 +116,11 @@ def test_missing_sigma_and_subprocess_exit_code(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and proc.stderr.startswith("l2l: error: sigma: is required")
     assert "Traceback" not in proc.stderr
+
+
+def test_readme_limits_row_states_the_constants():
+    """The README's limits table names this model's limits with the values the code enforces."""
+    from l2l.numerics.estimators.smoothing import MAX_EXACT_WORK
+
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `meta_estimators`"))
+    assert f"| {MAX_EXACT_T}; 10^{len(str(MAX_EXACT_WORK)) - 1} |" in row and MAX_EXACT_WORK == 10 ** (len(str(MAX_EXACT_WORK)) - 1)
