@@ -627,12 +627,69 @@ def _meta_estimators(request: dict) -> dict:
     return out
 
 
+BREAK_EVEN_SAMPLING = ("without_replacement", "with_replacement")
+
+
+def _break_even(request: dict) -> dict:
+    """Jastrzebski et al. (2020), Eq. 1: the mean-square stability factor E[(1 - eta h_B)^2] of SGD
+    along the top Hessian direction for per-example curvatures ``h`` and minibatches of ``S``
+    indices, its critical step size and the verdict (``numerics.break_even.stability``)."""
+    from l2l.numerics.break_even.stability import critical_step, curvature_moments, mean_square_factor
+    from l2l.numerics.validation import as_real_vector
+
+    _check_keys(request, {"model", "h", "eta", "batch_size", "sampling"}, {"h", "eta", "batch_size"})
+    eta_list = _number_or_list("eta", request["eta"])
+    s_list = _number_or_list("batch_size", request["batch_size"])
+    pairs = len(eta_list) * len(s_list)
+    if pairs > MAX_PAIRS:
+        raise ValidationError("eta", f"{len(eta_list)} step sizes x {len(s_list)} batch sizes = {pairs} (eta, S) pairs "
+                                     f"exceeds the limit of {MAX_PAIRS}")
+    _numeric_array("h", request["h"], 1)
+    h = as_real_vector("h", request["h"], min_len=2)
+    n = int(h.size)
+    etas = as_nonnegative_reals("eta", eta_list)
+    sizes = []
+    for i, S in enumerate(s_list):
+        if isinstance(S, float) and S.is_integer():
+            S = int(S)
+        if not isinstance(S, int) or not 1 <= S <= n:
+            field = "batch_size" if len(s_list) == 1 and not isinstance(request["batch_size"], list) else f"batch_size[{i}]"
+            raise ValidationError(field, f"must be an integer S with 1 <= S <= N = {n} (the length of h), got {S!r}")
+        sizes.append(S)
+    sampling = request.get("sampling", "without_replacement")
+    if not isinstance(sampling, str) or sampling not in BREAK_EVEN_SAMPLING:
+        shown = repr(sampling) if isinstance(sampling, str) else _json_type(sampling)
+        raise ValidationError("sampling", f"must be one of {', '.join(BREAK_EVEN_SAMPLING)} (got {shown})")
+
+    lam, s2 = curvature_moments(h)
+    results = []
+    for eta in etas:
+        for S in sizes:
+            factor = float(mean_square_factor(h, float(eta), S, sampling=sampling))
+            crit = float(critical_step(h, S, sampling=sampling))
+            results.append({
+                "eta": float(eta),
+                "batch_size": S,
+                "lambda": float(lam),
+                "s2": float(s2),
+                "mean_square_factor": _finite(factor),
+                "eta_crit": _finite(crit),
+                "stable": bool(factor <= 1.0),
+                "status": "ok" if math.isfinite(factor) else "overflow",
+            })
+    out = {"model": "break_even", "n": n, "sampling": sampling, "results": results}
+    out["environment"] = _environment("float64 closed form (1 - eta lambda)^2 + eta^2 s2 c(S), lambda and s2 by exactly "
+                                      "rounded sums (numerics.break_even); no Monte Carlo")
+    return out
+
+
 MODELS: dict[str, Callable[[dict], dict] | None] = {
     "quadratic_gd": _quadratic_gd,
     "least_squares_gd": _least_squares_gd,
     "least_squares_sgd": _least_squares_sgd,
     "nqm": _nqm,
     "meta_estimators": _meta_estimators,
+    "break_even": _break_even,
 }
 
 
@@ -662,6 +719,12 @@ _FIELD_KINDS = {
 
 
 _NQM_KINDS = {"t": f"one integer in [0, {NQM_MAX_T}]", "eta": "a number >= 0 or a list of t numbers"}
+_MODEL_KINDS = {
+    "nqm": _NQM_KINDS,
+    "break_even": {"h": "a list of at least 2 numbers (per-example curvatures)",
+                   "batch_size": "an integer S in [1, N] or a list of them",
+                   "sampling": "one of " + ", ".join(BREAK_EVEN_SAMPLING)},
+}
 
 
 def evaluate_request(request: Any) -> dict:
@@ -676,7 +739,7 @@ def evaluate_request(request: Any) -> dict:
     handler = MODELS[model]
     for key, value in request.items():  # null is never "use the default"
         if value is None:
-            kind = _NQM_KINDS.get(key) if model == "nqm" and key in _NQM_KINDS else _FIELD_KINDS.get(key)
+            kind = _MODEL_KINDS.get(model, {}).get(key) or _FIELD_KINDS.get(key)
             if kind is None:
                 break  # an unknown key: the model's own check names it
             raise ValidationError(key, f"must be {kind} (got null); omit the key to use its default")

@@ -25,6 +25,8 @@ Strategies
 ``nqm_moment_states``  (problem, state) pairs with feasible raw moments, for one-step statements.
 ``least_squares_problems`` :class:`numerics.LeastSquaresProblem` with bounded entries, with or
                        without a validation set.
+``curvature_batches``  (h, S) pairs: per-example curvatures h_1..h_N along the top Hessian direction
+                       and a minibatch size 1 <= S <= N (Jastrzebski et al. 2020, Eq. 1).
 ``HARD_QUADRATICS``    fixed instances at the known hard points (for ``@example``): extreme
                        condition number, a repeated top eigenvalue, one dominant coefficient.
 """
@@ -48,6 +50,7 @@ __all__ = [
     "nqm_problems",
     "nqm_moment_states",
     "least_squares_problems",
+    "curvature_batches",
     "SPECTRUM_SHAPES",
     "HARD_QUADRATICS",
 ]
@@ -195,6 +198,43 @@ def horizons(max_t: int = 10**6, min_t: int = 1) -> st.SearchStrategy[int]:
 
 def _bounded(lo: float, hi: float) -> st.SearchStrategy[float]:
     return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def curvature_batches(
+    draw,
+    max_n: int = 12,
+    h_range: tuple[float, float] = (0.0, 5.0),
+    max_batches: int | None = None,
+    sampling: str = "without_replacement",
+):
+    """``(h, S)``: per-example curvatures ``h`` (a float64 array of N in [2, max_n] entries from the
+    closed ``h_range``; an eighth of the draws have all entries equal, where s^2 = 0) and a
+    minibatch size 1 <= S <= N. ``max_batches`` bounds the number of distinct minibatches
+    (C(N, S), or N^S with ``sampling="with_replacement"``) so that an enumeration over all of them
+    stays cheap. Shrinks towards N = 2, S = 1 and the lower end of the range.
+
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, deadline=None)
+    ... @given(curvature_batches(max_n=6, max_batches=50))
+    ... def check(inst):
+    ...     h, S = inst
+    ...     assert 2 <= h.size <= 6 and 1 <= S <= h.size and math.comb(h.size, S) <= 50
+    >>> check()
+    """
+    if not max_n >= 2:
+        raise ValueError("curvature_batches: max_n must be >= 2")
+    n = draw(st.integers(2, max_n))
+    if draw(st.integers(0, 7)) == 0:
+        h = np.full(n, draw(_bounded(*h_range)))
+    else:
+        h = np.array(draw(st.lists(_bounded(*h_range), min_size=n, max_size=n)))
+
+    def count(S: int) -> int:
+        return math.comb(n, S) if sampling == "without_replacement" else n**S
+
+    sizes = [S for S in range(1, n + 1) if max_batches is None or count(S) <= max_batches]
+    return h, draw(st.sampled_from(sizes))
 
 
 @st.composite

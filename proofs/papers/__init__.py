@@ -46,6 +46,7 @@ BUILTIN = (
     "l2l.proofs.papers.wu2018",
     "l2l.proofs.papers.zhang2019",
     "l2l.proofs.papers.metz2019",
+    "l2l.proofs.papers.jastrzebski2020",
 )
 #: Entry-point group through which other distributions register papers.
 ENTRY_POINT_GROUP = "l2l.papers"

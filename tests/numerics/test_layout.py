@@ -28,6 +28,8 @@ INDEPENDENT = [
     "nqm/reference.py",
     "nqm/zhang.py",
     "estimators/montecarlo.py",
+    "break_even/enumeration.py",
+    "break_even/montecarlo.py",
 ]
 
 

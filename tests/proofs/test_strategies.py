@@ -28,3 +28,16 @@ def test_step_sizes_hit_every_special_point():
     for point in (0.0, 1 / L, 2 / (L + a), 2 / L, 1 / 3.0):  # 1/alpha = 4 lies beyond the range 3/L
         found = find(ps.step_sizes(p), lambda e, point=point: e == point, settings=SEARCH)
         assert found == point
+
+
+def test_curvature_batches_reach_zero_variance_full_batch_and_the_batch_limit():
+    """Equal curvatures (s^2 = 0), the full batch S = N, and the largest N allowed; ``max_batches``
+    is respected for both samplings."""
+    import math
+
+    find(ps.curvature_batches(), lambda i: i[0].size >= 3 and (i[0] == i[0][0]).all(), settings=SEARCH)
+    find(ps.curvature_batches(), lambda i: i[1] == i[0].size >= 3, settings=SEARCH)
+    find(ps.curvature_batches(max_n=12), lambda i: i[0].size == 12, settings=SEARCH)
+    for sampling, count in (("without_replacement", math.comb), ("with_replacement", lambda n, s: n**s)):
+        big = find(ps.curvature_batches(max_batches=100, sampling=sampling), lambda i: i[1] >= 2 and i[0].size >= 5, settings=SEARCH)
+        assert count(big[0].size, big[1]) <= 100

@@ -211,6 +211,10 @@ EXPECTED_STRENGTH = {
     # metz.quadratic-estimators: the Gaussian moments are computed at d = 1, 2, 3
     "metz.meta-loss": "symbolic", "metz.tbptt-gradient": "symbolic", "metz.smoothing": "symbolic",
     "metz.smoothing-bound": "assumed", "metz.quadratic-estimators": "concrete-d", "metz.inverse-variance": "symbolic",
+    # break_even.mean-square-factor, break_even.with-replacement: the sampling moments (E[I_i], E[I_i I_j], ...)
+    # are computed by enumerating every minibatch at concrete N only
+    "break_even.mean-square-factor": "concrete-d", "break_even.with-replacement": "concrete-d",
+    "break_even.critical-step": "symbolic", "break_even.curvature": "symbolic", "break_even.alpha-star": "symbolic",
 }
 
 
