@@ -3,7 +3,8 @@
 The registry merges the ``DERIVATIONS`` dicts of :mod:`theory.quadratic` (``quadratic.*``),
 :mod:`theory.least_squares` (``least_squares.*``), :mod:`theory.sgd_moments` (``sgd.*``) and
 :mod:`theory.nqm` (``nqm.*``, the noisy quadratic model), :mod:`theory.break_even` (``break_even.*``: Eq. 1 and
-the break-even point of Jastrzebski et al. 2020) and :mod:`theory.metz` (``metz.*``: meta-loss,
+the break-even point of Jastrzebski et al. 2020), :mod:`theory.learned` (``learned.*``: identities of
+the learned optimizer of Wichrowska et al. 2017) and :mod:`theory.metz` (``metz.*``: meta-loss,
 truncation, Gaussian smoothing and estimators of Metz et al. 2019), in that order. It is the only lookup
 by name: it imports the model modules and none of them imports it (no import cycle).
 
@@ -17,14 +18,14 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from l2l.theory import break_even, least_squares, metz, nqm, quadratic, sgd_moments
+from l2l.theory import break_even, learned, least_squares, metz, nqm, quadratic, sgd_moments
 from l2l.theory import derivation
 from l2l.theory.derivation import Derivation, Verification
 
 __all__ = ["MODULES", "derivations", "names", "get", "verified", "select"]
 
 #: The modules whose ``DERIVATIONS`` are merged, in order.
-MODULES = (quadratic, least_squares, sgd_moments, nqm, break_even, metz)
+MODULES = (quadratic, least_squares, sgd_moments, nqm, break_even, learned, metz)
 
 
 def derivations() -> dict[str, Callable[[], Derivation]]:

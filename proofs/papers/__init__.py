@@ -47,6 +47,7 @@ BUILTIN = (
     "l2l.proofs.papers.zhang2019",
     "l2l.proofs.papers.metz2019",
     "l2l.proofs.papers.jastrzebski2020",
+    "l2l.proofs.papers.wichrowska2017",
 )
 #: Entry-point group through which other distributions register papers.
 ENTRY_POINT_GROUP = "l2l.papers"

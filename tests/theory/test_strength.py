@@ -215,6 +215,7 @@ EXPECTED_STRENGTH = {
     # are computed by enumerating every minibatch at concrete N only
     "break_even.mean-square-factor": "concrete-d", "break_even.with-replacement": "concrete-d",
     "break_even.critical-step": "symbolic", "break_even.curvature": "symbolic", "break_even.alpha-star": "symbolic",
+    "learned.timescale": "symbolic", "learned.log-meta-objective": "symbolic",
 }
 
 

@@ -1,0 +1,21 @@
+"""Wichrowska, Maheswaranathan, Hoffman, Gómez Colmenarejo, Denil, de Freitas & Sohl-Dickstein
+(ICML 2017): the hierarchical-RNN learned optimizer — its exact architectural properties with random
+weights (gradient-scale invariance, first-step features, timescales, log-learning-rate shift
+equivariance, unit-RMS directions), the log meta-objective and the unroll-length sampler of the
+released code. Claims in :mod:`.claims`.
+"""
+
+from l2l.proofs.papers import Paper
+
+PAPER = Paper(
+    key="wichrowska2017",
+    title="Wichrowska, Maheswaranathan, Hoffman, Gómez Colmenarejo, Denil, de Freitas & Sohl-Dickstein (ICML 2017): learned optimizers that scale",
+    citation="Wichrowska, Maheswaranathan, Hoffman, Gómez Colmenarejo, Denil, de Freitas & Sohl-Dickstein, ICML 2017",
+    order=60,
+    authors="Olga Wichrowska, Niru Maheswaranathan, Matthew W. Hoffman, Sergio Gómez\u00a0Colmenarejo, Misha Denil, "
+    "Nando de\u00a0Freitas, Jascha Sohl-Dickstein",
+    paper_title="Learned Optimizers that Scale and Generalize",
+    year=2017,
+    venue="Proceedings of the 34th International Conference on Machine Learning (ICML), PMLR 70",
+    arxiv="1703.04813",
+)
