@@ -2,7 +2,8 @@
 (ICML 2017): the hierarchical-RNN learned optimizer — its exact architectural properties with random
 weights (gradient-scale invariance, first-step features, timescales, log-learning-rate shift
 equivariance, unit-RMS directions), the log meta-objective and the unroll-length sampler of the
-released code. Claims in :mod:`.claims`.
+released code. Claims in :mod:`.claims`, figures in :mod:`.figures`, the shared instances in
+:mod:`.experiments`.
 """
 
 from l2l.proofs.papers import Paper
@@ -12,6 +13,7 @@ PAPER = Paper(
     title="Wichrowska, Maheswaranathan, Hoffman, Gómez Colmenarejo, Denil, de Freitas & Sohl-Dickstein (ICML 2017): learned optimizers that scale",
     citation="Wichrowska, Maheswaranathan, Hoffman, Gómez Colmenarejo, Denil, de Freitas & Sohl-Dickstein, ICML 2017",
     order=60,
+    figures="l2l.proofs.papers.wichrowska2017.figures:figures",
     authors="Olga Wichrowska, Niru Maheswaranathan, Matthew W. Hoffman, Sergio Gómez\u00a0Colmenarejo, Misha Denil, "
     "Nando de\u00a0Freitas, Jascha Sohl-Dickstein",
     paper_title="Learned Optimizers that Scale and Generalize",
