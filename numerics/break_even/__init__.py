@@ -2,6 +2,17 @@
 (:mod:`.stability`, checked by :mod:`.enumeration` and :mod:`.montecarlo`), the uv-model
 (:mod:`.uv`), curvature measurements and a small MLP."""
 
+from .curvature import (
+    GramSpectrum,
+    TopEigenpair,
+    finite_difference_hvp,
+    gram_spectrum,
+    rank_bound,
+    top_covariance_eigenvalue,
+    top_hessian_eigenvalue,
+    trace_K,
+)
+from .mlp import BreakEvenRun, MLPProblem, init_params, make_problem, train
 from .enumeration import MAX_ENUMERATED_BATCHES, enumerate_mean_square_factor
 from .montecarlo import SampleMean, simulate_log_rate, simulate_mean_square_factor
 from .stability import (
@@ -40,22 +51,6 @@ __all__ = [
     "uv_hessian",
     "uv_example_hessians",
     "uv_top_curvatures",
-]
-
-# Curvature measurements (claim B5) and the small MLP (claim B6).
-from .curvature import (
-    GramSpectrum,
-    TopEigenpair,
-    finite_difference_hvp,
-    gram_spectrum,
-    rank_bound,
-    top_covariance_eigenvalue,
-    top_hessian_eigenvalue,
-    trace_K,
-)
-from .mlp import BreakEvenRun, MLPProblem, init_params, make_problem, train
-
-__all__ += [
     "TopEigenpair",
     "GramSpectrum",
     "top_hessian_eigenvalue",

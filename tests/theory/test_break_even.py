@@ -6,7 +6,6 @@ Fractions (no code shared with the derivation or its enumeration rule)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 from fractions import Fraction
 
@@ -44,10 +43,9 @@ N, S, i, j, eta, lam, s, kappa = be.N, be.S, be.i, be.j, be.eta, be.lam, be.s, b
 h, I_, m_, c, h_B = be.h, be.I_, be.m_, be.c, be.h_B
 
 
-@functools.lru_cache(maxsize=None)
 def _verified(name: str):
-    der = registry.get(name)
-    return der, der.verify()
+    """The derivation and its verification (the registry's once-per-process cache)."""
+    return registry.get(name), registry.verified(name)
 
 
 def _variant(name: str, k: int, **changes):
