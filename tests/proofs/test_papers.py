@@ -180,3 +180,26 @@ def test_the_registry_keeps_a_plugins_bibliographic_fields(tmp_path, monkeypatch
     p = papers._load("cited_l2l_paper")
     assert (p.module, p.claims, p.short) == ("cited_l2l_paper", "cited_l2l_paper", "Lovelace (1843)")
     assert p.reference == "Ada Lovelace. Notes. Taylor, 1843. arXiv:0000.00000."
+
+
+def test_claims_quoting_a_derivation_share_its_worker():
+    """A claim whose check reads a registered derivation's verification declares
+    ``shares="derivation:NAME"`` for that derivation (one of them, if it reads several), so the
+    report runs it in the worker that verified NAME (a mismatch verifies the derivation a second
+    time: 2.4 s for ``jastrzebski2020.b1.with-replacement-derivation``)."""
+    import inspect
+
+    from l2l.proofs.catalogue import select
+    from l2l.theory.registry import names
+
+    registered = set(names())
+    quoting = 0
+    for c in select([]):
+        source = inspect.getsource(inspect.unwrap(c.func))
+        used = set(re.findall(r"""(?:_derivation|verified)\(\s*["']([^"']+)["']""", source)) & registered
+        if used:
+            quoting += 1
+            assert c.shares in {f"derivation:{name}" for name in used}, (c.id, c.shares, used)
+        elif c.shares.startswith("derivation:"):
+            raise AssertionError(f"{c.id} shares {c.shares} but reads no derivation")
+    assert quoting >= 20  # the catalogue's derivation claims (the test would be vacuous without them)

@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Sequence
 
 import sympy
-from sympy import Basic, Determinant, ImmutableMatrix, MatrixSymbol, Symbol, ZeroMatrix, cancel, expand, sstr, together
+from sympy import Basic, Determinant, ImmutableMatrix, MatrixSymbol, Symbol, ZeroMatrix, cancel, sstr, together
 from sympy.matrices import MatrixBase
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
@@ -42,6 +42,7 @@ from l2l.theory.derivation import Definition, Derivation, FromPrevious, Step, st
 from l2l.theory.expectation.engine import Expectation, expectation, expectation_of, random_symbols
 from l2l.theory.expectation.laws import UniformIndex
 from l2l.theory.expectation.notation import CUSTOM, MatExpect, Sc, ScalarExpect, tangent_of
+from l2l.theory.expectation.polynomial import expand_exact
 from l2l.theory.expectation.realize import RealizeContext, realize_in, fmt_sizes
 
 __all__ = ["CONCRETE_STATUS", "MomentDerivation", "ScalarMomentDerivation", "explicit_matrix", "tangent_rule"]
@@ -71,7 +72,7 @@ def _entries_zero(value: Basic) -> tuple[bool, str]:
     for pos, e in enumerate(entries):
         if e == 0:
             continue
-        e = expand(e)
+        e = expand_exact(e)
         if e == 0:
             continue
         if e.is_polynomial() or cancel(together(e)) != 0:

@@ -46,6 +46,7 @@ from l2l.theory.expectation.laws import (  # noqa: F401  (KnownMoments: example)
     UniformIndex,
     wick,
 )
+from l2l.theory.expectation.polynomial import expand_exact
 from l2l.theory.expectation.realize import RealizeContext, concrete_int, realize_in
 
 __all__ = ["Expectation", "expectation", "expectation_of", "random_symbols"]
@@ -145,10 +146,10 @@ def _blocks(laws: Sequence[Law], ctx: RealizeContext) -> list[_Block]:
 
 def _average_entry(entry: Basic, blocks: Sequence[_Block]) -> Basic:
     gens = [s for blk in blocks for s in blk.variables]
-    entry = expand(entry)
+    entry = expand_exact(entry)
     if not gens or not entry.has(*gens):
         return entry
-    return expand(_average_monomials(entry, gens, blocks, settle_on_zero=False))
+    return expand_exact(_average_monomials(entry, gens, blocks, settle_on_zero=False))
 
 
 def expectation(

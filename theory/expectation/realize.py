@@ -41,6 +41,7 @@ from l2l.theory.expectation.notation import (
     ScalarTangent,
     as_basic,
 )
+from l2l.theory.expectation.polynomial import derivative_at_zero
 
 __all__ = ["realize", "realize_in", "RealizeContext", "concrete_int", "fmt_sizes"]
 
@@ -172,8 +173,8 @@ def realize_in(expr: Basic, ctx: RealizeContext) -> Basic:
         value = realize_in(inner, ctx.child(override=over))
         value = value.xreplace(scalars)
         if isinstance(value, ImmutableMatrix):
-            return value.applyfunc(lambda e: sympy.diff(e, h).xreplace({h: Integer(0)}))
-        return sympy.diff(value, h).xreplace({h: Integer(0)})
+            return value.applyfunc(lambda e: derivative_at_zero(e, h))
+        return derivative_at_zero(value, h)
     if isinstance(expr, (MatExpect, ScalarExpect)):
         raise ValueError("E[...] is computed only by an Expectation step (as its left side)")
     if isinstance(expr, MatrixExpr):

@@ -87,7 +87,7 @@ def b1_derivation():
 
 @claim(
     id="jastrzebski2020.b1.with-replacement-derivation",
-    shares="derivation:break_even.mean-square-factor",
+    shares="derivation:break_even.with-replacement",
     statement=r"\text{with replacement: } \mathbb E\big[(1-\eta h_B)^2\big]=(1-\eta\lambda)^2+\frac{\eta^2s^2}{S}",
     source=f"{EQ1}; the with-replacement variant, for comparison (derived here)",
     kind="identity",
