@@ -43,8 +43,9 @@ same minibatch sequence, so configurations differ *only* by their schedule.
 
 Divergence: a configuration whose parameters become non-finite, or whose loss is non-finite or
 above :data:`DIVERGENCE_LOSS`, gets ``+inf`` (never NaN). Non-finite parameters are absorbing
-(``inf + x`` and ``NaN + x`` are never finite), so the batched code freezes such a configuration
-at zero as soon as it is seen and reports ``inf`` from then on, which is what the single run gives.
+(``inf + x`` and ``NaN + x`` are never finite), so the batched code drops such a configuration
+from the batch as soon as it sees it (every :data:`_CHECK_EVERY` steps and at each checkpoint) and
+reports ``inf`` from then on, which is what the single run gives; the survivors train on.
 
 Example (output as run)::
 
@@ -89,7 +90,7 @@ N_HIDDEN = 32
 DIVERGENCE_LOSS = 1e6
 #: Largest number of steps accepted (keeps a mistyped horizon from running for hours).
 MAX_STEPS = 10**6
-#: How often (in steps) the batched run looks for non-finite configurations to freeze.
+#: How often (in steps) the batched run looks for non-finite configurations to drop.
 _CHECK_EVERY = 64
 
 #: 10 log-spaced initial learning rates in [1e-3, 1].
@@ -237,7 +238,8 @@ def grid_losses_horizons(
     are trained simultaneously in one batched computation over ``max(horizons)`` steps, with the
     losses read at the checkpoints. Layout: the first-layer weights of all configurations are one
     ``(20, G*32)`` matrix (so the forward and backward passes are single GEMMs with the shared
-    minibatch), ``w2`` is ``(G, 32)``, ``b1`` ``(G*32,)``, ``b2`` ``(G,)``.
+    minibatch), ``w2`` is ``(G, 32)``, ``b1`` ``(G*32,)``, ``b2`` ``(G,)``; diverged configurations
+    leave the batch, so G shrinks as they do.
     """
     eta0s = as_real_vector("eta0_grid", eta0_grid, positive=True)
     betas = check_entries("beta_grid", as_real_vector("beta_grid", beta_grid), 0.0)
@@ -259,51 +261,53 @@ def grid_losses_horizons(
     w2g = np.tile(w2, (G, 1))
     b2g = np.full(G, float(b2))
     V1, vb1, v2, vb2 = np.zeros_like(W1g), np.zeros_like(b1g), np.zeros_like(w2g), np.zeros_like(b2g)
-    dead = np.zeros(G, dtype=bool)
+    live = np.arange(G)  # the configurations still trained; a diverged one is dropped (its loss is inf)
     checkpoints = {int(h): i for i, h in enumerate(hs)}
-    out = np.empty((hs.size, G))
+    out = np.full((hs.size, G), np.inf)
 
-    def freeze_nonfinite():
-        bad = ~(
-            np.isfinite(W1g.reshape(N_IN, G, Hd)).all(axis=(0, 2))
-            & np.isfinite(b1g.reshape(G, Hd)).all(axis=1)
+    def drop_nonfinite():
+        nonlocal W1g, b1g, w2g, b2g, V1, vb1, v2, vb2, S, live
+        g = live.size
+        keep = (
+            np.isfinite(W1g.reshape(N_IN, g, Hd)).all(axis=(0, 2))
+            & np.isfinite(b1g.reshape(g, Hd)).all(axis=1)
             & np.isfinite(w2g).all(axis=1)
             & np.isfinite(b2g)
         )
-        new = bad & ~dead
-        if new.any():
-            dead[new] = True
-            for a in (W1g, V1):
-                a.reshape(N_IN, G, Hd)[:, new, :] = 0.0
-            for a in (b1g, vb1):
-                a.reshape(G, Hd)[new, :] = 0.0
-            for a in (w2g, v2, b2g, vb2):
-                a[new] = 0.0
+        if keep.all():
+            return
+        k = int(keep.sum())
+        W1g, V1 = (a.reshape(N_IN, g, Hd)[:, keep, :].reshape(N_IN, k * Hd) for a in (W1g, V1))
+        b1g, vb1 = (a.reshape(g, Hd)[keep].reshape(k * Hd) for a in (b1g, vb1))
+        w2g, v2, b2g, vb2 = (a[keep] for a in (w2g, v2, b2g, vb2))
+        S, live = S[:, keep], live[keep]
 
     def full_loss():
-        Hf = np.tanh(X @ W1g + b1g).reshape(X.shape[0], G, Hd)
+        g = live.size
+        Hf = np.tanh(X @ W1g + b1g).reshape(X.shape[0], g, Hd)
         r = np.einsum("kgh,gh->kg", Hf, w2g) + b2g - y[:, None]
         L = 0.5 * np.einsum("kg,kg->g", r, r) / X.shape[0]
-        return np.where(dead | ~np.isfinite(L) | (L > DIVERGENCE_LOSS), np.inf, L)
+        return np.where(~np.isfinite(L) | (L > DIVERGENCE_LOSS), np.inf, L)
 
     with np.errstate(all="ignore"):
         for t in range(Tmax):
             idx = brng.integers(0, c["n_train"], size=B)
             Xb, yb = X[idx], y[idx]
-            Hb = np.tanh(Xb @ W1g + b1g)  # (B, G*32)
-            H3 = Hb.reshape(B, G, Hd)
-            e = (np.einsum("bgh,gh->bg", H3, w2g) + b2g - yb[:, None]) / B  # (B, G)
+            g = live.size
+            Hb = np.tanh(Xb @ W1g + b1g)  # (B, g*32)
+            H3 = Hb.reshape(B, g, Hd)
+            e = (np.einsum("bgh,gh->bg", H3, w2g) + b2g - yb[:, None]) / B  # (B, g)
             gw2 = np.einsum("bg,bgh->gh", e, H3)
             gb2 = e.sum(axis=0)
-            D = (e[:, :, None] * w2g[None, :, :] * (1.0 - H3 * H3)).reshape(B, G * Hd)
+            D = (e[:, :, None] * w2g[None, :, :] * (1.0 - H3 * H3)).reshape(B, g * Hd)
             gW1 = Xb.T @ D
             gb1 = D.sum(axis=0)
             eta = S[t]
             eta_h = eta[:, None]
             V1 *= mu
-            V1.reshape(N_IN, G, Hd)[...] -= eta_h[None] * gW1.reshape(N_IN, G, Hd)
+            V1.reshape(N_IN, g, Hd)[...] -= eta_h[None] * gW1.reshape(N_IN, g, Hd)
             vb1 *= mu
-            vb1.reshape(G, Hd)[...] -= eta_h * gb1.reshape(G, Hd)
+            vb1.reshape(g, Hd)[...] -= eta_h * gb1.reshape(g, Hd)
             v2 *= mu
             v2 -= eta_h * gw2
             vb2 *= mu
@@ -314,9 +318,9 @@ def grid_losses_horizons(
             b2g += vb2
             step = t + 1
             if step % _CHECK_EVERY == 0 or step in checkpoints:
-                freeze_nonfinite()
+                drop_nonfinite()
             if step in checkpoints:
-                out[checkpoints[step]] = full_loss()
+                out[checkpoints[step], live] = full_loss()
     return out.reshape(hs.size, eta0s.size, betas.size)
 
 
