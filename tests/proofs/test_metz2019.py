@@ -1,7 +1,7 @@
 """Every claim of the Metz et al. (2019) catalogue meets its expectation under the `ci` profile
 (verdicts from the session's `l2l report` run; see ``catalogue_checks``), and the catalogue covers
-the checkable claims A1-A7 of the paper's digest (A8, the learned optimizer's step
-parameterisation, belongs to the learned-optimizer issue). The claims cite the paper, not the
+the checkable claims A1-A8 of the paper's digest (A8: the step parameterisation of the per-parameter
+MLP optimizer, ``numerics.learned.mlp_lopt``). The claims cite the paper, not the
 digest, so the map from its items to claims lives here, in :data:`SPEC_ITEMS`."""
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ SPEC_ITEMS = {
            "metz2019.a5.regime-switch", "metz2019.neg.inverse-variance-optimal-correlated"],
     "A6": ["metz2019.a6.tbptt-gradient-derivation", "metz2019.a6.tbptt-gradient-vs-loop", "metz2019.a6.fixed-points-monotone"],
     "A7": ["metz2019.a7.truncated-es-has-tbptt-bias", "metz2019.a7.full-unroll-es-unbiased", "metz2019.neg.truncated-es-unbiased"],
+    "A8": ["metz2019.a8.loss-scale-invariance", "metz2019.finding.loss-scale-invariance-threshold",
+           "metz2019.neg.loss-scale-invariance-tiny-gradients", "metz2019.a8.step-magnitude",
+           "metz2019.a8.second-moment-normaliser", "metz2019.a8.parameter-rescale-invariance",
+           "metz2019.neg.parameter-rescale-equivariance"],
 }
 
 NEGATIVE_CONTROLS = {
@@ -35,13 +39,15 @@ NEGATIVE_CONTROLS = {
     "metz2019.neg.inverse-variance-optimal-correlated",  # inverse-variance weights optimal with c != 0
     "metz2019.neg.growth-rate-ln-r",
     "metz2019.neg.pair-rp-exact-beyond-quadratic",
+    "metz2019.neg.loss-scale-invariance-tiny-gradients",  # loss-scale invariance with c RMS(g) <= 1e-3
+    "metz2019.neg.parameter-rescale-equivariance",  # the step scales with the parameters
 }
 
 
-def test_catalogue_covers_a1_to_a7():
+def test_catalogue_covers_a1_to_a8():
     ids = [c.id for c in CLAIMS]
-    assert len(ids) == len(set(ids)) == 30 and all(i.startswith("metz2019.") for i in ids)
-    assert sorted(SPEC_ITEMS) == [f"A{k}" for k in range(1, 8)]
+    assert len(ids) == len(set(ids)) == 37 and all(i.startswith("metz2019.") for i in ids)
+    assert sorted(SPEC_ITEMS) == [f"A{k}" for k in range(1, 9)]
     mapped = [i for item in SPEC_ITEMS.values() for i in item]
     assert sorted(mapped) == sorted(ids), set(mapped) ^ set(ids)
     assert all(c.tag in ("paper", "code", "derived", "unconfirmed", "analogue") for c in CLAIMS)
@@ -52,7 +58,7 @@ def test_negative_controls_and_findings_expect_refuted():
     assert NEGATIVE_CONTROLS <= set(by_id)
     refuted = {c.id for c in CLAIMS if c.expect == "refuted"}
     assert refuted == {i for i in by_id if i.startswith(("metz2019.neg.", "metz2019.finding."))}
-    assert sum(i.startswith("metz2019.finding.") for i in refuted) == 1
+    assert sum(i.startswith("metz2019.finding.") for i in refuted) == 2
 
 
 @pytest.mark.parametrize("c", CLAIMS, ids=[c.id for c in CLAIMS])

@@ -21,8 +21,12 @@ so most claims here carry the tag ``derived`` and cite the abstract's statement 
 - A7: truncated ES converges to the same alpha_K (gap O(sigma^2)); full-unroll ES does not have
   the truncation bias.
 
-A8 (the step parameterisation of the per-parameter MLP optimizer) moves to the learned-optimizer
-issue, with the optimizer itself.
+- A8: the step parameterisation of the per-parameter MLP optimizer (``numerics.learned.mlp_lopt``,
+  the released MLPLOpt form): invariance to the loss scale once every gradient-derived column
+  dominates the normaliser's epsilon (and its breakdown for tiny gradients; the threshold first
+  stated, c RMS(g) >= 1, is a finding: the slow momenta need c RMS(g) of order 1e4), the step
+  magnitude beta_1 |d| exp(beta_2 mu), the second-moment normaliser itself, and invariance (not
+  equivariance) under a rescaling of the parameters.
 
 Independence: the closed forms (``numerics.estimators.meta_loss``, ``.truncation``) are checked
 against plain loops written in this module (the meta-loss, forward mode with the tangent reset at
@@ -970,3 +974,276 @@ def neg_truncated_es_unbiased():
     star = X.alpha_star()
     if abs(a - star) > 1e-3:
         refute("the truncated-ES fixed point is far from alpha*", alpha_es=a, alpha_star=star, gap=star - a)
+
+
+# =============================================================================================
+# A8: the step parameterisation of the per-parameter MLP optimizer (released MLPLOpt form)
+#
+# Every check below runs ``numerics.learned.mlp_lopt`` on small random problems (2-3 tensors of at
+# most 12 entries, 1-3 steps from given parameter and gradient sequences) with random MLP weights,
+# and recomputes what it needs (momenta, column mean squares) with the loops of this section.
+
+MLP_LOPT = f"{SOURCE}, the per-parameter MLP learned optimizer and its step parameterisation (released MLPLOpt code)"
+#: Epsilon of the code's second-moment normaliser, x (eps + mean x^2)^(-1/2).
+NORM_EPS = 1e-5
+_DECAYS = (0.1, 0.5, 0.9, 0.99, 0.999, 0.9999)
+_TAUS = (1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000)
+
+_mlp_shapes = st.lists(st.one_of(st.tuples(st.integers(1, 12)), st.tuples(st.integers(1, 3), st.integers(1, 4))),
+                       min_size=2, max_size=3)
+
+
+def _mlp_sequences(seed: int, shapes, steps: int) -> tuple[list, list]:
+    """``steps`` parameter lists and gradient lists (per tensor: normal entries times a scale in
+    [0.1, 10]); a gradient keeps its signs across steps (positive factors in [0.5, 2]), so the slow
+    momenta do not cancel."""
+    rng = np.random.default_rng(seed)
+    base = [rng.normal(size=s) * 10 ** rng.uniform(-1, 1) for s in shapes]
+    ps_seq = [[rng.normal(size=s) * 10 ** rng.uniform(-1, 1) for s in shapes] for _ in range(steps)]
+    gs_seq = [[b * rng.uniform(0.5, 2.0, size=b.shape) for b in base] for _ in range(steps)]
+    return ps_seq, gs_seq
+
+
+def _column_mean_squares(gs_seq) -> list:
+    """Per step and tensor: the tensor means of z^2 for the 7 gradient-derived columns [g, m_1..m_6]
+    (momenta m <- beta m + (1 - beta) g from 0, by a plain loop)."""
+    out = []
+    moms = [np.zeros((g.size, len(_DECAYS))) for g in gs_seq[0]]
+    for gs in gs_seq:
+        row = []
+        for i, g in enumerate(gs):
+            flat = g.ravel()
+            for j, b in enumerate(_DECAYS):
+                moms[i][:, j] = b * moms[i][:, j] + (1 - b) * flat
+            row.append([float(np.mean(flat**2))] + [float(np.mean(moms[i][:, j] ** 2)) for j in range(len(_DECAYS))])
+        out.append(row)
+    return out
+
+
+def _mlp_updates(weights, ps_seq, gs_seq, scale=1.0, pscale=1.0, with_params=False, **kw):
+    """The last step's update vector (tensors concatenated) and info, after feeding the sequences
+    (parameters times ``pscale``, gradients times ``scale``) to ``mlp_lopt.step``; with
+    ``with_params`` also the last step's new parameters (concatenated)."""
+    from l2l.numerics.learned import mlp_lopt
+
+    s = mlp_lopt.init_state([g.shape for g in gs_seq[0]])
+    info = new = None
+    for ps_, gs in zip(ps_seq, gs_seq):
+        new, s, info = mlp_lopt.step(weights, s, [pscale * p for p in ps_], [scale * g for g in gs], **kw)
+    upd = np.concatenate([u.ravel() for u in info.update])
+    return (upd, info, np.concatenate([p.ravel() for p in new])) if with_params else (upd, info)
+
+
+def _rel_dev(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
+
+
+@claim(
+    id="metz2019.a8.loss-scale-invariance",
+    statement=r"\min_{\text{cols}}\mathrm{RMS}_{\text{tensor}}(z)\ge3\ \text{at }\ell,\ c\ge1:\ "
+    r"\max|\Delta w(c\ell)-\Delta w(\ell)|\le10^{-5}\max|\Delta w(\ell)|",
+    source=f"{MLP_LOPT}: every feature column is second-moment normalised per tensor, so rescaling the loss leaves "
+    "the step unchanged once the gradient-derived columns dominate the epsilon (derived here)",
+    kind="identity",
+    tag="derived",
+    assumptions=r"random MLP weights (seeds), 2-3 tensors of at most 12 entries, 1-3 steps; the gradient-derived "
+    r"columns are $g$ and the six momenta $m_j$ ($\beta_j$ up to 0.9999); the gradients are scaled so that the "
+    r"smallest column RMS at $\ell$ lies in $[3,30]$, then $c\in[1,10^3]$. At step 1 $m_j=(1-\beta_j)g$, so the "
+    r"condition reads $\mathrm{RMS}(g)\ge3\cdot10^4$, not $\mathrm{RMS}(g)\ge1$",
+    tolerance=r"each normalised column $z/\sqrt{\epsilon+\overline{z^2}}=\hat z\,(1-\epsilon/(2\overline{z^2})+\dots)$ "
+    r"moves by at most $\tfrac12\epsilon/\overline{z^2}\le\tfrac12\cdot10^{-5}/9=5.6\cdot10^{-7}$ relative between "
+    r"$\ell$ and $c\ell$ ($\epsilon=10^{-5}$); the MLP (piecewise linear) and $\exp(10^{-3}\mu)$ pass it on with "
+    r"an amplification measured at most 1.3 over 400 random draws (relative to $\max|\Delta w|$); 1e-5 allows 18",
+    examples={"ci": 15, "dev": 60, "thorough": 300},
+)
+@given(wseed=st.integers(0, 2**16), seed=st.integers(0, 2**16), shapes=_mlp_shapes, steps=st.integers(1, 3),
+       u=st.floats(0.0, 1.0), log_c=st.floats(0.0, 3.0))
+def a8_loss_scale_invariance(wseed, seed, shapes, steps, u, log_c):
+    from l2l.numerics.learned import mlp_lopt
+
+    w = mlp_lopt.init_weights(wseed)
+    ps_seq, gs_seq = _mlp_sequences(seed, shapes, steps)
+    smallest = math.sqrt(min(min(r) for row in _column_mean_squares(gs_seq) for r in row))
+    base = 3.0 * 10**u / smallest  # smallest column RMS at ell in [3, 30]
+    a, _ = _mlp_updates(w, ps_seq, gs_seq, scale=base)
+    b, _ = _mlp_updates(w, ps_seq, gs_seq, scale=base * 10**log_c)
+    dev = _rel_dev(a, b)
+    assert dev <= 1e-5, f"relative deviation {dev:.3g} (c = {10**log_c:.4g}, smallest column RMS {3 * 10**u:.3g})"
+
+
+@claim(
+    id="metz2019.finding.loss-scale-invariance-threshold",
+    statement=r"\text{(as digested) } c\cdot\mathrm{RMS}(g)\ge1\ \Rightarrow\ \Delta w(c\ell)=\Delta w(\ell)"
+    r"\text{ to relative }10^{-5}",
+    source=f"{MLP_LOPT}: the invariance threshold as first stated, measured here",
+    kind="identity",
+    expect="refuted",
+    tag="derived",
+    tolerance="relative deviation <= 1e-5 between c RMS(g) = 1 and 10 (one step, 10 weight seeds); it fails "
+    "because the slow momenta carry (1 - beta) = 1e-4 of the gradient: their columns' mean square is 1e-8 c^2 "
+    "RMS(g)^2, far below eps = 1e-5, so the invariance needs c RMS(g) of order 1e4 (see the claim above)",
+)
+def finding_loss_scale_threshold():
+    from l2l.numerics.learned import mlp_lopt
+
+    devs = []
+    for k in range(10):
+        ps_seq, gs_seq = _mlp_sequences(100 + k, [(5,), (3, 4)], 1)
+        gs_seq = [[g / math.sqrt(float(np.mean(g**2))) for g in gs] for gs in gs_seq]  # RMS(g) = 1 per tensor
+        w = mlp_lopt.init_weights(k)
+        devs.append(_rel_dev(_mlp_updates(w, ps_seq, gs_seq, 1.0)[0], _mlp_updates(w, ps_seq, gs_seq, 10.0)[0]))
+    evidence("relative step deviation between c RMS(g) = 1 and 10: min, max over 10 seeds", [min(devs), max(devs)],
+             expected="<= 1e-5")
+    if max(devs) > 1e-5:
+        refute("c RMS(g) >= 1 does not give the invariance to 1e-5", min_deviation=min(devs), max_deviation=max(devs))
+
+
+@claim(
+    id="metz2019.neg.loss-scale-invariance-tiny-gradients",
+    statement=r"\text{(false) } c\cdot\mathrm{RMS}(g)\le10^{-3}:\ \Delta w(c\ell)=\Delta w(\ell)\text{ to relative }10^{-5}",
+    source=f"negative control for the loss-scale invariance of {MLP_LOPT}",
+    kind="identity",
+    expect="refuted",
+    tag="derived",
+    tolerance="relative deviation <= 1e-5 between c RMS(g) = 1e-3 and 1e-4 (one step, 10 weight seeds): there the "
+    "epsilon dominates every gradient-derived column, which become c z / sqrt(eps), proportional to c",
+)
+def neg_loss_scale_tiny():
+    from l2l.numerics.learned import mlp_lopt
+
+    devs = []
+    for k in range(10):
+        ps_seq, gs_seq = _mlp_sequences(200 + k, [(5,), (3, 4)], 2)
+        gs_seq = [[g / math.sqrt(float(np.mean(g**2))) for g in gs] for gs in gs_seq]
+        w = mlp_lopt.init_weights(k)
+        devs.append(_rel_dev(_mlp_updates(w, ps_seq, gs_seq, 1e-3)[0], _mlp_updates(w, ps_seq, gs_seq, 1e-4)[0]))
+    evidence("relative step deviation between c RMS(g) = 1e-3 and 1e-4: min, max over 10 seeds", [min(devs), max(devs)],
+             expected="<= 1e-5 (false)")
+    if max(devs) > 1e-5:
+        refute("tiny gradients break the loss-scale invariance", min_deviation=min(devs), max_deviation=max(devs))
+
+
+@claim(
+    id="metz2019.a8.step-magnitude",
+    statement=r"|\Delta w|=\beta_1\,|d|\,\exp(\beta_2\,\mu)\ \text{per parameter},\ \beta_1=\beta_2=10^{-3}"
+    r"\ \text{(and for any other }\beta_1,\beta_2\text{)}",
+    source=f"{MLP_LOPT}: the step is direction times exp(magnitude rate times log-magnitude) times the step multiplier",
+    kind="identity",
+    tag="code",
+    assumptions=r"random MLP weights (scale 1 or 10), 2-3 tensors of at most 12 entries, 1-3 steps; the defaults, "
+    r"then $\beta_1\in[10^{-4},10^{-1}]$ and $\beta_2\in[10^{-2},10^{-1}]$ drawn independently (so a swap of the two shows; with weights of scale 10 the log-magnitude reaches about 1.5e3, and $\beta_2\mu$ must stay well inside the range of exp)",
+    tolerance=r"the returned update against $\beta_1|d|\exp(\beta_2\mu)$ recomputed in another order: both take the "
+    r"same exp of the same product and round two products each, so they differ by at most 4 eps relative; the "
+    r"parameter difference $w-w_{\rm new}$ also carries the rounding of the subtraction, "
+    r"$\le$ eps $(|w|+|\Delta w|)$",
+    examples={"ci": 15, "dev": 60, "thorough": 300},
+)
+@given(wseed=st.integers(0, 2**16), seed=st.integers(0, 2**16), shapes=_mlp_shapes, steps=st.integers(1, 3),
+       big=st.booleans(), log_b1=st.floats(-4.0, -1.0), log_b2=st.floats(-2.0, -1.0))
+def a8_step_magnitude(wseed, seed, shapes, steps, big, log_b1, log_b2):
+    from l2l.numerics.learned import mlp_lopt
+
+    w = mlp_lopt.init_weights(wseed, scale=10.0 if big else 1.0)
+    ps_seq, gs_seq = _mlp_sequences(seed, shapes, steps)
+    for b1, b2 in ((1e-3, 1e-3), (10**log_b1, 10**log_b2)):
+        kw = {} if b1 == 1e-3 and b2 == 1e-3 else {"step_mult": b1, "exp_mult": b2}
+        upd, info, new = _mlp_updates(w, ps_seq, gs_seq, with_params=True, **kw)
+        d = np.concatenate([x.ravel() for x in info.direction])
+        mu = np.concatenate([x.ravel() for x in info.magnitude])
+        want = (b1 * np.abs(d)) * np.exp(b2 * mu)
+        assert np.all(np.abs(np.abs(upd) - want) <= 4 * EPS * want), f"beta = ({b1}, {b2}): |update| != beta_1 |d| exp(beta_2 mu)"
+        assert np.array_equal(np.sign(upd), np.sign(d))
+        p0 = np.concatenate([p.ravel() for p in ps_seq[-1]])
+        dw = p0 - new
+        # signed: w_new = w - beta_1 d exp(beta_2 mu), so the parameter moves against d
+        assert np.all(np.abs(dw - np.sign(d) * want) <= 4 * EPS * want + EPS * (np.abs(p0) + want))
+
+
+@claim(
+    id="metz2019.a8.second-moment-normaliser",
+    statement=r"\mathrm{mean}_{\text{tensor}}(\hat z_c^2)=\frac{\overline{z_c^2}}{10^{-5}+\overline{z_c^2}}\ "
+    r"\text{for } z_c\in\{g,w,m_1..m_6\},\quad \text{time features}=\tanh(t/\tau_k-1)\ \text{unnormalised}",
+    source=f"{MLP_LOPT}: each per-parameter feature is divided by the root of epsilon plus its mean square over the "
+    "tensor; the step embedding is appended afterwards",
+    kind="identity",
+    tag="code",
+    assumptions=r"random problems as above with the gradients scaled by $10^{-6}$ to $10^{2}$ (so that the epsilon "
+    r"matters in some columns and not in others); the momenta recomputed here by a plain loop from 0",
+    tolerance=r"2e-15 + 8 eps relative (a sum of at most 12 squares and one division, each side)",
+    examples={"ci": 15, "dev": 60, "thorough": 300},
+)
+@given(seed=st.integers(0, 2**16), shapes=_mlp_shapes, steps=st.integers(1, 3), log_scale=st.floats(-6.0, 2.0))
+def a8_normaliser(seed, shapes, steps, log_scale):
+    from l2l.numerics.learned import mlp_lopt
+
+    ps_seq, gs_seq = _mlp_sequences(seed, shapes, steps)
+    gs_seq = [[g * 10**log_scale for g in gs] for gs in gs_seq]
+    ms = _column_mean_squares(gs_seq)
+    _, info = _mlp_updates(mlp_lopt.init_weights(0), ps_seq, gs_seq)
+    t = steps - 1
+    for i, f in enumerate(info.features):
+        w_ms = float(np.mean(ps_seq[-1][i] ** 2))
+        raw = [ms[-1][i][0], w_ms] + ms[-1][i][1:]
+        got = np.mean(f[:, :8] ** 2, axis=0)
+        want = np.array([r / (NORM_EPS + r) for r in raw])
+        assert np.all(np.abs(got - want) <= 2e-15 + 8 * EPS * want), f"tensor {i}: mean squares {got} vs {want}"
+        time = np.array([math.tanh(t / tau - 1.0) for tau in _TAUS])
+        assert np.all(np.abs(f[:, 8:] - time) <= 2 * EPS), f"tensor {i}: time features {f[0, 8:]} vs {time}"
+
+
+@claim(
+    id="metz2019.a8.parameter-rescale-invariance",
+    statement=r"\Delta w\big(a\theta,\ g/a\big)=\Delta w(\theta,g)\ \text{to relative }10^{-5}\quad(\text{the step does "
+    r"not scale with the parameters})",
+    source=f"{MLP_LOPT}: the parameter value is an input feature, normalised per tensor like the gradients (derived here)",
+    kind="identity",
+    tag="derived",
+    assumptions=r"the problem reparameterised as $\theta'=a\theta$ (so $g'=g/a$), $a\in[10^{-1},10^{1}]$; random "
+    r"weights and problems as above; parameters and gradients scaled so that every normalised column (parameter "
+    r"and gradient-derived) has RMS at least 3 on both sides",
+    tolerance=r"as for the loss scale: each column moves by at most $\tfrac12\epsilon/9$ relative, measured "
+    r"amplification about 1; 1e-5 relative to $\max|\Delta w|$",
+    examples={"ci": 15, "dev": 60, "thorough": 300},
+)
+@given(wseed=st.integers(0, 2**16), seed=st.integers(0, 2**16), shapes=_mlp_shapes, steps=st.integers(1, 3),
+       log_a=st.floats(-1.0, 1.0))
+def a8_parameter_rescale(wseed, seed, shapes, steps, log_a):
+    from l2l.numerics.learned import mlp_lopt
+
+    a = 10**log_a
+    w = mlp_lopt.init_weights(wseed)
+    ps_seq, gs_seq = _mlp_sequences(seed, shapes, steps)
+    g_small = math.sqrt(min(min(r) for row in _column_mean_squares(gs_seq) for r in row))
+    p_small = math.sqrt(min(float(np.mean(p**2)) for ps_ in ps_seq for p in ps_))
+    gscale = 30.0 * max(a, 1.0) / g_small
+    pscale = 30.0 / min(a, 1.0) / p_small
+    x, _ = _mlp_updates(w, ps_seq, gs_seq, scale=gscale, pscale=pscale)
+    y, _ = _mlp_updates(w, ps_seq, gs_seq, scale=gscale / a, pscale=pscale * a)
+    dev = _rel_dev(x, y)
+    assert dev <= 1e-5, f"a = {a:.4g}: relative deviation {dev:.3g}"
+
+
+@claim(
+    id="metz2019.neg.parameter-rescale-equivariance",
+    statement=r"\text{(false) } \Delta w\big(a\theta,\ g/a\big)=a\,\Delta w(\theta,g)\ \text{(the step follows the "
+    r"reparameterisation, as for a parameterisation-equivariant method)}",
+    source=f"negative control for the parameter-rescale invariance of {MLP_LOPT}",
+    kind="identity",
+    expect="refuted",
+    tag="derived",
+    tolerance="relative deviation <= 1e-3 at a = 10 (one step, 10 weight seeds, every column RMS >= 30)",
+)
+def neg_parameter_rescale():
+    from l2l.numerics.learned import mlp_lopt
+
+    ratios = []
+    for k in range(10):
+        ps_seq, gs_seq = _mlp_sequences(300 + k, [(5,), (3, 4)], 1)
+        w = mlp_lopt.init_weights(k)
+        x, _ = _mlp_updates(w, ps_seq, gs_seq, scale=3e6, pscale=1e3)
+        y, _ = _mlp_updates(w, ps_seq, gs_seq, scale=3e5, pscale=1e4)
+        ratios.append(float(np.max(np.abs(y)) / np.max(np.abs(10 * x))))
+    evidence("max|dw(10 theta, g / 10)| / max|10 dw(theta, g)| over 10 seeds: min, max", [min(ratios), max(ratios)],
+             expected=1.0)
+    if max(abs(r - 1) for r in ratios) > 1e-3:
+        refute("the step does not scale with the parameters", min_ratio=min(ratios), max_ratio=max(ratios))
