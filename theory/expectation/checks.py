@@ -42,7 +42,7 @@ from l2l.theory.derivation import Definition, Derivation, FromPrevious, Step, st
 from l2l.theory.expectation.engine import Expectation, expectation, expectation_of, random_symbols
 from l2l.theory.expectation.laws import UniformIndex
 from l2l.theory.expectation.notation import CUSTOM, MatExpect, Sc, ScalarExpect, tangent_of
-from l2l.theory.expectation.polynomial import expand_exact
+from l2l.theory.polynomial import expand_exact
 from l2l.theory.expectation.realize import RealizeContext, realize_in, fmt_sizes
 
 __all__ = ["CONCRETE_STATUS", "MomentDerivation", "ScalarMomentDerivation", "explicit_matrix", "tangent_rule"]

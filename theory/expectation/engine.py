@@ -46,7 +46,7 @@ from l2l.theory.expectation.laws import (  # noqa: F401  (KnownMoments: example)
     UniformIndex,
     wick,
 )
-from l2l.theory.expectation.polynomial import expand_exact
+from l2l.theory.polynomial import expand_exact
 from l2l.theory.expectation.realize import RealizeContext, concrete_int, realize_in
 
 __all__ = ["Expectation", "expectation", "expectation_of", "random_symbols"]

@@ -41,7 +41,7 @@ from l2l.theory.expectation.notation import (
     ScalarTangent,
     as_basic,
 )
-from l2l.theory.expectation.polynomial import derivative_at_zero
+from l2l.theory.polynomial import derivative_at_zero
 
 __all__ = ["realize", "realize_in", "RealizeContext", "concrete_int", "fmt_sizes"]
 
