@@ -44,3 +44,13 @@ def test_fig1_is_a_statement_over_seeds_and_records_the_budget_finding():
 def test_theorem5_claims_name_their_vacuous_runs():
     for cid in ("wang2021.thm5.tbv-beats-tbt", "wang2021.thm5.tbt-error-grows-with-sigma"):
         assert "non-vacuous" in _by_id()[cid].tolerance
+
+
+def test_section_5_3_learned_optimizer_claims_are_soft_with_a_control():
+    by_id = _by_id()
+    main = by_id["wang2021.s53.learned-optimizer-tbv-beats-tbt"]
+    control = by_id["wang2021.s53.learned-optimizer-gap-shrinks-with-n"]
+    for c in (main, control):
+        assert c.kind == "trend" and c.tag == "analogue" and c.expect == "holds"
+        assert "registered before the run" in c.source and "spec" not in c.source.lower()
+        assert c.shares == "wichrowska2017.tbt-tbv-run"

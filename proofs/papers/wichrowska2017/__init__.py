@@ -2,8 +2,9 @@
 (ICML 2017): the hierarchical-RNN learned optimizer — its exact architectural properties with random
 weights (gradient-scale invariance, first-step features, timescales, log-learning-rate shift
 equivariance, unit-RMS directions), the log meta-objective and the unroll-length sampler of the
-released code. Claims in :mod:`.claims`, figures in :mod:`.figures`, the shared instances in
-:mod:`.experiments`.
+released code, and a scaled-down meta-training analogue (C8: the scalar biases by antithetic ES,
+against tuned RMSProp). Claims in :mod:`.claims`, figures in :mod:`.figures`, the shared instances
+and meta-training runs in :mod:`.experiments`.
 """
 
 from l2l.proofs.papers import Paper
