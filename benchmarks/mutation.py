@@ -571,7 +571,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="l2l-mutation-base-") as snap:
         base = make_copy(Path(snap) / "src", None)  # the sources, once: others may edit the tree meanwhile
-        catalogue_ids(base)
+        known = set(catalogue_ids(base))
+        unknown = [c for c in args.claims or () if c not in known]
+        if unknown:  # a typo must not crash the driver on every mutant and count as a kill
+            ap.error(f"--claims: no catalogued claim {', '.join(unknown)} (exact ids, space-separated; see `l2l list`)")
         cmap = None
         if todo and not args.claims:
             cmap = coverage_map(base, sources, args.jobs, log=lambda msg: print(msg, flush=True))

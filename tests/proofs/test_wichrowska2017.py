@@ -16,7 +16,8 @@ CLAIMS = load("wichrowska2017")
 
 SPEC_ITEMS = {
     # not a digest item: the implementation the others run, against an independent one
-    "impl": ["wichrowska2017.impl.step-equals-reference"],
+    "impl": ["wichrowska2017.impl.step-equals-reference", "wichrowska2017.impl.zero-rnn-fast-path-equals-step",
+             "wichrowska2017.impl.es-unbiased-on-quadratics"],
     "C1": ["wichrowska2017.c1.gradient-scale-invariance", "wichrowska2017.neg.invariance-at-tiny-gradients",
            "wichrowska2017.neg.invariance-with-additive-noise", "wichrowska2017.neg.parameter-rescaling-invariance"],
     "C2": ["wichrowska2017.c2.first-step-features", "wichrowska2017.finding.first-step-features-threshold"],
@@ -40,7 +41,7 @@ NEGATIVE_CONTROLS = {
 
 def test_catalogue_covers_c1_to_c8():
     ids = [c.id for c in CLAIMS]
-    assert len(ids) == len(set(ids)) == 19 and all(i.startswith("wichrowska2017.") for i in ids)
+    assert len(ids) == len(set(ids)) == 21 and all(i.startswith("wichrowska2017.") for i in ids)
     assert sorted(SPEC_ITEMS) == [f"C{k}" for k in range(1, 9)] + ["impl"]
     mapped = [i for item in SPEC_ITEMS.values() for i in item]
     assert sorted(mapped) == sorted(ids), set(mapped) ^ set(ids)
