@@ -17,21 +17,29 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["two_product_scaled"]
+__all__ = ["two_product_scaled", "split_mantissa"]
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp splitting constant for float64
 
 
-def two_product_scaled(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x*y = (p + e) * 2**k exactly, with p = fl(mx*my), |e| <= ulp(p)/2, mantissas in [0.5, 1)."""
-    mx, ex = np.frexp(x)
+def split_mantissa(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(my, ey, yh, yl)``: y = my 2^ey with my in [0.5, 1), and Veltkamp's halves my = yh + yl;
+    what :func:`two_product_scaled` computes of ``y``, for a caller that multiplies one ``y`` by
+    many ``x``."""
     my, ey = np.frexp(y)
+    cy = _SPLIT * my
+    yh = cy - (cy - my)
+    return my, ey, yh, my - yh
+
+
+def two_product_scaled(x: np.ndarray, y: np.ndarray, y_split: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x*y = (p + e) * 2**k exactly, with p = fl(mx*my), |e| <= ulp(p)/2, mantissas in [0.5, 1).
+    ``y_split``: :func:`split_mantissa` of ``y``, computed once (the same numbers either way)."""
+    mx, ex = np.frexp(x)
+    my, ey, yh, yl = split_mantissa(y) if y_split is None else y_split
     p = mx * my
     cx = _SPLIT * mx
     xh = cx - (cx - mx)
     xl = mx - xh
-    cy = _SPLIT * my
-    yh = cy - (cy - my)
-    yl = my - yh
     e = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
     return p, e, (ex + ey).astype(np.int64)

@@ -346,7 +346,7 @@ def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None =
                 on_result(len(results) - 1, results[-1])
         return results
     return run_tasks([claim_task(c, profile, seed) for c in claims], jobs=jobs, on_result=on_result,
-                     groups=[c.shares or None for c in claims],
+                     groups=[worker_group(c.shares) for c in claims],
                      limits=[timeout if timeout is not None else c.hang_timeout(profile) for c in claims],
                      failure=lambda i, kind, detail, output: claim_failure(claims[i], profile, seed, kind, detail, output))
 
@@ -379,6 +379,18 @@ def settle_imports() -> None:
     except ImportError:  # a Hypothesis without local constants: nothing to settle
         return
     _get_local_constants()
+
+
+def worker_group(shares: str) -> str | None:
+    """The worker group of a claim's ``shares`` (None: any worker). The derivations of one theory
+    module quote one another (``Quote``, verified transitively), so everything that reads a
+    derivation of module M (``"derivation:M.name"``) runs in the worker of ``"derivation:M"``,
+    where each is verified once; other ``shares`` names are groups of their own."""
+    if not shares:
+        return None
+    if shares.startswith("derivation:"):
+        return "derivation:" + shares[len("derivation:"):].split(".", 1)[0]
+    return shares
 
 
 def claim_task(c: Claim, profile: str, seed: int | None) -> Callable[[], ClaimResult]:

@@ -51,7 +51,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..exact_product import two_product_scaled
+from ..exact_product import split_mantissa, two_product_scaled
 from ..problems import QuadraticProblem
 from ..validation import ValidationError, as_horizons, as_nonnegative_reals
 from ..results import result_type, returns
@@ -76,28 +76,50 @@ def log_abs_one_minus(eta: np.ndarray, lam: np.ndarray, shift: int = 0) -> tuple
     """
     eta, lam = np.broadcast_arrays(np.asarray(eta, np.float64), np.asarray(lam, np.float64))
     pm, em, k = two_product_scaled(eta, lam)
-    k = k + int(shift)
+    return _log_abs_from_product(pm, em, k + int(shift))
+
+
+#: Up to this many entries :func:`_log_abs_from_product` evaluates every branch on the whole array
+#: and selects (fewer numpy calls: meta-gradient descent calls it thousands of times on a few
+#: hundred entries); above it, each branch on its own entries (one logarithm per entry).
+_SELECT_ALL_MAX = 4096
+
+
+def _log_abs_from_product(pm: np.ndarray, em: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ln|1 - a| and its sign for a = (pm + em) 2^k exactly (:func:`log_abs_one_minus`). The two
+    ways of selecting the branches apply the same operation to the same numbers in every entry,
+    so they agree bit for bit (``tests/numerics/test_stable.py``)."""
     with np.errstate(over="ignore", under="ignore"):
         p = np.ldexp(pm, k)  # fl(eta*lam), may be inf or subnormal
         e = np.ldexp(em, k)  # its exact error (only used where p is O(1))
-    out = np.empty(p.shape)
-    sign = np.empty(p.shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if p.size <= _SELECT_ALL_MAX:
+            small, near1, near2 = p <= 0.5, p <= 1.5, p <= 3.0
+            a1 = (1.0 - p) - e  # 1 - p is exact on the near-1 branch (Sterbenz)
+            out = np.where(small, np.log1p(-(p + e)) + 0.0,  # + 0.0: no -0.0 at eta = 0
+                           np.where(near1, np.log(np.abs(a1)),
+                                    np.where(near2, np.log1p((p - 2.0) + e),  # |a| - 1 = (p - 2) + e, p - 2 exact
+                                             np.where(np.isfinite(p), np.log((p - 1.0) + e),
+                                                      np.log(pm) + k * np.log(2.0)))))  # 1/(eta lam) < 1e-308 is negligible
+            sign = np.where(small, 1.0, np.where(near1, np.sign(a1), -1.0))
+            return out, sign
+        out = np.empty(p.shape)
+        sign = np.empty(p.shape)
         small = p <= 0.5
-        out[small] = np.log1p(-(p[small] + e[small])) + 0.0  # + 0.0: no -0.0 at eta = 0
+        out[small] = np.log1p(-(p[small] + e[small])) + 0.0
         sign[small] = 1.0
         near1 = (p > 0.5) & (p <= 1.5)
-        a = (1.0 - p[near1]) - e[near1]  # 1 - p is exact here (Sterbenz)
+        a = (1.0 - p[near1]) - e[near1]
         out[near1] = np.log(np.abs(a))
         sign[near1] = np.sign(a)
         near2 = (p > 1.5) & (p <= 3.0)
-        out[near2] = np.log1p((p[near2] - 2.0) + e[near2])  # |a| - 1 = (p - 2) + e, p - 2 exact
+        out[near2] = np.log1p((p[near2] - 2.0) + e[near2])
         sign[near2] = -1.0
         big = (p > 3.0) & np.isfinite(p)
         out[big] = np.log((p[big] - 1.0) + e[big])
         sign[big] = -1.0
         huge = ~np.isfinite(p)
-        out[huge] = np.log(pm[huge]) + k[huge] * np.log(2.0)  # 1/(eta lam) < 1e-308 is negligible
+        out[huge] = np.log(pm[huge]) + k[huge] * np.log(2.0)
         sign[huge] = -1.0
     return out, sign
 
@@ -150,21 +172,23 @@ class QuadraticEvaluation:
     max_abs_log_factor: np.ndarray  #: max_i |ln|1 - eta lambda_i|| over components with c_i != 0
 
 
-def _problem_terms(problem: QuadraticProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lam_i, ln c_i^2, ln lam_i) over the components with c_i != 0 (the others never contribute)."""
+def _problem_terms(problem: QuadraticProblem) -> tuple:
+    """(lam_i, ln c_i^2, ln lam_i, ln(c_i^2 lam_i), the mantissa split of lam_i) over the components
+    with c_i != 0 (the others never contribute)."""
     keep = problem.coefficients != 0
     lam = problem.eigenvalues[keep]
-    return lam, 2.0 * np.log(np.abs(problem.coefficients[keep])), np.log(lam)
+    lc2, llam = 2.0 * np.log(np.abs(problem.coefficients[keep])), np.log(lam)
+    return lam, lc2, llam, lc2 + llam, split_mantissa(lam)
 
 
 def _log_terms(problem: QuadraticProblem | tuple, eta_f: np.ndarray, t_f: np.ndarray) -> tuple:
     """The log-space terms of f(w_t) shared by :func:`evaluate` and :func:`log_objective_grad`
     (``eta_f`` flat, ``t_f`` a float column of the same length; ``problem`` may be its
     :func:`_problem_terms`, computed once by a caller that evaluates many times)."""
-    lam, lc2, llam = _problem_terms(problem) if isinstance(problem, QuadraticProblem) else problem
-    la, sa = log_abs_one_minus(eta_f[:, None], lam[None, :])  # (n, d)
+    lam, lc2, llam, base, lam_split = _problem_terms(problem) if isinstance(problem, QuadraticProblem) else problem
+    pm, em, k = two_product_scaled(eta_f[:, None], lam[None, :], lam_split)  # eta lam exactly, (n, d)
+    la, sa = _log_abs_from_product(pm, em, k)
     zero = np.isneginf(la)  # a_i == 0 exactly
-    base = lc2 + llam  # ln(c_i^2 lam_i)
     two_t = 2.0 * t_f
     with np.errstate(invalid="ignore", under="ignore", over="ignore", divide="ignore"):
         # ln(c^2 lam a^2t) relative to the dominant component m. The O(t) exponents are only ever
@@ -172,7 +196,7 @@ def _log_terms(problem: QuadraticProblem | tuple, eta_f: np.ndarray, t_f: np.nda
         # (repeated eigenvalues, eta = 2/(lam_i + lam_j)) compare exactly and the error grows like
         # 2t eps |ln|a_i| - ln|a_m||, not 2t eps |ln|a_i||.
         m = np.argmax(base + two_t * la, axis=-1)[:, None]
-        la_m = np.take_along_axis(la, m, axis=-1)
+        la_m = la[np.arange(la.shape[0])[:, None], m]
         loss_is_zero = np.isneginf(la_m[:, 0])
         rel = (base - base[m]) + two_t * (la - la_m)
         rel = np.where(loss_is_zero[:, None], -np.inf, rel)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from .figures import FigurePlan, figure_failure
 from .folder import ReportError, prepare_target, write_atomically
-from .render import ReportData, render_html, render_latex, render_markdown
+from .render import ReportData, derivation_row, render_html, render_latex, render_markdown
 from .text import json_text
 
 __all__ = ["FORMATS", "PRECISION", "build_report", "write_report"]
@@ -68,6 +68,28 @@ def write_report(data: ReportData, out: str | Path, formats: Sequence[str]) -> N
     write_atomically(out, lambda folder: _write_files(data, folder, formats))
 
 
+class _Deferred:
+    """A registered derivation built on first use (``registry.get``): the report's workers verify
+    and print the derivations, so this process needs one only for a worker that failed."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        from l2l.theory import registry
+
+        return getattr(registry.get(self.name), attr)
+
+
+def _verify_and_print(name: str) -> tuple[Any, dict]:
+    """A derivation task of the report's pool: its verification (cached in this worker for the
+    claims that quote it) and what the report prints of it (:func:`render.derivation_row`)."""
+    from l2l.theory import registry
+
+    v = registry.verified(name)
+    return v, derivation_row(registry.get(name), v)
+
+
 def build_report(
     out: str | Path = "report",
     *,
@@ -88,7 +110,7 @@ def build_report(
 
     from ..catalogue import select
     from ..environment import environment
-    from ..runner import claim_failure, claim_task, settle_imports
+    from ..runner import claim_failure, claim_task, settle_imports, worker_group
     from ..workers import run_tasks
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -102,7 +124,8 @@ def build_report(
 
     settle_imports()  # the same Hypothesis constants in every worker, whatever runs first
     names = list(registry.names() if derivation_names is None else derivation_names)
-    derivations = [registry.get(name) for name in names]
+    # built where they are verified (each worker its own, in parallel); here only if a worker failed
+    derivations = [_Deferred(name) for name in names]
     from ..papers import papers as registered
 
     modules = {c.module for c in claims}
@@ -110,7 +133,7 @@ def build_report(
     # one pool for everything: the derivations' checks first (few and long), then the claims, then
     # the figures not in the cache (by then the claims have published the numbers they show);
     # `jobs` workers take the next task when free, so the cores stay busy to the end
-    tasks = [functools.partial(registry.verified, name) for name in names] + [claim_task(c, profile, seed) for c in claims] + plan.tasks
+    tasks = [functools.partial(_verify_and_print, name) for name in names] + [claim_task(c, profile, seed) for c in claims] + plan.tasks
     n, m = len(derivations), len(claims)
     guard = timeout if timeout is not None else SIDE_TASK_TIMEOUT
     limits = [guard] * n + [timeout if timeout is not None else c.hang_timeout(profile) for c in claims] + [guard] * len(plan.tasks)
@@ -123,7 +146,7 @@ def build_report(
             return claim_failure(claims[i - n], profile, seed, kind, detail, output)
         why = f"timeout after {detail:g} s" if kind == "timeout" else f"{kind}: {detail}"
         return Verification(names[i], tuple(StepResult(k + 1, "failed", f"the check did not finish ({why})")
-                                             for k in range(len(derivations[i].steps))))
+                                             for k in range(len(derivations[i].steps)))), None
 
     def progress(k: int, value: Any) -> None:
         now = time.perf_counter() - start
@@ -136,16 +159,18 @@ def build_report(
             log(f"[figure {k - n - m + 1}/{len(plan.tasks)}] {plan.names[k - n - m]} ({now:.1f} s)")
 
     # a claim that returns a derivation's verification shares "derivation:NAME": it runs in the worker
-    # that verified NAME, and reads the verification from that process's cache
-    groups = [f"derivation:{name}" for name in names] + [c.shares or None for c in claims] + [None] * len(plan.tasks)
+    # that verified NAME (with the other derivations of NAME's module, which it may quote), and reads
+    # the verification from that process's cache
+    groups = [worker_group(f"derivation:{name}") for name in names] + [worker_group(c.shares) for c in claims] + [None] * len(plan.tasks)
     values = run_tasks(tasks, jobs=jobs, limits=limits, failure=failure, on_result=progress, groups=groups)
-    derivations = list(zip(derivations, values[:n]))
+    rows = [row for _, row in values[:n]]
+    derivations = list(zip(derivations, [v for v, _ in values[:n]]))
     results = list(zip(claims, values[n:n + m]))
     figures = plan.finish(values[n + m:])
     log(f"[figures] {len(figures)} ({len(plan.tasks)} drawn, the others from the cache; {time.perf_counter() - start:.1f} s)")
     env = environment(precision=PRECISION, profile=profile, seed=seed,
                       packages=("l2l-theory", "numpy", "scipy", "sympy", "mpmath", "hypothesis", "matplotlib"))
-    data = ReportData(env=env, claims=results, derivations=derivations, figures=figures)
+    data = ReportData(env=env, claims=results, derivations=derivations, figures=figures, derivation_rows=rows)
     write_report(data, out, formats)
     log(f"report written to {out} ({time.perf_counter() - start:.1f} s)")
     return data

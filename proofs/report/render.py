@@ -14,7 +14,7 @@ from .latex import tex_ascii, tex_block, tex_cell, tex_display, tex_equation, te
 from .mathml import latex_to_mathml, layout_math, step_mathml, text_with_math
 from .text import cell, json_text
 
-__all__ = ["ReportData", "OUTCOMES", "outcome", "render_markdown", "render_html", "render_latex"]
+__all__ = ["ReportData", "OUTCOMES", "outcome", "derivation_row", "render_markdown", "render_html", "render_latex"]
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -27,6 +27,8 @@ class ReportData:
     claims: list  # of (Claim, ClaimResult)
     derivations: list  # of (Derivation, Verification)
     figures: list[Figure] = field(default_factory=list)
+    #: :func:`derivation_row` of each derivation, printed by the worker that verified it (None: print here)
+    derivation_rows: list | None = None
 
     @property
     def missed(self) -> list:
@@ -237,43 +239,48 @@ def _figure_width(f: Figure) -> int:
     return 100 if m is None else max(30, min(100, round(100 * float(m.group(1)) / _TEXT_WIDTH_PT)))
 
 
-def _derivation_rows(data: ReportData) -> list[dict]:
-    rows = []
-    for d, v in data.derivations:
-        steps = []
-        for n, (s, res) in enumerate(zip(d.steps, v.results), start=1):
-            steps.append(
-                {
-                    "number": n,
-                    "anchor": f"derivation-{_anchor(d.name)}-step-{n}",
-                    "mathml": layout_math(step_mathml(s), _STEP_BUDGET_EM),
-                    "latex": _step_latex(s),
-                    "text": _step_text(s),
-                    "justification": s.justification,
-                    "justification_html": text_with_math(s.justification),
-                    "status": res.status,
-                    "status_class": "failed" if res.status == "failed" else "ok",
-                    "detail": res.detail,
-                    # the status the step inherits through a quote when weaker than its own ("" else)
-                    "inherited": res.inherited_text() if getattr(res, "inherited", None) else "",
-                }
-            )
-        rows.append(
+def derivation_row(d: Any, v: Any) -> dict:
+    """What the templates show of one derivation ``d`` with its verification ``v``: plain strings,
+    lists and flags (picklable), so that ``l2l report``'s worker that verified ``d`` also prints it
+    (SymPy's LaTeX, MathML and text printers are the slow part of writing a report)."""
+    steps = []
+    for n, (s, res) in enumerate(zip(d.steps, v.results), start=1):
+        steps.append(
             {
-                "name": d.name,
-                "anchor": "derivation-" + _anchor(d.name),
-                "title": d.title,
-                "source": d.source,
-                "assumptions": [text_with_math(a) if "$" in a else latex_to_mathml(a) for a in d.assumptions],
-                # for report.tex: prose with $...$ as it is, a bare formula put in $...$
-                "assumptions_tex": [a if "$" in a else f"${a}$" for a in d.assumptions],
-                "ok": v.ok,
-                "steps": steps,
-                "markdown": d.to_markdown(v),
-                "latex": d.to_latex(),
+                "number": n,
+                "anchor": f"derivation-{_anchor(d.name)}-step-{n}",
+                "mathml": layout_math(step_mathml(s), _STEP_BUDGET_EM),
+                "latex": _step_latex(s),
+                "text": _step_text(s),
+                "justification": s.justification,
+                "justification_html": text_with_math(s.justification),
+                "status": res.status,
+                "status_class": "failed" if res.status == "failed" else "ok",
+                "detail": res.detail,
+                # the status the step inherits through a quote when weaker than its own ("" else)
+                "inherited": res.inherited_text() if getattr(res, "inherited", None) else "",
             }
         )
-    return rows
+    return {
+        "name": d.name,
+        "anchor": "derivation-" + _anchor(d.name),
+        "title": d.title,
+        "source": d.source,
+        "assumptions": [text_with_math(a) if "$" in a else latex_to_mathml(a) for a in d.assumptions],
+        # for report.tex: prose with $...$ as it is, a bare formula put in $...$
+        "assumptions_tex": [a if "$" in a else f"${a}$" for a in d.assumptions],
+        "ok": v.ok,
+        "steps": steps,
+        "markdown": d.to_markdown(v),
+        "latex": d.to_latex(),
+    }
+
+
+def _derivation_rows(data: ReportData) -> list[dict]:
+    """Every derivation's row: the one printed in a worker where ``data.derivation_rows`` has it
+    (None where that worker failed), else printed here."""
+    given = data.derivation_rows or [None] * len(data.derivations)
+    return [row if row is not None else derivation_row(d, v) for (d, v), row in zip(data.derivations, given)]
 
 
 def _context(data: ReportData) -> dict:

@@ -272,3 +272,28 @@ def test_log_objective_grad_alone_is_evaluates_bit_for_bit(problem, t, data):
     full = evaluate(problem, etas, t).log_objective_grad
     alone = log_objective_grad(problem, etas, t)
     assert np.array_equal(full, alone, equal_nan=True)
+
+
+@given(data=st.data(), n=st.integers(1, 300))
+def test_both_branch_selections_agree_bit_for_bit(data, n):
+    """``_log_abs_from_product`` selects its branch per entry either by evaluating every branch and
+    choosing (small arrays) or by masks (large ones): the same operation on the same numbers in
+    every entry, so the two agree exactly, at the branch edges (eta lam = 0, 1/2, 1, 3/2, 2, 3, inf)
+    and in between."""
+    from l2l.numerics.exact_product import two_product_scaled
+    from l2l.numerics.quadratic import stable
+
+    special = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 1e308, 1e-300]
+    etas = data.draw(st.lists(st.one_of(st.sampled_from(special), st.floats(0.0, 1e10)), min_size=n, max_size=n), label="eta")
+    lams = data.draw(st.lists(st.one_of(st.just(1.0), st.floats(1e-10, 1e10)), min_size=n, max_size=n), label="lam")
+    pm, em, k = two_product_scaled(np.array(etas), np.array(lams))
+    saved = stable._SELECT_ALL_MAX
+    try:
+        stable._SELECT_ALL_MAX = 10**9
+        a = stable._log_abs_from_product(pm, em, k)
+        stable._SELECT_ALL_MAX = -1
+        b = stable._log_abs_from_product(pm, em, k)
+    finally:
+        stable._SELECT_ALL_MAX = saved
+    assert np.array_equal(a[0], b[0], equal_nan=True) and np.array_equal(a[1], b[1])
+    assert not np.any(np.isnan(a[0]))
