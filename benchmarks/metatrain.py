@@ -4,7 +4,7 @@ full-size runs behind the soft claims ``wichrowska2017.c8.*`` and ``wang2021.s53
 1. C8 (Wichrowska et al. 2017): the five scalar biases of the hierarchical RNN with its RNN weights
    at 0, meta-trained on the 2-D bowl / quadratic ensemble (log meta-objective), 5 seeds; the
    held-out log meta-objective before and after, per seed, against RMSProp tuned over its 7
-   learning rates on training tasks of the same family.
+   learning rates, and SGD, momentum and Adam over theirs, on training tasks of the same family.
 2. Wang et al. (2021) Section 5.3 analogue: the per-parameter MLP optimizer (last layer and a log
    step scale meta-trained) on least squares, d = 20, sigma = 2, train-by-train against
    train-by-validation, n = 10 and the control n = 100; held-out test error ||w_T - w*||^2 per
@@ -43,6 +43,8 @@ def c8(size: str) -> None:
     print(f"RMSProp tuned on training tasks: lr {d['rmsprop_best_lr']:.3g}, held-out {d['rmsprop_heldout']:.4f}; "
           f"learned mean {np.mean(d['final']):.4f}; learned beats it on "
           f"{sum(b < d['rmsprop_heldout'] for b in d['final'])} of {len(d['seeds'])} seeds")
+    print("every baseline tuned on training tasks (lr, held-out): " + ", ".join(
+        f"{m} {b['best_lr']:.3g} {b['heldout']:.4f}" for m, b in d["baselines"].items()))
     print(f"wall time {wall:.1f} s\n")
 
 

@@ -110,7 +110,8 @@ def _plain(x):
 def c8_run(size: str = "ci") -> dict:
     """Meta-train the scalar biases of the zero-RNN hierarchical RNN on the 2-D bowl / quadratic
     ensemble by antithetic ES (log meta-objective), several seeds in lockstep, and tune RMSProp
-    over its 7 learning rates on the same family; everything measured on the same held-out tasks."""
+    over its 7 learning rates, and SGD, momentum and Adam over theirs, on training tasks of the same
+    family; everything measured on the same held-out tasks."""
     from l2l.numerics.learned import baselines as BL
     from l2l.numerics.learned.metatrain import MetaTrainConfig, hrnn_zero_adapter, metatrain
     from l2l.numerics.learned.tasks import bowl_quadratic_ensemble, task_rng
@@ -123,8 +124,14 @@ def c8_run(size: str = "ci") -> dict:
                           sigma=C8_SIGMA, lr=C8_LR, eval_every=max(1, z["meta_steps"] // 5))
     res = metatrain(hrnn_zero_adapter((2,)), lambda r, k, c: bowl_quadratic_ensemble(c, task_rng(seeds[r], 0, k)),
                     ["log"] * len(seeds), seeds, cfg, lambda r: held, ["log"] * len(seeds), HELDOUT_SEED)
-    tuned = BL.tune("rmsprop", bowl_quadratic_ensemble(TUNE_TASKS, task_rng(TUNE_SEED, 0)), T, "log")
+    train = bowl_quadratic_ensemble(TUNE_TASKS, task_rng(TUNE_SEED, 0))
+    tuned = BL.tune("rmsprop", train, T, "log")
     rms_grid = [float(np.mean(BL.evaluate("rmsprop", float(lr), held, T, "log"))) for lr in tuned.lrs]
+    baselines = {}  # every method tuned on the training tasks, then measured on the held-out ones
+    for method in BL.METHODS:
+        tb = tuned if method == "rmsprop" else BL.tune(method, train, T, "log")
+        grid = [float(np.mean(BL.evaluate(method, float(lr), held, T, "log"))) for lr in tb.lrs]
+        baselines[method] = {"lrs": _plain(tb.lrs), "best_lr": tb.best_lr, "heldout_grid": grid, "heldout": grid[tb.best_index]}
     return {
         "size": size, "seeds": seeds, "unroll": T, "sizes": z,
         "initial": _plain(res.heldout_initial.mean(axis=1)), "final": _plain(res.heldout_final.mean(axis=1)),
@@ -132,7 +139,7 @@ def c8_run(size: str = "ci") -> dict:
         "checkpoints": _plain(res.checkpoints), "heldout": _plain(res.heldout),
         "theta0": _plain(res.thetas[0, 0]), "theta": _plain(res.thetas[:, -1]),
         "rmsprop_lrs": _plain(tuned.lrs), "rmsprop_train": _plain(tuned.objective), "rmsprop_best_lr": tuned.best_lr,
-        "rmsprop_heldout_grid": rms_grid, "rmsprop_heldout": rms_grid[tuned.best_index],
+        "rmsprop_heldout_grid": rms_grid, "rmsprop_heldout": rms_grid[tuned.best_index], "baselines": baselines,
     }
 
 
