@@ -11,6 +11,28 @@ random numbers). The loss of a member is its meta-objective (:func:`..tasks.unro
 ``"log"``, ``"tbt"``, ``"tbv"``), averaged over its M tasks. Work is bounded by counts
 (meta-steps, pairs, tasks, inner steps), never by time.
 
+**Truncated antithetic ES** (``MetaTrainConfig.truncation`` = K; Metz et al. 2019 §2 and §4, the
+partial unrolls of Wichrowska et al. §7). Each run keeps an inner *episode* of T = ``unroll`` steps
+on M tasks ``sample(r, episode, M)`` (fresh states with noise from ``task_rng(seed, 3, episode)``):
+the iterate, the adapter state, the inner step t and the losses :math:`f_0` at the episode's start.
+A meta-step unrolls one window of :math:`W=\min(K,T-t)` steps: all 2P members of a run start from
+copies of the episode's state (:func:`take_state`) on its M tasks, with :math:`\theta\pm\sigma
+e_p`; a member's loss is its objective over the window (``"log"``: one partial unroll of the
+released code, :math:`\frac1{W+1}\sum\log(F_j/(f_0+10^{-6})+10^{-6})`,
+:math:`F=(f_t,f_t,f_{t+1},..,f_{t+W-1})`, against the episode's :math:`f_0`; ``"tbt"``/``"tbv"``:
+the mean loss over steps t+1..t+W). After the ES estimate the episode advances by the window with
+this meta-step's **unperturbed** :math:`\theta` (before its update); at t = T a new episode starts.
+A meta-step then costs W instead of T inner steps per member. **The estimate is biased**: it is an
+unbiased estimate of the gradient of the smoothed *window* objective from a start state produced
+by the unperturbed :math:`\theta`, which ignores the effect of :math:`\theta` on the later windows
+through the state it carries over; short windows pull :math:`\theta` towards the greedy, short-horizon
+optimum (the truncation bias of TBPTT, which truncated ES shares: claims A6/A7 of the Metz et al.
+digest). With K = T every window is a whole episode from a fresh state (but the P pairs share
+their M tasks and inner noise, unlike untruncated meta-steps, which draw P x M tasks). The
+``"log"`` window objective counts :math:`f_t` twice and drops :math:`f_{t+W}` (as the code's
+partial unrolls): a window of one step (K = 1, or a last window of length 1) sees nothing of
+:math:`\theta` and gives a zero estimate. The held-out evaluations always unroll the full T steps.
+
 **Adapter (a): the hierarchical RNN with every RNN weight at 0** (:func:`hrnn_zero_adapter`;
 :math:`\theta=(b_{\rm inp},b_{\rm scl},b_{\rm lr},o,\ell_m)`, the scalar biases of claim C8 of the
 Wichrowska et al. digest). With ``init_weights(seed, zero_rnn=True)`` every GRU matrix, bias affine
@@ -64,6 +86,7 @@ from ..results import result_type, returns
 from ..validation import ValidationError, as_choice, as_int, as_real
 from . import hrnn, mlp_lopt
 from .es import MetaOptimizer, combine
+from .meta_objective import META_EPS
 from .tasks import OBJECTIVES, task_rng, unroll_objective
 
 __all__ = [
@@ -81,6 +104,7 @@ __all__ = [
     "mlp_step",
     "mlp_adapter",
     "Unroll",
+    "take_state",
     "unroll",
     "evaluate",
     "MetaTrainConfig",
@@ -287,28 +311,61 @@ class Unroll:
     valid_losses: np.ndarray | None  #: (B, T + 1) validation loss, or None without validation sets
     final: np.ndarray  #: (B, D) x_T
     frozen: np.ndarray  #: (B,) bool: the unroll was frozen (norm >= radius, or a non-finite step)
+    state: Any = None  #: the adapter state after the last step (with ``final``, a ``start`` to continue from)
+
+
+def take_state(state: Any, idx: Any) -> Any:
+    """An adapter state (a dataclass such as :class:`HRNNZeroState` or :class:`MLPAdapterState`)
+    with every numpy-array field indexed by ``idx`` along its leading (batch) axis; the other fields
+    (tensor sizes, the shared step count) are kept. ``idx`` may repeat members (replication)."""
+    idx = np.asarray(idx)
+    kw = {}
+    for f in dataclasses.fields(state):
+        v = getattr(state, f.name)
+        kw[f.name] = v[idx] if isinstance(v, np.ndarray) else v
+    return type(state)(**kw)
 
 
 @returns(Unroll)
-def unroll(adapter: Adapter, thetas: np.ndarray, tasks: Any, noise: np.ndarray | None, T: int, radius: float | None = None) -> Unroll:
+def unroll(adapter: Adapter, thetas: np.ndarray, tasks: Any, noise: np.ndarray | None, T: int, radius: float | None = None,
+           start: tuple | None = None) -> Unroll:
     """Unroll ``adapter`` with one meta-parameter vector per task (thetas (B, k)) for T steps on
     ``tasks`` (B tasks of :mod:`.tasks`) from their x0. ``noise``: (B, noise_dim) uniform numbers
     for the adapter's initial state (None: zeros). Truncation (Wang et al. 2021 §2.3 [paper]): once
     ||x|| >= ``radius`` (or a step is not finite) the iterate stays where it was last finite (the
     paper freezes it at radius times a random unit vector; freezing in place keeps the loss large
-    and the unroll deterministic)."""
+    and the unroll deterministic).
+
+    ``start``: ``(x, state)`` or ``(x, state, frozen)``, continue from the iterate x (B, D) and
+    adapter state (B members, e.g. ``final`` and ``state`` of an earlier :class:`Unroll`, or
+    :func:`take_state` of one) instead of x0 and a fresh state (``noise`` is then unused); members
+    flagged ``frozen`` stay frozen. Unrolling T1 steps and then T2 from the returned
+    ``(final, state, frozen)`` gives bit for bit the iterates and losses of one unroll of T1 + T2."""
     T = as_int("T", T, 1, 10**5)
     B, D = tasks.size, tasks.dim
     thetas = np.asarray(thetas, dtype=np.float64)
     if thetas.shape != (B, adapter.theta0.size):
         raise ValidationError("thetas", f"must be ({B}, {adapter.theta0.size}) (got {thetas.shape})")
-    if noise is None:
-        noise = np.zeros((B, adapter.noise_dim(D)))
-    x = tasks.x0.copy()
-    state = adapter.init(thetas, x, noise)
+    frozen = np.zeros(B, dtype=bool)
+    if start is None:
+        if noise is None:
+            noise = np.zeros((B, adapter.noise_dim(D)))
+        x = tasks.x0.copy()
+        state = adapter.init(thetas, x, noise)
+    else:
+        if not isinstance(start, tuple) or len(start) not in (2, 3):
+            raise ValidationError("start", "must be (x, state) or (x, state, frozen)")
+        x = np.array(start[0], dtype=np.float64)
+        state = start[1]
+        if x.shape != (B, D):
+            raise ValidationError("start", f"x must be ({B}, {D}) (got {x.shape})")
+        if len(start) == 3:
+            fz = np.asarray(start[2], dtype=bool)
+            if fz.shape != (B,):
+                raise ValidationError("start", f"frozen must be ({B},) (got {fz.shape})")
+            frozen = fz.copy()
     train = np.empty((B, T + 1))
     valid = np.empty((B, T + 1)) if tasks.has_validation else None
-    frozen = np.zeros(B, dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
         loss, vloss, g = tasks.evaluate(x)
         train[:, 0] = loss
@@ -330,7 +387,7 @@ def unroll(adapter: Adapter, thetas: np.ndarray, tasks: Any, noise: np.ndarray |
             train[:, t + 1] = loss
             if valid is not None:
                 valid[:, t + 1] = vloss
-    return Unroll(train, valid, x, frozen)
+    return Unroll(train, valid, x, frozen, state)
 
 
 def _metric(kind: str, run: Unroll, tasks: Any) -> np.ndarray:
@@ -376,6 +433,7 @@ class MetaTrainConfig:
     eval_every: int = 20  #: held-out evaluation every so many meta-steps (and at 0 and the end)
     radius: float | None = None  #: truncation radius of the unrolls (None: none)
     direction: float = 1.0  #: +1 descends the meta-objective; -1 ascends it (negative controls only)
+    truncation: int | None = None  #: K: truncated ES, windows of K steps of episodes of ``unroll`` (biased; module docstring); None: full unrolls
 
     def __post_init__(self) -> None:
         as_int("meta_steps", self.meta_steps, 1, 100_000)
@@ -387,6 +445,8 @@ class MetaTrainConfig:
         as_int("eval_every", self.eval_every, 1)
         if self.direction not in (1.0, -1.0):
             raise ValidationError("direction", f"must be 1 (descent) or -1 (ascent, a negative control) (got {self.direction!r})")
+        if self.truncation is not None:
+            as_int("truncation", self.truncation, 1, as_int("unroll", self.unroll, 1, 100_000))
 
 
 @result_type
@@ -395,7 +455,7 @@ class MetaTrainResult:
     """R meta-training runs in lockstep."""
 
     thetas: np.ndarray  #: (R, K + 1, k) the meta-parameters before each meta-step and at the end
-    objective: np.ndarray  #: (R, K) the antithetic mean (L+ + L-)/2 over the pairs: the smoothed objective on the training draws
+    objective: np.ndarray  #: (R, K) the antithetic mean (L+ + L-)/2 over the pairs: the smoothed objective on the draws (truncated: on the window)
     es_variance: np.ndarray  #: (R, K) the ES estimate's variance, summed over coordinates
     grad_norm: np.ndarray  #: (R, K) the norm of the (unclipped) ES estimate
     checkpoints: np.ndarray  #: (C,) the meta-steps of the held-out evaluations
@@ -421,6 +481,10 @@ def metatrain(adapter: Adapter, sample: Callable[[int, int, int], Any], objectiv
     Per meta-step and run: P directions from ``task_rng(seeds[r], 1, meta_step)``, inner noise from
     ``task_rng(seeds[r], 3, meta_step)``; a diverged member (non-finite objective) costs the largest
     finite loss of the meta-step (and is reported through the variance).
+
+    With ``config.truncation`` = K (module docstring), ``sample(r, episode, M)`` is called once per
+    inner episode of T steps (``episode`` counts episodes, not meta-steps) and the inner noise of an
+    episode comes from ``task_rng(seeds[r], 3, episode)``; the directions are drawn as above.
     """
     cfg = config
     R = len(seeds)
@@ -454,27 +518,54 @@ def metatrain(adapter: Adapter, sample: Callable[[int, int, int], Any], objectiv
     thetas, obj, var, gn, held_curve = [theta.copy()], [], [], [], []
     first = held_eval(theta)
     last = first
+    K = cfg.truncation
+    # truncated ES: the inner episode of every run, R x M members ordered (r, m), all at inner step t_in
+    episode, t_in = 0, 0
+    ep_tasks = ep_x = ep_state = ep_frozen = ep_f0 = None
+    # member (r, sign, p, m) of a meta-step starts from episode member (r, m)
+    rep_idx = np.broadcast_to(np.arange(R)[:, None, None, None] * M + np.arange(M), (R, 2, P, M)).reshape(-1)
     for step in range(cfg.meta_steps):
         if step in checkpoints:
             last = first if step == 0 else held_eval(theta)
             held_curve.append([float(np.mean(h)) for h in last])
         e = np.stack([task_rng(int(s), 1, step).standard_normal((P, k)) for s in seeds])  # (R, P, k)
-        batches = [sample(r, step, P * M) for r in range(R)]
-        D = batches[0].dim
-        noise = np.stack([task_rng(int(s), 3, step).random((P, M, adapter.noise_dim(D))) for s in seeds])  # (R, P, M, nd)
         # members ordered (r, sign, p, m)
         th_m = theta[:, None, None, None, :] + cfg.sigma * np.array([1.0, -1.0])[None, :, None, None, None] * e[:, None, :, None, :]
         th_m = np.broadcast_to(th_m, (R, 2, P, M, k)).reshape(-1, k)
-        tasks = _concat([b.take(np.tile(np.arange(P * M), 2)) for b in batches])
-        nz = np.broadcast_to(noise[:, None], (R, 2, P, M, noise.shape[-1])).reshape(R * 2 * P * M, -1)
-        run = unroll(adapter, th_m, tasks, nz, T, cfg.radius)
         L = np.empty(R * 2 * P * M)
         per = 2 * P * M
+        if K is None:
+            batches = [sample(r, step, P * M) for r in range(R)]
+            D = batches[0].dim
+            noise = np.stack([task_rng(int(s), 3, step).random((P, M, adapter.noise_dim(D))) for s in seeds])  # (R, P, M, nd)
+            tasks = _concat([b.take(np.tile(np.arange(P * M), 2)) for b in batches])
+            nz = np.broadcast_to(noise[:, None], (R, 2, P, M, noise.shape[-1])).reshape(R * 2 * P * M, -1)
+            run = unroll(adapter, th_m, tasks, nz, T, cfg.radius)
+            f0 = None
+        else:
+            if t_in == 0:  # a new episode: M fresh tasks per run, fresh adapter states
+                ep_tasks = _concat([sample(r, episode, M) for r in range(R)])
+                nd = adapter.noise_dim(ep_tasks.dim)
+                ep_noise = np.concatenate([task_rng(int(s), 3, episode).random((M, nd)) for s in seeds])  # (R M, nd)
+                ep_x = ep_tasks.x0.copy()
+                ep_state = adapter.init(np.repeat(theta, M, axis=0), ep_x, ep_noise)
+                ep_frozen = np.zeros(R * M, dtype=bool)
+                ep_f0 = ep_tasks.evaluate(ep_x)[0]
+            W = min(K, T - t_in)
+            run = unroll(adapter, th_m, ep_tasks.take(rep_idx), None, W, cfg.radius,
+                         start=(ep_x[rep_idx], take_state(ep_state, rep_idx), ep_frozen[rep_idx]))
+            f0 = ep_f0[rep_idx]
+            # advance the episode by the window with this meta-step's unperturbed theta
+            adv = unroll(adapter, np.repeat(theta, M, axis=0), ep_tasks, None, W, cfg.radius, start=(ep_x, ep_state, ep_frozen))
+            ep_x, ep_state, ep_frozen = adv.final, adv.state, adv.frozen
+            t_in += W
+            if t_in == T:
+                episode, t_in = episode + 1, 0
         for r in range(R):
             sl = slice(r * per, (r + 1) * per)
             tr = run.train_losses[sl]
             va = None if run.valid_losses is None else run.valid_losses[sl]
-            L[sl] = unroll_objective(objectives[r], tr, va)
+            L[sl] = unroll_objective(objectives[r], tr, va) if f0 is None else _window_objective(objectives[r], tr, va, f0[sl])
         L = L.reshape(R, 2, P, M)
         finite = np.isfinite(L)
         if not finite.all():
@@ -490,6 +581,18 @@ def metatrain(adapter: Adapter, sample: Callable[[int, int, int], Any], objectiv
     held_curve.append([float(np.mean(h)) for h in last])
     return MetaTrainResult(np.stack(thetas, axis=1), np.stack(obj, axis=1), np.stack(var, axis=1), np.stack(gn, axis=1),
                            np.asarray(checkpoints), np.asarray(held_curve).T, np.stack(last), np.stack(first))
+
+
+def _window_objective(kind: str, train: np.ndarray, valid: np.ndarray | None, f0: np.ndarray) -> np.ndarray:
+    """The meta-objective of a window (losses f_t..f_{t+W} of each row) of an episode whose losses
+    start at ``f0`` (B,): ``"log"`` as :func:`..meta_objective.log_meta_objective` of one partial
+    unroll (terms f_t, f_t, f_{t+1}, .., f_{t+W-1} over f0; :func:`..tasks.unroll_objective`'s
+    formula, equal to it bit for bit when f0 = f_t); ``"tbt"``/``"tbv"`` the mean over steps
+    t+1..t+W."""
+    if kind != "log":
+        return unroll_objective(kind, train, valid)
+    used = np.concatenate([train[:, :1], train[:, :-1]], axis=1)
+    return np.mean(np.log(used / (f0[:, None] + META_EPS) + META_EPS), axis=1)
 
 
 def _concat(batches: list) -> Any:

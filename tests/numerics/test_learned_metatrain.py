@@ -35,6 +35,7 @@ from l2l.numerics.learned.metatrain import (
     mlp_adapter,
     mlp_step,
     mlp_theta,
+    take_state,
     unroll,
 )
 from l2l.numerics.learned.tasks import (
@@ -227,3 +228,140 @@ def test_validation_errors():
         unroll(ad, np.zeros((2, 4)), bowl_quadratic_ensemble(2, task_rng(0)), None, 3)
     with pytest.raises(ValidationError, match="seeds"):
         metatrain(ad, lambda r, k, c: None, ["log"], [0, 1], MetaTrainConfig(), lambda r: None, ["log"])
+
+
+# ---- truncated antithetic ES (MetaTrainConfig.truncation) ------------------------------------
+
+
+def _state_equal(a, b):
+    for f in type(a).__dataclass_fields__:
+        va, vb = getattr(a, f), getattr(b, f)
+        if isinstance(va, np.ndarray):
+            if not np.array_equal(va, vb):
+                return False
+        elif va != vb:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("which", ["hrnn", "mlp"])
+def test_unroll_continues_bit_for_bit_and_replicated_windows(which):
+    """One unroll of T steps equals T1 steps and then T - T1 from the returned (final, state,
+    frozen), bit for bit (losses, iterates, adapter state), for both adapters; and a window from a
+    replicated state (take_state) equals the continuation of the member it copies."""
+    T, T1 = 12, 5
+    if which == "hrnn":
+        ad, tasks = hrnn_zero_adapter((2,)), bowl_quadratic_ensemble(4, task_rng(3))
+    else:
+        ad, tasks = mlp_adapter(0, (8,)), least_squares_tasks(4, 6, 5, 1.0, task_rng(3)).view(3)
+    rng = np.random.default_rng(5)
+    th = ad.theta0 + 0.3 * rng.standard_normal((4, ad.theta0.size))
+    noise = rng.random((4, ad.noise_dim(tasks.dim)))
+    full = unroll(ad, th, tasks, noise, T)
+    a = unroll(ad, th, tasks, noise, T1)
+    b = unroll(ad, th, tasks, None, T - T1, start=(a.final, a.state, a.frozen))
+    assert np.array_equal(np.concatenate([a.train_losses, b.train_losses[:, 1:]], axis=1), full.train_losses)
+    if which == "mlp":
+        assert np.array_equal(np.concatenate([a.valid_losses, b.valid_losses[:, 1:]], axis=1), full.valid_losses)
+    assert np.array_equal(b.final, full.final) and _state_equal(b.state, full.state)
+    assert full.state.step_count == T
+    # replicate members (2, 2, 0) of the state after T1 steps, each with its own theta and task
+    idx = np.array([2, 2, 0])
+    c = unroll(ad, th[idx], tasks.take(idx), None, T - T1, start=(a.final[idx], take_state(a.state, idx)))
+    assert np.array_equal(c.train_losses, b.train_losses[idx]) and np.array_equal(c.final, b.final[idx])
+    assert _state_equal(c.state, take_state(b.state, idx))
+
+
+def test_unroll_keeps_frozen_members_frozen():
+    ad, tasks = hrnn_zero_adapter((2,)), bowl_quadratic_ensemble(3, task_rng(0))
+    th = np.tile(ad.theta0, (3, 1))
+    a = unroll(ad, th, tasks, None, 2)
+    b = unroll(ad, th, tasks, None, 4, start=(a.final, a.state, np.array([False, True, False])))
+    assert b.frozen.tolist() == [False, True, False]
+    assert np.all(b.train_losses[1] == a.train_losses[1, -1]) and np.array_equal(b.final[1], a.final[1])
+    with pytest.raises(ValidationError, match="start"):
+        unroll(ad, th, tasks, None, 2, start=(a.final[:2], a.state))
+
+
+def test_truncation_equal_to_unroll_is_the_untruncated_loop_on_shared_tasks():
+    """K = T with a sampler that gives c copies of one task (so that the P pairs' shared M tasks
+    are the untruncated loop's P x M) and an adapter without inner noise: every meta-step is one
+    whole episode, and the two loops agree bit for bit (thetas, objectives, variances)."""
+    ad = mlp_adapter(0, (4,))
+    base = {k: least_squares_tasks(2, 5, 6, 1.0, task_rng(s, 0, k)) for s in (0, 1) for k in range(4)}
+
+    def sample(r, k, c):
+        return base[k].view(3 + r).take(np.full(c, r))  # run 0: TbV split 3 + 3; run 1: 4 + 2
+
+    held = least_squares_tasks(3, 5, 6, 1.0, task_rng(9)).view(3)
+    out = []
+    for trunc in (None, 7):
+        cfg = MetaTrainConfig(meta_steps=4, pairs=3, tasks_per_pair=2, unroll=7, sigma=0.1, lr=0.1, eval_every=2, truncation=trunc)
+        out.append(metatrain(ad, sample, ["log", "tbv"], [0, 1], cfg, lambda r: held, ["test_error", "tbt"]))
+    a, b = out
+    assert np.array_equal(a.thetas, b.thetas) and np.array_equal(a.objective, b.objective)
+    assert np.array_equal(a.es_variance, b.es_variance) and np.array_equal(a.heldout, b.heldout)
+    assert not np.array_equal(a.thetas[:, 0], a.thetas[:, -1])
+
+
+def test_truncated_loop_wiring():
+    """Two meta-steps of the truncated loop (T = 8, K = 5: windows of 5 and 3) rebuilt by hand from
+    unroll, take_state, combine and the meta-optimizer: the second window starts where the
+    unperturbed theta of the first meta-step (before its update) left the episode, and is scored
+    against the episode's f0; the third meta-step opens episode 1."""
+    ad = hrnn_zero_adapter((2,))
+    calls = []
+
+    def sample(r, k, c):
+        calls.append((r, k, c))
+        return bowl_quadratic_ensemble(c, task_rng(7, 0, k))
+
+    held = bowl_quadratic_ensemble(4, task_rng(11))
+    cfg = MetaTrainConfig(meta_steps=3, pairs=2, tasks_per_pair=3, unroll=8, sigma=0.1, lr=0.05, eval_every=10, truncation=5)
+    res = metatrain(ad, sample, ["log"], [7], cfg, lambda r: held, ["log"])
+    assert calls == [(0, 0, 3), (0, 1, 3)]
+    P, M = 2, 3
+    tasks = bowl_quadratic_ensemble(M, task_rng(7, 0, 0))
+    noise = task_rng(7, 3, 0).random((M, ad.noise_dim(2)))
+    opt = MetaOptimizer("adam", 0.05, 1e4)
+    theta = ad.theta0[None].copy()
+    f0 = tasks.evaluate(tasks.x0)[0]
+    x, st = tasks.x0, ad.init(None, tasks.x0, noise)
+    for step, W in ((0, 5), (1, 3)):
+        e = task_rng(7, 1, step).standard_normal((P, ad.theta0.size))
+        idx = np.tile(np.arange(M), 2 * P)
+        th_m = np.concatenate([np.repeat(theta + s * 0.1 * e, M, axis=0) for s in (1.0, -1.0)])
+        run = unroll(ad, th_m, tasks.take(idx), None, W, start=(x[idx], take_state(st, idx)))
+        used = np.concatenate([run.train_losses[:, :1], run.train_losses[:, :-1]], axis=1)
+        L = np.mean(np.log(used / (f0[idx, None] + 1e-6) + 1e-6), axis=1).reshape(2, P, M).mean(axis=2)
+        if step == 0:  # the first window is an ordinary unroll from the episode's start
+            assert np.array_equal(L.ravel(), unroll_objective("log", run.train_losses).reshape(2, P, M).mean(axis=2).ravel())
+        est = combine(e[None], L[None, 0], L[None, 1], 0.1)
+        assert np.allclose(res.objective[0, step], est.smoothed_loss[0], rtol=1e-13, atol=0)
+        adv = unroll(ad, np.repeat(theta, M, axis=0), tasks, None, W, start=(x, st))
+        x, st = adv.final, adv.state
+        theta = opt.update(theta, est.gradient)
+        assert np.allclose(res.thetas[0, step + 1], theta[0], rtol=1e-13, atol=1e-15)
+
+
+def test_truncated_metatraining_lowers_heldout_log_objective_c8_family():
+    """C8's family (zero-RNN hierarchical RNN biases, bowl / quadratic ensemble, log objective):
+    truncated ES with windows of K = T/5 on a tiny budget (25 meta-steps, 4 pairs x 2 tasks,
+    episodes of 50) still lowers the held-out log objective (of full unrolls of 50) on every seed."""
+    ad = hrnn_zero_adapter((2,))
+    seeds = [0, 1, 2]
+    held = bowl_quadratic_ensemble(32, task_rng(10**6, 1))
+    cfg = MetaTrainConfig(meta_steps=25, pairs=4, tasks_per_pair=2, unroll=50, sigma=0.1, lr=0.05, eval_every=5, truncation=10)
+    res = metatrain(ad, lambda r, k, c: bowl_quadratic_ensemble(c, task_rng(seeds[r], 0, k)), ["log"] * 3, seeds, cfg,
+                    lambda r: held, ["log"] * 3)
+    before, after = res.heldout_initial.mean(axis=1), res.heldout_final.mean(axis=1)
+    assert np.all(after < before - 0.03), (before, after)
+
+
+def test_truncation_validation():
+    assert MetaTrainConfig().truncation is None
+    assert MetaTrainConfig(unroll=10, truncation=10).truncation == 10
+    assert MetaTrainConfig(unroll=10, truncation=1).truncation == 1
+    for bad in (0, 11, -1, 2.5, True, "3"):
+        with pytest.raises(ValidationError, match="truncation"):
+            MetaTrainConfig(unroll=10, truncation=bad)

@@ -107,11 +107,13 @@ def _plain(x):
 
 
 @functools.lru_cache(maxsize=None)
-def c8_run(size: str = "ci") -> dict:
+def c8_run(size: str = "ci", truncation: int | None = None) -> dict:
     """Meta-train the scalar biases of the zero-RNN hierarchical RNN on the 2-D bowl / quadratic
     ensemble by antithetic ES (log meta-objective), several seeds in lockstep, and tune RMSProp
     over its 7 learning rates, and SGD, momentum and Adam over theirs, on training tasks of the same
-    family; everything measured on the same held-out tasks."""
+    family; everything measured on the same held-out tasks. ``truncation``: meta-train by truncated
+    antithetic ES with windows of that many inner steps (``MetaTrainConfig.truncation``; the
+    benchmark's variant, not a claim's)."""
     from l2l.numerics.learned import baselines as BL
     from l2l.numerics.learned.metatrain import MetaTrainConfig, hrnn_zero_adapter, metatrain
     from l2l.numerics.learned.tasks import bowl_quadratic_ensemble, task_rng
@@ -121,7 +123,7 @@ def c8_run(size: str = "ci") -> dict:
     T = z["unroll"]
     held = bowl_quadratic_ensemble(z["heldout"], task_rng(HELDOUT_SEED, 1))
     cfg = MetaTrainConfig(meta_steps=z["meta_steps"], pairs=z["pairs"], tasks_per_pair=z["tasks_per_pair"], unroll=T,
-                          sigma=C8_SIGMA, lr=C8_LR, eval_every=max(1, z["meta_steps"] // 5))
+                          sigma=C8_SIGMA, lr=C8_LR, eval_every=max(1, z["meta_steps"] // 5), truncation=truncation)
     res = metatrain(hrnn_zero_adapter((2,)), lambda r, k, c: bowl_quadratic_ensemble(c, task_rng(seeds[r], 0, k)),
                     ["log"] * len(seeds), seeds, cfg, lambda r: held, ["log"] * len(seeds), HELDOUT_SEED)
     train = bowl_quadratic_ensemble(TUNE_TASKS, task_rng(TUNE_SEED, 0))
@@ -133,7 +135,7 @@ def c8_run(size: str = "ci") -> dict:
         grid = [float(np.mean(BL.evaluate(method, float(lr), held, T, "log"))) for lr in tb.lrs]
         baselines[method] = {"lrs": _plain(tb.lrs), "best_lr": tb.best_lr, "heldout_grid": grid, "heldout": grid[tb.best_index]}
     return {
-        "size": size, "seeds": seeds, "unroll": T, "sizes": z,
+        "size": size, "truncation": truncation, "seeds": seeds, "unroll": T, "sizes": z,
         "initial": _plain(res.heldout_initial.mean(axis=1)), "final": _plain(res.heldout_final.mean(axis=1)),
         "objective": _plain(res.objective), "es_variance": _plain(res.es_variance),
         "checkpoints": _plain(res.checkpoints), "heldout": _plain(res.heldout),
