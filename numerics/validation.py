@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 __all__ = [
     "ValidationError",
+    "as_tensor_shapes",
+    "as_tensor_list",
     "as_instance",
     "as_real",
     "as_int",
@@ -455,3 +457,42 @@ def as_seeds(field: str, value: Any) -> tuple[int, ...]:
     if not seq:
         raise ValidationError(field, "must be a non-empty sequence of integers >= 0")
     return tuple(as_int(field, s, 0) for s in seq)
+
+
+def as_tensor_shapes(shapes: Any, max_tensors: int, max_parameters: int) -> tuple:
+    """The shapes of an optimizer's tensors: a list of tuples of integers >= 1 (an int is a 1-D
+    size, ``()`` a scalar), 1 to ``max_tensors`` of them holding at most ``max_parameters``
+    entries in all (checked before anything is allocated)."""
+    if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence):
+        raise ValidationError("shapes", "must be a list of tensor shapes (tuples of integers >= 1)")
+    if not 1 <= len(shapes) <= max_tensors:
+        raise ValidationError("shapes", f"must hold between 1 and {max_tensors} tensor shapes (got {len(shapes)})")
+    out, total = [], 0
+    for i, shp in enumerate(shapes):
+        shp = (shp,) if isinstance(shp, (int, np.integer)) and not isinstance(shp, bool) else shp
+        if isinstance(shp, (str, bytes)) or not isinstance(shp, Sequence) or len(shp) > 8:
+            raise ValidationError("shapes", f"entry {i} must be a tuple of at most 8 integers >= 1 (got {shp!r})")
+        dims = tuple(as_int(f"shapes[{i}]", d, 1, max_parameters) for d in shp)
+        total += math.prod(dims)
+        if total > max_parameters:
+            raise ValidationError("shapes", f"the tensors must hold at most {max_parameters} parameters in all")
+        out.append(dims)
+    return tuple(out)
+
+
+def as_tensor_list(field: str, value: Any, shapes: tuple) -> list[np.ndarray]:
+    """A list of finite float64 arrays with exactly the given ``shapes`` (checked), flattened."""
+    if isinstance(value, (str, bytes, np.ndarray)) or not isinstance(value, Sequence):
+        raise ValidationError(field, f"must be a list of {len(shapes)} arrays, one per tensor")
+    if len(value) != len(shapes):
+        raise ValidationError(field, f"must hold {len(shapes)} arrays, one per tensor (got {len(value)})")
+    out = []
+    for i, (x, shp) in enumerate(zip(value, shapes)):
+        try:
+            got = np.shape(x)
+        except ValueError:
+            raise ValidationError(f"{field}[{i}]", "must be a rectangular array of numbers") from None
+        if tuple(got) != shp:
+            raise ValidationError(f"{field}[{i}]", f"must have shape {shp} (got {tuple(got)})")
+        out.append(as_real_vector(f"{field}[{i}]", np.ravel(x)))
+    return out

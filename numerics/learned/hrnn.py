@@ -90,7 +90,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..results import result_type, returns
-from ..validation import ValidationError, as_instance, as_int, as_real, as_real_vector
+from ..validation import ValidationError, as_instance, as_int, as_real, as_real_vector, as_tensor_list, as_tensor_shapes
 
 __all__ = [
     "PARAM_HIDDEN",
@@ -322,25 +322,6 @@ class HRNNState:
     step_count: int  #: number of steps taken
 
 
-def _shapes(shapes: Any) -> tuple:
-    if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence):
-        raise ValidationError("shapes", "must be a list of tensor shapes (tuples of integers >= 1)")
-    if not 1 <= len(shapes) <= MAX_TENSORS:
-        raise ValidationError("shapes", f"must hold between 1 and {MAX_TENSORS} tensor shapes (got {len(shapes)})")
-    out = []
-    total = 0
-    for i, shp in enumerate(shapes):
-        shp = (shp,) if isinstance(shp, (int, np.integer)) and not isinstance(shp, bool) else shp
-        if isinstance(shp, (str, bytes)) or not isinstance(shp, Sequence) or len(shp) > 8:
-            raise ValidationError("shapes", f"entry {i} must be a tuple of at most 8 integers >= 1 (got {shp!r})")
-        dims = tuple(as_int(f"shapes[{i}]", d, 1, MAX_PARAMETERS) for d in shp)
-        total += math.prod(dims)
-        if total > MAX_PARAMETERS:
-            raise ValidationError("shapes", f"the tensors must hold at most {MAX_PARAMETERS} parameters in all")
-        out.append(dims)
-    return tuple(out)
-
-
 def init_state(weights: HRNNWeights, shapes: Any, seed: int = 0) -> HRNNState:
     r"""The initial state for tensors of the given ``shapes`` (a list of tuples; an int is a 1-D size).
 
@@ -355,7 +336,7 @@ def init_state(weights: HRNNWeights, shapes: Any, seed: int = 0) -> HRNNState:
     (((2, 3), (4,)), (6, 10), True)
     """
     weights = as_instance(weights, HRNNWeights, "weights", "an")
-    shapes = _shapes(shapes)
+    shapes = as_tensor_shapes(shapes, MAX_TENSORS, MAX_PARAMETERS)
     seed = as_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
     sizes = [math.prod(s) for s in shapes]
@@ -415,24 +396,6 @@ class HRNNStepInfo:
     mean_log_lr: float  #: problem-wide mean of the stored log learning rates before the step
 
 
-def _tensors(field: str, value: Any, shapes: tuple) -> list[np.ndarray]:
-    """A list of finite float64 arrays with exactly the state's shapes."""
-    if isinstance(value, (str, bytes, np.ndarray)) or not isinstance(value, Sequence):
-        raise ValidationError(field, f"must be a list of {len(shapes)} arrays, one per tensor")
-    if len(value) != len(shapes):
-        raise ValidationError(field, f"must hold {len(shapes)} arrays, one per tensor (got {len(value)})")
-    out = []
-    for i, (x, shp) in enumerate(zip(value, shapes)):
-        try:
-            got = np.shape(x)
-        except ValueError:
-            raise ValidationError(f"{field}[{i}]", "must be a rectangular array of numbers") from None
-        if tuple(got) != shp:
-            raise ValidationError(f"{field}[{i}]", f"must have shape {shp} (got {tuple(got)})")
-        out.append(as_real_vector(f"{field}[{i}]", np.ravel(x)))
-    return out
-
-
 @returns(HRNNStepInfo)
 def step(weights: HRNNWeights, state: HRNNState, params: Sequence, grads: Sequence) -> tuple[list[np.ndarray], HRNNState, HRNNStepInfo]:
     """One optimizer step (module docstring): ``(new_params, new_state, info)``. Pure: nothing
@@ -446,8 +409,8 @@ def step(weights: HRNNWeights, state: HRNNState, params: Sequence, grads: Sequen
     """
     w = as_instance(weights, HRNNWeights, "weights", "an")
     s = as_instance(state, HRNNState, "state", "an")
-    theta = _tensors("params", params, s.shapes)
-    gs = _tensors("grads", grads, s.shapes)
+    theta = as_tensor_list("params", params, s.shapes)
+    gs = as_tensor_list("grads", grads, s.shapes)
     total = sum(e.size for e in s.log_lr)
     mean_lr = float(math.fsum(float(np.sum(e)) for e in s.log_lr) / total)
     lrm = float(_sigmoid(w.lr_momentum_logit))
@@ -537,7 +500,7 @@ def run(weights: HRNNWeights, problem_grad: Callable[[list], Sequence], params0:
     if isinstance(params0, (str, bytes, np.ndarray)) or not isinstance(params0, Sequence):
         raise ValidationError("params0", "must be a list of arrays, one per tensor")
     try:
-        shapes = _shapes([np.shape(p) for p in params0])
+        shapes = as_tensor_shapes([np.shape(p) for p in params0], MAX_TENSORS, MAX_PARAMETERS)
     except ValueError:
         raise ValidationError("params0", "every tensor must be a rectangular array of numbers") from None
     steps = as_int("steps", steps, 0, MAX_RUN_STEPS)
@@ -545,7 +508,7 @@ def run(weights: HRNNWeights, problem_grad: Callable[[list], Sequence], params0:
     if steps * total > MAX_RUN_WORK:
         raise ValidationError("steps", f"steps x parameters must be at most {MAX_RUN_WORK} (got {steps} x {total})")
     state = init_state(w, shapes, seed)
-    theta = [a.reshape(s) for a, s in zip(_tensors("params0", params0, shapes), shapes)]
+    theta = [a.reshape(s) for a, s in zip(as_tensor_list("params0", params0, shapes), shapes)]
     traj = np.empty((steps + 1, total))
     etas = np.empty((steps, total))
     traj[0] = np.concatenate([p.ravel() for p in theta])

@@ -89,7 +89,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..results import result_type, returns
-from ..validation import ValidationError, as_instance, as_int, as_real, as_real_vector
+from ..validation import ValidationError, as_instance, as_int, as_real, as_real_vector, as_tensor_list, as_tensor_shapes
 
 __all__ = [
     "DECAYS",
@@ -281,24 +281,6 @@ class MLPState:
     step_count: int  #: steps taken (the time features of the next step use it)
 
 
-def _tensor_shapes(shapes: Any) -> tuple:
-    if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence):
-        raise ValidationError("shapes", "must be a list of tensor shapes (tuples of integers >= 1)")
-    if not 1 <= len(shapes) <= MAX_TENSORS:
-        raise ValidationError("shapes", f"must hold between 1 and {MAX_TENSORS} tensor shapes (got {len(shapes)})")
-    out, total = [], 0
-    for i, shp in enumerate(shapes):
-        shp = (shp,) if isinstance(shp, (int, np.integer)) and not isinstance(shp, bool) else shp
-        if isinstance(shp, (str, bytes)) or not isinstance(shp, Sequence) or len(shp) > 8:
-            raise ValidationError("shapes", f"entry {i} must be a tuple of at most 8 integers >= 1 (got {shp!r})")
-        dims = tuple(as_int(f"shapes[{i}]", d, 1, MAX_PARAMETERS) for d in shp)
-        total += math.prod(dims)
-        if total > MAX_PARAMETERS:
-            raise ValidationError("shapes", f"the tensors must hold at most {MAX_PARAMETERS} parameters in all")
-        out.append(dims)
-    return tuple(out)
-
-
 def init_state(shapes: Any) -> MLPState:
     """The initial state for tensors of the given ``shapes`` (a list of tuples; an int is a 1-D
     size; ``()`` a scalar): zero momenta, step count 0.
@@ -307,7 +289,7 @@ def init_state(shapes: Any) -> MLPState:
     >>> s.shapes, [m.shape for m in s.momenta], s.step_count
     (((2, 3), (4,), ()), [(6, 6), (4, 6), (1, 6)], 0)
     """
-    shapes = _tensor_shapes(shapes)
+    shapes = as_tensor_shapes(shapes, MAX_TENSORS, MAX_PARAMETERS)
     return MLPState(shapes, tuple(np.zeros((math.prod(s), len(DECAYS))) for s in shapes), 0)
 
 
@@ -326,28 +308,10 @@ class MLPStepInfo:
     update: tuple  #: d exp(exp_mult mu) step_mult, tensor-shaped (w_new = w - update)
 
 
-def _tensor_list(field: str, value: Any, shapes: tuple) -> list[np.ndarray]:
-    """Finite float64 arrays with exactly the state's shapes, flattened."""
-    if isinstance(value, (str, bytes, np.ndarray)) or not isinstance(value, Sequence):
-        raise ValidationError(field, f"must be a list of {len(shapes)} arrays, one per tensor")
-    if len(value) != len(shapes):
-        raise ValidationError(field, f"must hold {len(shapes)} arrays, one per tensor (got {len(value)})")
-    out = []
-    for i, (x, shp) in enumerate(zip(value, shapes)):
-        try:
-            got = np.shape(x)
-        except ValueError:
-            raise ValidationError(f"{field}[{i}]", "must be a rectangular array of numbers") from None
-        if tuple(got) != shp:
-            raise ValidationError(f"{field}[{i}]", f"must have shape {shp} (got {tuple(got)})")
-        out.append(as_real_vector(f"{field}[{i}]", np.ravel(x)))
-    return out
-
-
 def _checked_state(state: Any) -> MLPState:
     """``state`` if its momenta match its shapes (a hand-built state could disagree)."""
     s = as_instance(state, MLPState, "state", "an")
-    shapes = _tensor_shapes(s.shapes)
+    shapes = as_tensor_shapes(s.shapes, MAX_TENSORS, MAX_PARAMETERS)
     if isinstance(s.momenta, (str, bytes, np.ndarray)) or not isinstance(s.momenta, Sequence) or len(s.momenta) != len(shapes):
         raise ValidationError("state", f"momenta must hold {len(shapes)} arrays, one per tensor")
     for i, (m, shp) in enumerate(zip(s.momenta, shapes)):
@@ -384,8 +348,8 @@ def features(state: MLPState, params: Sequence, grads: Sequence) -> list[np.ndar
     [[0.0, 0.8485], [1.4142, 1.1314]]
     """
     s = _checked_state(state)
-    ws = _tensor_list("params", params, s.shapes)
-    gs = _tensor_list("grads", grads, s.shapes)
+    ws = as_tensor_list("params", params, s.shapes)
+    gs = as_tensor_list("grads", grads, s.shapes)
     beta = np.asarray(DECAYS)
     return [_features(g, w, beta * m + (1.0 - beta) * g[:, None], s.step_count) for g, w, m in zip(gs, ws, s.momenta)]
 
@@ -411,8 +375,8 @@ def step(weights: MLPWeights, state: MLPState, params: Sequence, grads: Sequence
     s = _checked_state(state)
     step_mult = as_real("step_mult", step_mult, -MAX_MULT, MAX_MULT)
     exp_mult = as_real("exp_mult", exp_mult, -MAX_MULT, MAX_MULT)
-    ws = _tensor_list("params", params, s.shapes)
-    gs = _tensor_list("grads", grads, s.shapes)
+    ws = as_tensor_list("params", params, s.shapes)
+    gs = as_tensor_list("grads", grads, s.shapes)
     beta = np.asarray(DECAYS)
     momenta = [beta * m + (1.0 - beta) * g[:, None] for g, m in zip(gs, s.momenta)]
     feats = [_features(g, p, m, s.step_count) for g, p, m in zip(gs, ws, momenta)]
@@ -471,7 +435,7 @@ def run(weights: MLPWeights, problem_grad: Callable[[list], Sequence], params0: 
     if isinstance(params0, (str, bytes, np.ndarray)) or not isinstance(params0, Sequence):
         raise ValidationError("params0", "must be a list of arrays, one per tensor")
     try:
-        shapes = _tensor_shapes([np.shape(p) for p in params0])
+        shapes = as_tensor_shapes([np.shape(p) for p in params0], MAX_TENSORS, MAX_PARAMETERS)
     except ValueError:
         raise ValidationError("params0", "every tensor must be a rectangular array of numbers") from None
     steps = as_int("steps", steps, 0, MAX_RUN_STEPS)
@@ -479,7 +443,7 @@ def run(weights: MLPWeights, problem_grad: Callable[[list], Sequence], params0: 
     if steps * total > MAX_RUN_WORK:
         raise ValidationError("steps", f"steps x parameters must be at most {MAX_RUN_WORK} (got {steps} x {total})")
     state = init_state(shapes)
-    theta = [a.reshape(s) for a, s in zip(_tensor_list("params0", params0, shapes), shapes)]
+    theta = [a.reshape(s) for a, s in zip(as_tensor_list("params0", params0, shapes), shapes)]
     traj = np.empty((steps + 1, total))
     traj[0] = np.concatenate([p.ravel() for p in theta])
     status, done = "ok", 0
