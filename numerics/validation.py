@@ -24,6 +24,7 @@ __all__ = [
     "ValidationError",
     "as_tensor_shapes",
     "as_tensor_list",
+    "oracle_gradients_finite",
     "as_instance",
     "as_real",
     "as_int",
@@ -496,3 +497,14 @@ def as_tensor_list(field: str, value: Any, shapes: tuple) -> list[np.ndarray]:
             raise ValidationError(f"{field}[{i}]", f"must have shape {shp} (got {tuple(got)})")
         out.append(as_real_vector(f"{field}[{i}]", np.ravel(x)))
     return out
+
+
+def oracle_gradients_finite(raw: Any, n_tensors: int) -> bool:
+    """Whether a gradient oracle's answer ``raw`` (a list of ``n_tensors`` arrays of real numbers,
+    else ValidationError naming ``problem_grad``) is finite everywhere."""
+    if isinstance(raw, (str, bytes, np.ndarray)) or not isinstance(raw, Sequence) or len(raw) != n_tensors:
+        raise ValidationError("problem_grad", f"must return a list of {n_tensors} arrays, one per tensor")
+    try:
+        return all(bool(np.all(np.isfinite(np.asarray(gi, dtype=np.float64)))) for gi in raw)
+    except (TypeError, ValueError):
+        raise ValidationError("problem_grad", "must return arrays of real numbers") from None

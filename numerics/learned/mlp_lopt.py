@@ -89,7 +89,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..results import result_type, returns
-from ..validation import ValidationError, as_instance, as_int, as_real, as_real_vector, as_tensor_list, as_tensor_shapes
+from ..validation import ValidationError, as_instance, as_int, as_real, as_real_vector, as_tensor_list, as_tensor_shapes, oracle_gradients_finite
 
 __all__ = [
     "DECAYS",
@@ -449,13 +449,7 @@ def run(weights: MLPWeights, problem_grad: Callable[[list], Sequence], params0: 
     status, done = "ok", 0
     for t in range(steps):
         raw = problem_grad([p.copy() for p in theta])
-        if isinstance(raw, (str, bytes, np.ndarray)) or not isinstance(raw, Sequence) or len(raw) != len(shapes):
-            raise ValidationError("problem_grad", f"must return a list of {len(shapes)} arrays, one per tensor")
-        try:
-            finite = all(bool(np.all(np.isfinite(np.asarray(gi, dtype=np.float64)))) for gi in raw)
-        except (TypeError, ValueError):
-            raise ValidationError("problem_grad", "must return arrays of real numbers") from None
-        if not finite:
+        if not oracle_gradients_finite(raw, len(shapes)):
             status = "nonfinite_gradient"
             break
         theta, state, _ = step(w, state, theta, raw, **step_kwargs)
