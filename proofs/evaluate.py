@@ -43,6 +43,9 @@ __all__ = [
     "MAX_WORK",
     "NQM_MAX_T",
     "NQM_MAX_WORK",
+    "NQM_MAX_T_CONSTANT",
+    "NQM_MAX_CURVE_POINTS",
+    "NQM_MAX_T_MOMENTUM",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -76,6 +79,13 @@ BACKPROP_DTYPES = ("float32", "float64")
 #: t x d (work of the exact recursion, O(d) per step).
 NQM_MAX_T = 10**7 - 1
 NQM_MAX_WORK = 10**9
+#: nqm with a constant ``eta`` and ``mu`` and ``curve`` "final" or a stride (the closed-form jump,
+#: ``numerics.nqm.jump``: O(d) work per curve point whatever t): the largest t, and the largest
+#: number of curve points (``points x d`` is capped by NQM_MAX_WORK as well).
+NQM_MAX_T_CONSTANT = 10**18
+NQM_MAX_CURVE_POINTS = 10**7
+#: The largest t of the jump with a momentum mu != 0 (its rounding error grows like t x 1e-20).
+NQM_MAX_T_MOMENTUM = 10**9
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,51 +513,90 @@ def _nqm_schedule(field: str, value: Any, t: int, default: float | None) -> Any:
     return float(value)
 
 
+def _nqm_curve(value: Any, t: int) -> int | None:
+    """``curve``: "full" (every step; the default), "final" (step t only) or an integer stride k
+    (steps 0, k, 2k, ... and t). Returned as the stride: 1 for "full", None for "final"."""
+    if value is None or value == "full":
+        return 1
+    if value == "final":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= NQM_MAX_T_CONSTANT:
+        shown = repr(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else _json_type(value)
+        raise ValidationError("curve", f'must be "full", "final" or an integer stride in [1, {NQM_MAX_T_CONSTANT:.0e}], got {shown}')
+    return value
+
+
 def _nqm(request: dict) -> dict:
     from l2l.numerics import nqm
 
-    _check_keys(request, {"model", "h", "sigma2", "mean0", "var0", "eta", "mu", "t"}, {"h", "sigma2", "mean0", "eta", "t"})
+    _check_keys(request, {"model", "h", "sigma2", "mean0", "var0", "eta", "mu", "t", "curve"}, {"h", "sigma2", "mean0", "eta", "t"})
     t = request["t"]
     if isinstance(t, float) and t.is_integer():
         t = int(t)
-    if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= NQM_MAX_T:
+    constant = not isinstance(request["eta"], list) and not isinstance(request.get("mu"), list)
+    full = request.get("curve", "full") == "full"
+    # the closed-form jump (constant eta and mu, a curve other than "full") takes any t up to
+    # NQM_MAX_T_CONSTANT; the step recursion, t <= NQM_MAX_T and t x d <= NQM_MAX_WORK
+    momentum = request.get("mu", 0.0) != 0.0
+    t_max = (NQM_MAX_T_MOMENTUM if momentum else NQM_MAX_T_CONSTANT) if constant and not full else NQM_MAX_T
+    if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= t_max:
         shown = repr(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else _json_type(t)
         raise ValidationError("t", f"must be one integer in [0, {NQM_MAX_T}] for model 'nqm' (the schedule's length; "
-                                   f"the curve holds t + 1 points), got {shown}")
+                                   f"the curve holds t + 1 points; with a constant eta and mu and curve \"final\" or a "
+                                   f"stride, up to {NQM_MAX_T_CONSTANT:.0e} for mu = 0 and {NQM_MAX_T_MOMENTUM:.0e} "
+                                   f"for mu != 0), got {shown}")
+    stride = _nqm_curve(request.get("curve"), t)
+    jump = constant and not full
     h = _numeric_array("h", request["h"], 1)
-    if t * len(h) > NQM_MAX_WORK:
-        raise ValidationError("t", f"t x d = {t} x {len(h)} = {t * len(h)} exceeds the limit of {NQM_MAX_WORK:.0e}")
+    d = len(h)
+    n_points = 1 if stride is None else t // stride + 1 + (t % stride != 0)
+    if n_points > NQM_MAX_CURVE_POINTS:
+        raise ValidationError("curve", f"t / stride + 1 = {n_points} curve points exceeds the limit of {NQM_MAX_CURVE_POINTS:.0e}")
+    if jump and n_points * d > NQM_MAX_WORK:
+        raise ValidationError("curve", f"curve points x d = {n_points} x {d} = {n_points * d} exceeds the limit of {NQM_MAX_WORK:.0e}")
+    if not jump and t * d > NQM_MAX_WORK:
+        raise ValidationError("t", f"t x d = {t} x {d} = {t * d} exceeds the limit of {NQM_MAX_WORK:.0e}")
+    steps = None if stride == 1 else nqm.jump_steps(t, stride)
     var0 = request.get("var0")
     problem = nqm.NQMProblem(
         h,
         _numeric_array("sigma2", request["sigma2"], 1),
         _numeric_array("mean0", request["mean0"], 1),
-        np.zeros(len(h)) if var0 is None else _numeric_array("var0", var0, 1),
+        np.zeros(d) if var0 is None else _numeric_array("var0", var0, 1),
     )
     eta = _nqm_schedule("eta", request["eta"], t, None)
     mu = _nqm_schedule("mu", request.get("mu"), t, 0.0)
-    traj = nqm.run(problem, eta, t, mu=mu, curve=True, precision="extended")
-    losses = [float(v) for v in traj.loss]
-    overflow = not all(math.isfinite(v) for v in losses)
+    ext = f"{np.finfo(np.longdouble).bits // 8 * 8}-bit long double (eps {float(np.finfo(np.longdouble).eps):.1e})"
+    if jump:
+        res = nqm.run_constant(problem, eta, t, mu=mu, stride=stride)
+        losses = [float(v) for v in res.loss]
+        state = res.state
+        how = ("closed form X_t = r^t X_0 + n (1 - r^t)/(1 - r) of constant-step SGD, O(d)" if res.method == "sgd closed form"
+               else "the one-step affine moment map (2x2 mean map and noise input) raised to the power t by repeated squaring, O(d log t)")
+        method = f"closed-form jump (numerics.nqm.jump.run_constant): {how}, in {ext}; results in float64; no Monte Carlo"
+    else:
+        traj = nqm.run(problem, eta, t, mu=mu, curve=stride is not None, precision="extended")
+        losses = [float(v) for v in (traj.loss[steps] if stride not in (None, 1) else traj.loss)]
+        state = traj.state
+        method = f"exact moment recursion of (E w^2, E v^2, E w v) in {ext}, results in float64 (numerics.nqm); no Monte Carlo"
+    overflow = not all(math.isfinite(v) for v in losses) or not bool(np.isfinite(state.X).all())
     # null when undefined: 0/0 when no excess loss and no noise are left (every step size is then
     # one-step optimal), or after an overflow
-    defined = not overflow and bool((traj.state.X > 0).any() or (problem.sigma2 > 0).any())
-    greedy = float(nqm.greedy_eta(problem, traj.state)) if defined else None
-    return {
-        "model": "nqm",
-        "results": [
-            {
-                "t": t,
-                "eta": request["eta"],
-                "mu": request.get("mu", 0.0),
-                "expected_loss": [v if math.isfinite(v) else None for v in losses],
-                "greedy_eta": greedy,
-                "status": "overflow" if overflow else "ok",
-            }
-        ],
-        "environment": _environment(f"exact moment recursion of (E w^2, E v^2, E w v) in {np.finfo(np.longdouble).bits // 8 * 8}-bit "
-                                    f"long double (eps {float(np.finfo(np.longdouble).eps):.1e}), results in float64 (numerics.nqm); no Monte Carlo"),
+    defined = not overflow and bool((state.X > 0).any() or (problem.sigma2 > 0).any())
+    greedy = float(nqm.greedy_eta(problem, state)) if defined else None
+    result = {
+        "t": t,
+        "eta": request["eta"],
+        "mu": request.get("mu", 0.0),
+        "expected_loss": [v if math.isfinite(v) else None for v in losses],
+        "greedy_eta": greedy,
+        "status": "overflow" if overflow else "ok",
     }
+    if stride != 1:  # additive: which steps expected_loss holds ("full": 0..t, as before)
+        result["steps"] = [int(s) for s in steps]
+    return {"model": "nqm", "results": [result], "environment": _environment(method)}
 
 
 def _meta_estimators(request: dict) -> dict:
@@ -718,7 +767,8 @@ _FIELD_KINDS = {
 }
 
 
-_NQM_KINDS = {"t": f"one integer in [0, {NQM_MAX_T}]", "eta": "a number >= 0 or a list of t numbers"}
+_NQM_KINDS = {"t": f"one integer in [0, {NQM_MAX_T}]", "eta": "a number >= 0 or a list of t numbers",
+              "curve": '"full", "final" or an integer stride >= 1'}
 _MODEL_KINDS = {
     "nqm": _NQM_KINDS,
     "break_even": {"h": "a list of at least 2 numbers (per-example curvatures)",

@@ -96,6 +96,7 @@ The stand-in of spec §2 (h_i = 1/i, sigma2_i = kappa / h_i, E w_0^2 = 1)::
     0.282
 
 Layout: :mod:`.problem` (NQMProblem, State, ranges) · :mod:`.dynamics` (step, run, losses) ·
+:mod:`.jump` (constant eta and mu: the moments at any t in O(d), closed form / repeated squaring) ·
 :mod:`.greedy` · :mod:`.adjoint` (schedule gradient) · :mod:`.schedules` (constant, receding
 horizon, optimal, inverse time) · :mod:`.steps_to_target`; independent checks: :mod:`.montecarlo`
 (the process, path by path), :mod:`.reference` (mpmath mean/variance propagation) and
@@ -117,6 +118,7 @@ _HOMES = {
     **dict.fromkeys(["best_constant_eta", "inverse_time", "optimal_schedule", "receding_horizon_schedule",
                      "tune_inverse_time"], "schedules"),
     "steps_to_target": "steps_to_target",
+    **dict.fromkeys(["Jump", "run_constant", "jump_steps", "MAX_JUMP_T", "MAX_JUMP_T_MOMENTUM"], "jump"),
 }
 
 
@@ -155,6 +157,11 @@ __all__ = [
     "inverse_time",
     "tune_inverse_time",
     "steps_to_target",
+    "Jump",
+    "run_constant",
+    "jump_steps",
+    "MAX_JUMP_T",
+    "MAX_JUMP_T_MOMENTUM",
     "MAX_DIM",
     "MAX_STEPS",
     "MAX_WORK",

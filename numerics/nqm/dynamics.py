@@ -391,15 +391,29 @@ def make_schedule(problem: NQMProblem, etas: np.ndarray, mus: np.ndarray, info: 
 # constant step size: closed form (SGD)
 
 
-def constant_sgd_moment(X0: np.ndarray, s2: np.ndarray, a: np.ndarray, k: int) -> np.ndarray:
+def constant_sgd_moment(X0: np.ndarray, s2: np.ndarray, a: np.ndarray, k: int, *, b: Any = None, c: Any = None) -> np.ndarray:
     r""":math:`X_k = r^kX_0 + a^2\sigma^2(1-r^k)/(1-r)`, :math:`r=(1-a)^2`, for arrays ``a``
-    (any shape broadcasting against X0, s2); exact forms at a in {0, 1, 2}. ``k >= 1``."""
+    (any shape broadcasting against X0, s2); exact forms at a in {0, 1, 2}. ``k >= 1``.
+
+    With ``b = 1 - a`` and ``c = 2 - a`` given (e.g. in long double from the exact product, as
+    :func:`numerics.nqm.jump.run_constant` does), :math:`\ln|1-a|` comes from ``log1p`` of
+    whichever of ``-a``, ``-c`` is small, or from ``ln|b|`` in between, so ``a`` near 1 or 2 keeps
+    its digits; :math:`1 - r = ac`; and a zero start or zero noise contributes exactly 0, also
+    where :math:`r^k` overflows."""
     with np.errstate(divide="ignore", over="ignore", invalid="ignore", under="ignore"):
-        lr = 2.0 * np.where(a < 1.0, np.log1p(-np.minimum(a, 1.0)), np.log(np.abs(a - 1.0)))
+        if b is None:
+            lr = 2.0 * np.where(a < 1.0, np.log1p(-np.minimum(a, 1.0)), np.log(np.abs(a - 1.0)))
+            one_minus_r = a * (2.0 - a)
+        else:
+            lr = 2.0 * np.where(a <= 0.5, np.log1p(-np.minimum(a, 0.5)),
+                                np.where(a < 1.5, np.log(np.abs(b)), np.log1p(-np.minimum(c, 0.5))))
+            one_minus_r = a * c
         rk = np.exp(k * lr)
-        one_minus_r = a * (2.0 - a)
         geo = np.where(one_minus_r == 0.0, k, -np.expm1(k * lr) / np.where(one_minus_r == 0.0, 1.0, one_minus_r))
-        return rk * X0 + (a * a * s2) * geo
+        if b is None:
+            return rk * X0 + (a * a * s2) * geo
+        n = a * a * s2
+        return np.where(X0 == 0.0, 0.0, rk * X0) + np.where(n == 0.0, 0.0, n * geo)
 
 
 def constant_sgd_excess(problem: NQMProblem, X: np.ndarray, etas: np.ndarray, k: int) -> np.ndarray:

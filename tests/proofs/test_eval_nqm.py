@@ -178,3 +178,111 @@ def test_eval_nqm_cli_example_and_error(tmp_path):
     bad.write_text(json.dumps({"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": [0.1], "t": 3}))
     proc = subprocess.run([sys.executable, "-m", "l2l.proofs.cli", "eval", str(bad)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "eta" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# the "curve" option and the closed-form jump (constant eta and mu; numerics.nqm.jump)
+
+
+@given(req=nqm_requests(), curve=st.one_of(st.just("final"), st.integers(1, 70)))
+def test_eval_nqm_curve_option_matches_reference(req, curve):
+    """"final" and a stride k report the steps 0, k, 2k, ..., t of the full curve: the jump for
+    a constant eta and mu, the recursion for a schedule; both against the 40-digit reference."""
+    req["curve"] = curve
+    (res,) = evaluate_request(req)["results"]
+    t = req["t"]
+    steps = [t] if curve == "final" else sorted(set(range(0, t + 1, curve)) | {t})
+    assert res["status"] == "ok" and res["steps"] == steps and len(res["expected_loss"]) == len(steps)
+    args = (req["h"], req["sigma2"], req["mean0"], req["var0"], req["eta"], t, req.get("mu", 0.0))
+    ref = to_float(nqm_reference(*args, dps=40).curve)[steps]
+    got = np.array(res["expected_loss"])
+    # as in test_eval_nqm_matches_mpmath_reference: both paths work in long double, within
+    # (t + 1) eps_ext x the recursion on absolute values (the jump's squaring error is of the same
+    # order, tests/numerics/test_nqm_jump.py), 1e-12 relative where nothing cancels
+    bound = 1e-12 * np.abs(ref) + _cancellation_allowance(req)[steps] + np.finfo(float).tiny
+    assert np.all(np.abs(got - ref) <= bound), np.max(np.abs(got - ref) / bound)
+
+
+def test_eval_nqm_default_curve_unchanged():
+    """No "curve": the full curve 0..t and no "steps" field, exactly as before the option existed;
+    "full" is the same request."""
+    req = {"model": "nqm", "h": [1.0, 0.01], "sigma2": [1.0, 100.0], "mean0": [1.0, 1.0], "eta": 0.5, "mu": 0.5, "t": 40}
+    out = evaluate_request(req)
+    (res,) = out["results"]
+    assert "steps" not in res and len(res["expected_loss"]) == 41
+    assert "exact moment recursion" in out["environment"]["precision"]
+    assert evaluate_request({**req, "curve": "full"})["results"] == out["results"]
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.9])
+def test_eval_nqm_final_at_t_1e9(mu):
+    """t = 10^9 with a constant eta and mu: O(d) work, against a 60-digit mpmath power of the
+    one-step map (tests/numerics/test_nqm_jump.py); the environment names the method."""
+    from tests.numerics.test_nqm_jump import mp_power_excess
+
+    h, s2, m0 = [1.0, 1e-3, 1e-6], [1.0, 2.0, 0.5], [1.0, -1.0, 3.0]
+    req = {"model": "nqm", "h": h, "sigma2": s2, "mean0": m0, "eta": 0.5, "mu": mu, "t": 10**9, "curve": "final"}
+    out = evaluate_request(req)
+    (res,) = out["results"]
+    assert res["steps"] == [10**9] and res["status"] == "ok"
+    assert "closed-form jump" in out["environment"]["precision"]
+    want = float(mp_power_excess(h, s2, [x * x for x in m0], 0.5, mu, 10**9) + sum(0.5 * a * b for a, b in zip(h, s2)))
+    # slowest coordinate: 1 - rho = eta h / (1 - mu) >= 5e-7, so the squaring error is
+    # <= 8 eps_ext / 5e-7 = 2e-12 (module docstring of numerics.nqm.jump); SGD: 2 ulp
+    assert res["expected_loss"][0] == pytest.approx(want, rel=2e-12)
+
+
+def test_eval_nqm_final_overflow_is_a_status():
+    out = evaluate_request({"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": 3.0, "t": 10**9, "curve": "final"})
+    (res,) = out["results"]
+    assert res["status"] == "overflow" and res["expected_loss"] == [None] and res["greedy_eta"] is None
+    out = evaluate_request({"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": 3.0, "t": 800, "curve": 100})
+    (res,) = out["results"]
+    assert res["status"] == "overflow" and res["steps"] == list(range(0, 801, 100))
+    # |1 - eta h| = 2: beyond float64 from t ~ 512 on (as for the full curve)
+    assert all(v is not None for v in res["expected_loss"][:6]) and res["expected_loss"][6:] == [None] * 3
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"curve": "last"}, 'curve: must be "full", "final" or an integer stride in [1, 1e+18], got \'last\''),
+        ({"curve": 0}, "curve: must be"),
+        ({"curve": -3}, "curve: must be"),
+        ({"curve": 2.5}, "curve: must be"),
+        ({"curve": True}, "curve: must be \"full\", \"final\" or an integer stride in [1, 1e+18], got boolean"),
+        ({"curve": [1]}, "curve: must be \"full\", \"final\" or an integer stride in [1, 1e+18], got list"),
+        ({"curve": None}, 'curve: must be "full", "final" or an integer stride >= 1 (got null)'),
+        # limits, checked before any work
+        ({"t": 10**9}, "t: must be one integer in [0, 9999999]"),  # "full": the recursion's limit
+        ({"t": 10**18 + 1, "curve": "final"}, "t: must be one integer in [0, 9999999]"),
+        ({"t": 10**9 + 1, "mu": 0.5, "curve": "final"}, "t: must be one integer in [0, 9999999]"),  # momentum: 10^9
+        ({"t": 10**9, "curve": 10}, "curve: t / stride + 1 = 100000001 curve points exceeds the limit of 1e+07"),
+        ({"t": 10**9, "curve": "final", "eta": [0.1, 0.2]}, "t: must be one integer in [0, 9999999]"),  # a schedule
+    ],
+)
+def test_eval_nqm_curve_bad_input_and_limits(patch, message):
+    req = {"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": 0.5, "t": 3}
+    req.update(patch)
+    with pytest.raises(ValidationError) as exc:
+        evaluate_request(req)
+    assert exc.value.field == message.split(":")[0] and message in str(exc.value), str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_eval_nqm_curve_points_times_d_limit():
+    """points x d is capped like t x d (each point is O(d) work): 10^6 + 1 points x 1001 > 10^9."""
+    d = 1001
+    req = {"model": "nqm", "h": [1.0] * d, "sigma2": [1.0] * d, "mean0": [1.0] * d, "eta": 0.5, "t": 10**9, "curve": 1000}
+    with pytest.raises(ValidationError, match="curve points x d = 1000001 x 1001"):
+        evaluate_request(req)
+
+
+def test_eval_nqm_momentum_horizon_limit_message():
+    """With momentum the jump stops at t = 10^9 (its error grows like t x 1e-20); the message says
+    both horizons."""
+    req = {"model": "nqm", "h": [1.0], "sigma2": [1.0], "mean0": [1.0], "eta": 0.5, "mu": 0.5, "t": 10**9 + 1, "curve": "final"}
+    with pytest.raises(ValidationError, match=r"up to 1e\+18 for mu = 0 and 1e\+09 for mu != 0\), got 1000000001"):
+        evaluate_request(req)
+    assert evaluate_request({**req, "t": 10**9})["results"][0]["status"] == "ok"
+    assert evaluate_request({**req, "mu": 0.0, "t": 10**18})["results"][0]["status"] == "ok"
