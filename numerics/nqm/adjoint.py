@@ -227,10 +227,16 @@ class Adjoint:
             s0[0] = self.X0
             lam = np.zeros((3, d))
             lam[0] = 0.5 * self.h
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            segment(s0, 0, T, lam, True)
-            Xf = final["s"] if self.sgd else final["s"][0]
-            excess = 0.5 * float(self.h @ Xf)
+        try:
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                segment(s0, 0, T, lam, True)
+        finally:
+            # ``segment`` calls itself, so its closure is a reference cycle that holds ``self`` and
+            # its buffers (up to max_store floats) until the cyclic collector happens to run: an
+            # optimiser making a fresh Adjoint per call then held >1 GB. Breaking it frees them now.
+            segment = None  # noqa: F841 - clears the closure cell the recursion reads
+        Xf = final["s"] if self.sgd else final["s"][0]
+        excess = 0.5 * float(self.h @ Xf)
         ok = math.isfinite(excess) and np.isfinite(ge).all() and (self.sgd or np.isfinite(gm).all())
         if not ok:
             raise ValidationError("etas", "the expected loss or its gradient overflows float64 for this schedule")
