@@ -99,7 +99,7 @@ from typing import Any
 import numpy as np
 
 from ..problems import LeastSquaresProblem
-from ..quadratic.stable import log_abs_one_minus
+from ..quadratic.stable import _log_abs_grid  # log_abs_one_minus on a (step size x eigenvalue) grid, bit for bit
 from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_reals, as_vector_of_length
 from ..results import result_type, returns
 
@@ -351,10 +351,23 @@ def _terms(c: np.ndarray, x: np.ndarray, sx: np.ndarray, hi: float = _LIN_HI) ->
     xmin = np.min(np.where((sc != 0) & np.isfinite(x), x, np.inf), axis=-1, initial=np.inf)
     lin = (np.isneginf(big) | ((big >= _LIN_LO) & (big <= hi))) & (xmin >= _X_MIN)
     m = np.where(lin | np.isneginf(big), 0.0, big)
+    # each row in the one form it uses (the same numbers as forming both and selecting)
+    v = np.empty(np.broadcast_shapes(np.shape(c), x.shape, sx.shape))
     with np.errstate(under="ignore", over="ignore", invalid="ignore"):
-        v_lin = c * sx * np.exp(x)
-        v_log = np.where(sc != 0, sc * sx * np.exp(lt - m[:, None]), 0.0)
-    return m, np.where(lin[:, None], v_lin, v_log)
+        if lin.any():
+            v[lin] = c * sx[lin] * _exp(x[lin])
+        if not lin.all():
+            log = ~lin
+            v[log] = np.where(sc != 0, sc * sx[log] * _exp(lt[log] - m[log][:, None]), 0.0)
+    return m, v
+
+
+def _exp(x: np.ndarray) -> np.ndarray:
+    """np.exp(x), without calling it where x < -746 (exp(x) < 2^-1075 rounds to 0 there; libm's
+    underflow path costs several ordinary exps, and at large t most exponents are there)."""
+    out = np.zeros(x.shape)
+    np.exp(x, out=out, where=~(x < -746.0))
+    return out
 
 
 def _coeffs(sp: LeastSquaresSpectrum, la: np.ndarray, sa: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -457,7 +470,7 @@ def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0
     tf = tt.astype(np.float64)
     n = p.n
 
-    la, sa = log_abs_one_minus(eta_f[:, None], sp.lam[None, :], 2 * k1)  # (N, r)
+    la, sa = _log_abs_grid(eta_f, sp.lam, 2 * k1)  # (N, r)
     ones = np.ones_like(la)
 
     # training loss: (||r||^2 + sum_i z_i^2 a_i^(2t)) / (2n)
@@ -519,7 +532,7 @@ def iterate(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: An
     """
     sp = _as_spectrum(problem, w0)
     eta, t, shape = _grid(eta, t)
-    la, sa = log_abs_one_minus(eta.reshape(-1)[:, None], sp.lam[None, :])
+    la, sa = _log_abs_grid(eta.reshape(-1), sp.lam)
     m, q = _coeffs(sp, la, sa, t.reshape(-1)[:, None])
     with np.errstate(under="ignore"):
         b = np.exp(-m)[:, None] * sp.w0[None, :] - q @ sp.V.T  # w_t / e^M
@@ -602,7 +615,7 @@ def first_crossing(
 
 def _norms_range(sp: LeastSquaresSpectrum, eta: np.ndarray, start: int, stop: int) -> np.ndarray:
     """ln ||w_tau|| for tau = start..stop (>= 1) at each eta (1-D): shape (len(eta), stop - start + 1)."""
-    la, sa = log_abs_one_minus(eta[:, None], sp.lam[None, :])
+    la, sa = _log_abs_grid(eta, sp.lam)
     with np.errstate(divide="ignore"):
         lnull = math.log(sp.null_w0_norm2) if sp.null_w0_norm2 > 0 else -np.inf
     out = np.empty((la.shape[0], stop - start + 1))

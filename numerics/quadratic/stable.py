@@ -23,10 +23,36 @@ How it stays accurate:
   error-free product on frexp-scaled mantissas), with ``log1p`` where :math:`a_i` is near 1 or -1,
   so the points :math:`\eta = 1/\lambda_i` and :math:`\eta = 2/\lambda_i` are resolved as well as
   the float64 inputs allow.
-* Every sum is a (signed) log-sum-exp: nothing is raised to the power :math:`2t`, so there is no
-  overflow or underflow at :math:`t = 10^9`; the only error that grows with :math:`t` is the
-  unavoidable :math:`\approx \epsilon\,2t\,|\ln|a_i||` of multiplying by :math:`2t`.
+* Every sum is taken relative to the dominant term :math:`m` (the largest
+  :math:`c_i^2\lambda_i a_i^{2t}`): weights :math:`w_i = e^{\mathrm{rel}_i} \le 1 = w_m`, with
+  :math:`\mathrm{rel}_i = \ln(c_i^2\lambda_i a_i^{2t}) - \ln(c_m^2\lambda_m a_m^{2t})` formed from
+  differences of :math:`\ln|a|` before the multiplication by :math:`2t`; nothing is raised to the
+  power :math:`2t`, so there is no overflow or underflow at :math:`t = 10^9`; the only error that
+  grows with :math:`t` is the unavoidable :math:`\approx \epsilon\,2t\,|\ln|a_i||` of multiplying by
+  :math:`2t`.
 * :math:`G''` uses the variance form, which has no cancellation of order :math:`t`.
+
+Two paths compute these (issue 17), row by row (one row = one (eta, t)):
+
+* the fast path (``_fast``), for every row whose numbers are in ordinary ranges: one pass per
+  block of ``_CHUNK`` entries for :math:`\ln|a_i|` (Dekker's product of the values themselves,
+  ``log1p`` or ``log`` chosen per entry: the same numbers as :func:`log_abs_one_minus`) and the
+  dominant component, then :math:`w_i` and :math:`r_i = \lambda_i/a_i` in linear space (with
+  :math:`a_i = (1 - p_i) - e_i` from the exact product, relative error :math:`\le 2\epsilon`), and
+  :math:`S_0 = \sum w`, :math:`S_1 = \sum w r`, :math:`\sum w|r|`, :math:`S_2 = \sum w r^2`,
+  :math:`V = \sum w (r - S_1/S_0)^2`; so :math:`G' = -2S_1/S_0`, :math:`G'' = 4tV/S_0 - 2S_2/S_0`,
+  :math:`\ln|df/d\eta| = \ln t + \ln(c_m^2\lambda_m a_m^{2t}) + \ln|S_1|`. Work blocks bound the
+  extra memory by three arrays of length d plus ``_CHUNK``-sized blocks.
+* the log-space path (``_log_space``: each weight and ratio as the exp of a logarithm, a signed
+  log-sum-exp for :math:`df/d\eta`), for the rows the fast path declines: :math:`f(w_t) = 0`,
+  :math:`t = 1` with some :math:`a_i = 0`, :math:`\eta\lambda_i` beyond :math:`2^{1000}` or below
+  :math:`2^{-1020}`, ratios :math:`|r_i|` outside :math:`[2^{-450}, 2^{450}]` or spread by more than
+  :math:`2^{400}` (where an underflowed weight times a huge ratio could matter).
+
+Both give :math:`\ln f`, :math:`\tfrac1t\ln f` and ``max_abs_log_factor`` bit for bit alike; G',
+G'' and the rest agree to rounding (``tests/numerics/test_stable_fast.py``); measured against
+60-digit mpmath on 450 random problems with the edge step sizes, neither is less accurate
+(``benchmarks/evaluate.py`` prints time, memory and error next to bare numpy).
 
 This module imports only numpy, so ``l2l eval`` starts fast.
 
@@ -172,20 +198,76 @@ class QuadraticEvaluation:
     max_abs_log_factor: np.ndarray  #: max_i |ln|1 - eta lambda_i|| over components with c_i != 0
 
 
-def _problem_terms(problem: QuadraticProblem) -> tuple:
-    """(lam_i, ln c_i^2, ln lam_i, ln(c_i^2 lam_i), the mantissa split of lam_i) over the components
-    with c_i != 0 (the others never contribute)."""
-    keep = problem.coefficients != 0
-    lam = problem.eigenvalues[keep]
-    lc2, llam = 2.0 * np.log(np.abs(problem.coefficients[keep])), np.log(lam)
-    return lam, lc2, llam, lc2 + llam, split_mantissa(lam)
+class _Terms:
+    """What one problem contributes to every evaluation, computed once: over the components with
+    c_i != 0 (the others never contribute), ``lam`` = lambda_i and ``base`` = ln(c_i^2 lambda_i) =
+    2 ln|c_i| + ln lambda_i (computed in blocks of ``_CHUNK`` entries: the same numbers as
+    whole-array operations, in cache), ``direct``: every lambda_i in [2^-960, 2^960] (Veltkamp's
+    split of lambda_i itself neither overflows nor underflows: :func:`_fast` may run); and, on first
+    use by the log-space path, ``lc2`` = ln c_i^2, ``llam`` = ln lambda_i and ``split``, the
+    mantissa split of :func:`~numerics.exact_product.split_mantissa`."""
+
+    __slots__ = ("lam", "c", "base", "lam_min", "lam_max", "direct", "_logs", "_split")
+
+    def __init__(self, problem: QuadraticProblem) -> None:
+        keep = problem.coefficients != 0
+        if keep.all():
+            lam, c = problem.eigenvalues, problem.coefficients
+        else:
+            lam, c = problem.eigenvalues[keep], problem.coefficients[keep]
+        self.lam, self.c = lam, c
+        self.lam_min, self.lam_max = float(np.min(lam)), float(np.max(lam))
+        self.direct = _SPLIT_MIN <= self.lam_min and self.lam_max <= _SPLIT_MAX
+        self._logs = self._split = None
+        d = lam.size
+        self.base = np.empty(d)
+        lc2, llam = np.empty(min(d, _CHUNK)), np.empty(min(d, _CHUNK))
+        for j0 in range(0, d, _CHUNK):
+            j1 = min(d, j0 + _CHUNK)
+            self._block_logs(j0, j1, lc2[: j1 - j0], llam[: j1 - j0])
+            np.add(lc2[: j1 - j0], llam[: j1 - j0], out=self.base[j0:j1])
+
+    def _block_logs(self, j0: int, j1: int, lc2: np.ndarray, llam: np.ndarray) -> None:
+        """ln c_i^2 (as 2.0 * np.log(np.abs(c))) and ln lambda_i of components j0..j1-1."""
+        np.abs(self.c[j0:j1], out=lc2)
+        np.log(lc2, out=lc2)
+        lc2 *= 2.0
+        np.log(self.lam[j0:j1], out=llam)
+
+    @property
+    def lc2(self) -> np.ndarray:
+        return self._log_arrays()[0]
+
+    @property
+    def llam(self) -> np.ndarray:
+        return self._log_arrays()[1]
+
+    def _log_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._logs is None:
+            lc2, llam = np.empty(self.lam.size), np.empty(self.lam.size)
+            for j0 in range(0, self.lam.size, _CHUNK):
+                j1 = min(self.lam.size, j0 + _CHUNK)
+                self._block_logs(j0, j1, lc2[j0:j1], llam[j0:j1])
+            self._logs = (lc2, llam)
+        return self._logs
+
+    @property
+    def split(self) -> tuple:
+        if self._split is None:
+            self._split = split_mantissa(self.lam)
+        return self._split
 
 
-def _log_terms(problem: QuadraticProblem | tuple, eta_f: np.ndarray, t_f: np.ndarray) -> tuple:
+def _problem_terms(problem: QuadraticProblem) -> _Terms:
+    return _Terms(problem)
+
+
+def _log_terms(problem: QuadraticProblem | _Terms, eta_f: np.ndarray, t_f: np.ndarray) -> tuple:
     """The log-space terms of f(w_t) shared by :func:`evaluate` and :func:`log_objective_grad`
     (``eta_f`` flat, ``t_f`` a float column of the same length; ``problem`` may be its
     :func:`_problem_terms`, computed once by a caller that evaluates many times)."""
-    lam, lc2, llam, base, lam_split = _problem_terms(problem) if isinstance(problem, QuadraticProblem) else problem
+    terms = _Terms(problem) if isinstance(problem, QuadraticProblem) else problem
+    lam, lc2, llam, base, lam_split = terms.lam, terms.lc2, terms.llam, terms.base, terms.split
     pm, em, k = two_product_scaled(eta_f[:, None], lam[None, :], lam_split)  # eta lam exactly, (n, d)
     la, sa = _log_abs_from_product(pm, em, k)
     zero = np.isneginf(la)  # a_i == 0 exactly
@@ -217,6 +299,308 @@ def _grad_terms(la, sa, zero, llam, rel, lse_rel, loss_is_zero) -> tuple:
     return lq, lr, term, s1, -2.0 * s1
 
 
+def _log_space(terms: _Terms, eta_f: np.ndarray, t_f: np.ndarray, full: bool) -> dict:
+    """Every field on flat rows by the log-space path (each weight and ratio as exp of a logarithm,
+    signed log-sum-exp): the fallback of :func:`_fast` for the rows it declines. ``full=False``:
+    ``grad`` only."""
+    t_f = t_f[:, None]
+    la, sa, zero, lc2, llam, t_f, top, rel, lse_rel, lse_f, loss_is_zero = _log_terms(terms, eta_f, t_f)
+    with np.errstate(under="ignore", over="ignore", invalid="ignore", divide="ignore"):
+        lq, lr, term, s1, grad = _grad_terms(la, sa, zero, llam, rel, lse_rel, loss_is_zero)
+        if not full:
+            return {"grad": np.where(loss_is_zero, np.nan, grad)}
+        log_loss = lse_f + _LN_HALF
+        log_objective = log_loss / t_f[:, 0]
+        ls1, sgn1 = _signed_logsumexp(rel + lr, sa)  # ln|sum c^2 lam^2 a^(2t-1)| - top
+        naive_grad_sign = (-sgn1).astype(np.int8)
+        naive_grad_log_abs = np.log(t_f[:, 0]) + top + ls1
+        grad_abs_terms = 2.0 * np.sum(term, axis=-1)
+        dev = np.abs(sa * np.exp(lr) - s1[:, None])  # |r_i - rbar|
+        var = np.sum(np.where(zero, 0.0, np.exp(lq + 2.0 * np.log(dev))), axis=-1)
+        s2 = np.sum(np.exp(lq + 2.0 * lr), axis=-1)
+        ref = np.where(loss_is_zero, 0.0, lse_f)[:, None]
+        z = np.sum(np.where(zero & (t_f == 1.0), np.exp(lc2 + 3.0 * llam - ref), 0.0), axis=-1)
+        hess = 4.0 * t_f[:, 0] * (var + z) - 2.0 * (s2 + z)
+    return {
+        "log_loss": log_loss,
+        "log_objective": log_objective,
+        "grad": np.where(loss_is_zero, np.nan, grad),
+        "hess": np.where(loss_is_zero, np.nan, hess),
+        "naive_grad_sign": naive_grad_sign,
+        "naive_grad_log_abs": naive_grad_log_abs,
+        "loss_is_zero": loss_is_zero,
+        "grad_abs_terms": grad_abs_terms,
+        "max_abs_log_factor": np.max(np.where(zero, 0.0, np.abs(la)), axis=-1),
+    }
+
+
+#: Work block of the fast path, in entries of the (step size x component) grid: a block of rows
+#: (or, for d > _CHUNK, of one row's columns) at a time keeps the working arrays in cache and the
+#: extra memory at a few arrays of length max(d, _CHUNK), whatever the number of step sizes.
+_CHUNK = 1 << 16
+_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's constant (as in numerics/exact_product.py)
+#: The fast path splits eta and lambda_i themselves (not their mantissas): both in
+#: [2^-960, 2^960] (or eta smaller but every eta*lambda_i <= 1/2, where the error term is not
+#: used for ln|a|, and 1 - p - e = 1 - p), and eta*lambda_i in [2^-1020, 2^1000] (normal,
+#: finite), keep every partial product of Dekker's algorithm exact where eta*lambda_i > 1/2 and
+#: fl(eta*lambda_i) the same number as the mantissa product scaled back.
+_SPLIT_MIN, _SPLIT_MAX = 2.0**-960, 2.0**960
+_P_MIN, _P_MAX = 2.0**-1020, 2.0**1000
+#: Linear space is used for a row when every ratio |r_i| = lambda_i/|a_i| is <= 2^450, the
+#: dominant component's |r_m| >= 2^-450 and max_i |r_i| <= 2^400 |r_m|: then a weight w_i =
+#: exp(rel_i) lost to underflow (< 2^-1022) changes sum w|r| by < d 2^-622 and sum w r^2 by
+#: < d 2^-222 of their dominant term (w_m = 1), products that underflow by < d 2^-1074 << r_m^2,
+#: and nothing overflows (w r^2 <= 2^900).
+_R_MIN, _R_MAX, _R_RATIO = 2.0**-450, 2.0**450, 2.0**400
+
+
+def _ln_abs_block(et, xh, xl, lc, YH, YL, P, E, S, U, M1, M2, M3, L, A) -> None:
+    """ln|1 - eta lambda| into L, a = (1 - p) - e into A and |a| into S, for the block of rows eta
+    (a column ``et`` with Veltkamp's halves ``xh + xl``) and columns ``lc``; the other arguments are
+    work arrays of the block's shape (``YH``, ``YL`` of the columns'). The same numbers as
+    :func:`log_abs_one_minus` wherever eta and lambda are in [2^-960, 2^960] (or every p <= 1/2)
+    and p in [2^-1020, 2^1000] (see ``_fast``)."""
+    np.multiply(lc, _SPLIT, out=YL)  # Veltkamp: yh = cy - (cy - lam), yl = lam - yh
+    np.subtract(YL, lc, out=YH)
+    np.subtract(YL, YH, out=YH)
+    np.subtract(lc, YH, out=YL)
+    np.multiply(et, lc, out=P)  # p = fl(eta lam)
+    np.multiply(xh, YH, out=E)  # e = ((xh yh - p) + xh yl + xl yh) + xl yl
+    np.subtract(E, P, out=E)
+    np.multiply(xh, YL, out=S)
+    E += S
+    np.multiply(xl, YH, out=S)
+    E += S
+    np.multiply(xl, YL, out=S)
+    E += S
+    np.subtract(1.0, P, out=A)  # a = (1 - p) - e
+    A -= E
+    # log1p where p <= 1/2 (of 0 - p = (0 - p) - e, as fl(p + e) = p) and where
+    # 3/2 < p <= 3 (of (p - 2) + e = -((2 - p) - e)): u = s ((c - p) - e) with c = 0, s = 1
+    # or c = 2, s = -1, the same number in both (2 - p, p - 2 and negation are exact there)
+    np.greater(P, 1.5, out=M2)
+    np.multiply(M2, 2.0, out=U)  # c
+    np.subtract(1.0, U, out=S)  # s
+    np.subtract(U, P, out=U)
+    U -= E
+    U *= S
+    np.less_equal(P, 3.0, out=M3)
+    M2 &= M3
+    np.less_equal(P, 0.5, out=M1)
+    M2 |= M1
+    np.log1p(U, out=L, where=M2)
+    np.logical_not(M2, out=M3)  # log|a| where 1/2 < p <= 3/2 or p > 3
+    np.abs(A, out=S)
+    np.log(S, out=L, where=M3)
+
+
+def _rows_in_range(eta: np.ndarray, lam_min: float, lam_max: float) -> np.ndarray:
+    """Step sizes whose row :func:`_ln_abs_block` computes exactly (ranges at ``_SPLIT_MIN``)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        p_max = eta * lam_max
+        return (eta == 0.0) | (
+            ((_SPLIT_MIN <= eta) | (p_max <= 0.5)) & (eta <= _SPLIT_MAX) & (eta * lam_min >= _P_MIN) & (p_max <= _P_MAX)
+        )
+
+
+def _log_abs_grid(eta: np.ndarray, lam: np.ndarray, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``log_abs_one_minus(eta[:, None], lam[None, :], shift)`` bit for bit (flat ``eta``, ``lam``),
+    by :func:`_ln_abs_block` in blocks of ``_CHUNK`` entries for the rows in its ranges (about five
+    times faster on large grids) and by :func:`log_abs_one_minus` for the others.
+
+    >>> la, sa = _log_abs_grid(np.array([0.0, 0.5, 2.0]), np.array([1.0, 2.0]))
+    >>> bool(np.array_equal(la, log_abs_one_minus(np.array([[0.0], [0.5], [2.0]]), np.array([[1.0, 2.0]]))[0]))
+    True
+    """
+    eta = np.asarray(eta, np.float64).reshape(-1)
+    lam = np.asarray(lam, np.float64).reshape(-1)
+    n, d = eta.size, lam.size
+    with np.errstate(over="ignore", under="ignore"):
+        lam_s = np.ldexp(lam, int(shift))
+    if n == 0 or d == 0 or not (_SPLIT_MIN <= float(np.min(lam_s)) and float(np.max(lam_s)) <= _SPLIT_MAX):
+        return log_abs_one_minus(eta[:, None], lam[None, :], shift)
+    ok = _rows_in_range(eta, float(np.min(lam_s)), float(np.max(lam_s)))
+    la, sa = np.empty((n, d)), np.empty((n, d))
+    rows = np.flatnonzero(ok)
+    nb = max(1, min(rows.size, _CHUNK // d))
+    cw = min(d, _CHUNK)
+    p, e, s, u, L, A = (np.empty((nb, cw)) for _ in range(6))
+    m1, m2, m3 = (np.empty((nb, cw), bool) for _ in range(3))
+    yh, yl = np.empty(cw), np.empty(cw)
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        for b0 in range(0, rows.size, nb):
+            idx = rows[b0 : b0 + nb]
+            k = idx.size
+            et = eta[idx][:, None]
+            cx = _SPLIT * et
+            xh = cx - (cx - et)
+            xl = et - xh
+            for j0 in range(0, d, cw):
+                w = min(d, j0 + cw) - j0
+                Lb, Ab = L[:k, :w], A[:k, :w]
+                _ln_abs_block(et, xh, xl, lam_s[j0 : j0 + w], yh[:w], yl[:w], p[:k, :w], e[:k, :w], s[:k, :w],
+                              u[:k, :w], m1[:k, :w], m2[:k, :w], m3[:k, :w], Lb, Ab)
+                la[idx, j0 : j0 + w] = Lb
+                sa[idx, j0 : j0 + w] = np.sign(Ab)
+    if rows.size < n:
+        rest = np.flatnonzero(~ok)
+        la[rest], sa[rest] = log_abs_one_minus(eta[rest][:, None], lam[None, :], shift)
+    return la, sa
+
+
+def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[dict, np.ndarray]:
+    """Every field on flat rows by one pass for ln|a_i| and the dominant component, and one for the
+    weights w_i = exp(rel_i) and the ratios r_i = lambda_i / a_i, in linear space; returns the
+    fields and the rows it declines (``slow``: computed again by :func:`_log_space`).
+
+    ln|a_i| is the same number as :func:`log_abs_one_minus` gives (the same operations on the same
+    floats: Dekker's product of the values, which equals the scaled mantissa product in range;
+    ``log1p(0 - p)`` for p <= 1/2, ``log|(1 - p) - e|`` for 1/2 < p <= 3/2 and p > 3 (where
+    ``(1 - p) - e = -((p - 1) + e)`` exactly: rounding is symmetric), ``log1p((p - 2) + e)`` for
+    3/2 < p <= 3), and so are the dominant index, rel_i, ln f and ``max_abs_log_factor``. The ratio
+    r_i = lambda_i / a_i from a = (1 - p) - e (relative error <= 2 eps, where exp(ln lambda -
+    ln|a|) errs by eps |ln lambda - ln|a||) replaces the log-space ln|r_i|; then
+    G' = -2 S1/S0, G'' = 4t V/S0 - 2 S2/S0 (variance form: V = sum w (r - S1/S0)^2),
+    sum_i c^2 lam^2 a^(2t-1) = e^top S1, with S0 = sum w, S1 = sum w r, S2 = sum w r^2.
+
+    Declined rows: eta or eta*lambda_i outside the ranges above, f(w_t) = 0, t = 1 with some
+    a_i = 0 (the Z term), ratios outside [_R_MIN, _R_MAX] or spread beyond _R_RATIO (underflow of
+    weights could matter).
+    """
+    n, d = eta.size, terms.lam.size
+    lam, base = terms.lam, terms.base
+    ok = _rows_in_range(eta, terms.lam_min, terms.lam_max) & terms.direct
+    out = {
+        "log_loss": np.full(n, np.nan),
+        "log_objective": np.full(n, np.nan),
+        "grad": np.full(n, np.nan),
+        "hess": np.full(n, np.nan),
+        "naive_grad_sign": np.zeros(n, np.int8),
+        "naive_grad_log_abs": np.full(n, np.nan),
+        "loss_is_zero": np.zeros(n, bool),
+        "grad_abs_terms": np.full(n, np.nan),
+        "max_abs_log_factor": np.full(n, np.nan),
+    }
+    if not full:
+        out = {"grad": out["grad"]}
+    slow = ~ok
+    rows = np.flatnonzero(ok)
+    if rows.size == 0:
+        return out, slow
+    nb = max(1, min(rows.size, _CHUNK // d))  # rows per block
+    cw = min(d, _CHUNK)  # columns per chunk
+    # la holds ln|a_i| (pass 1), then the weights w_i (pass 2); ra holds a_i, then r_i
+    la, ra = np.empty((nb, d)), np.empty((nb, d))
+    w = la
+    p, e, s, u = (np.empty((nb, cw)) for _ in range(4))
+    yh, yl = np.empty(cw), np.empty(cw)
+    m1, m2, m3 = (np.empty((nb, cw), bool) for _ in range(3))
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        for b0 in range(0, rows.size, nb):
+            idx = rows[b0 : b0 + nb]
+            k = idx.size
+            et = eta[idx][:, None]
+            cx = _SPLIT * et
+            xh = cx - (cx - et)
+            xl = et - xh
+            tt = 2.0 * t[idx][:, None]
+            best = np.full(k, -np.inf)
+            arg = np.zeros(k, np.int64)
+            mabs = np.zeros(k)
+            zany = np.zeros(k, bool)
+            # pass 1: ln|a_i| (kept), a_i (kept), the dominant component m = argmax base + 2t ln|a|
+            for j0 in range(0, d, cw):
+                j1 = min(d, j0 + cw)
+                P, E, S, U = p[:k, : j1 - j0], e[:k, : j1 - j0], s[:k, : j1 - j0], u[:k, : j1 - j0]
+                M1, M2, M3 = m1[:k, : j1 - j0], m2[:k, : j1 - j0], m3[:k, : j1 - j0]
+                L, A = la[:k, j0:j1], ra[:k, j0:j1]
+                _ln_abs_block(et, xh, xl, lam[j0:j1], yh[: j1 - j0], yl[: j1 - j0], P, E, S, U, M1, M2, M3, L, A)
+                zc = S.min(axis=1) == 0.0  # some a_i = 0 exactly (S = |a|)
+                if zc.any():  # max |ln|a_i|| over a_i != 0
+                    zany |= zc
+                    np.equal(A, 0.0, out=M1)
+                    np.abs(L, out=S)
+                    np.copyto(S, 0.0, where=M1)
+                    np.maximum(mabs, S.max(axis=1), out=mabs)
+                else:
+                    np.maximum(mabs, np.maximum(L.max(axis=1), -L.min(axis=1)), out=mabs)
+                np.multiply(L, tt, out=S)  # base + 2t ln|a|
+                S += base[j0:j1]
+                j = np.argmax(S, axis=1)
+                v = S[np.arange(k), j]
+                up = v > best  # the first maximum, as one argmax over the row
+                best[up], arg[up] = v[up], j[up] + j0
+            la_m = la[np.arange(k), arg]
+            base_m = base[arg]
+            # pass 2: weights w = exp(rel), ratios r = lam / a (over a, in place), their sums
+            S0, S1, A1, S2 = np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k)
+            rmax = np.zeros(k)
+            for j0 in range(0, d, cw):
+                j1 = min(d, j0 + cw)
+                S, U, M1 = s[:k, : j1 - j0], u[:k, : j1 - j0], m1[:k, : j1 - j0]
+                L, A, W = la[:k, j0:j1], ra[:k, j0:j1], w[:k, j0:j1]
+                np.subtract(L, la_m[:, None], out=S)  # rel = (base - base_m) + 2t (ln|a| - ln|a_m|)
+                S *= tt
+                np.subtract(base[j0:j1], base_m[:, None], out=U)
+                S += U
+                # exp only where it does not underflow to 0 (exp(x) < 2^-1075 rounds to 0 for
+                # x < -746; glibc's underflow path costs 2-3 plain exps, and at t = 10^9 most rel are there)
+                W[...] = 0.0  # W is L: ln|a| is no longer needed
+                np.greater_equal(S, -746.0, out=M1)
+                np.exp(S, out=W, where=M1)
+                if zany.any():
+                    np.equal(A, 0.0, out=M1)
+                np.divide(lam[j0:j1], A, out=A)
+                if zany.any():
+                    np.copyto(A, 0.0, where=M1)  # a_i = 0: w_i = 0 exactly, and no 0 * inf
+                np.multiply(W, A, out=U)
+                S1 += U.sum(axis=1)
+                if full:
+                    np.abs(U, out=S)
+                    A1 += S.sum(axis=1)
+                    U *= A
+                    S2 += U.sum(axis=1)
+                np.maximum(rmax, np.maximum(A.max(axis=1), -A.min(axis=1)), out=rmax)  # max |r_i|
+            S0 = w[:k].sum(axis=1)  # one sum over the whole row: the same number as the log-space path
+            r_m = np.abs(ra[np.arange(k), arg])
+            loss_is_zero = np.isneginf(la_m)
+            declined = loss_is_zero | ~(rmax <= _R_MAX) | ~(r_m >= _R_MIN) | ~(rmax <= _R_RATIO * r_m) | (zany & (tt[:, 0] == 2.0))
+            slow[idx[declined]] = True
+            s1 = S1 / S0
+            out["grad"][idx] = -2.0 * s1
+            if not full:
+                continue
+            V = np.zeros(k)  # pass 3: sum w (r - rbar)^2
+            for j0 in range(0, d, cw):
+                j1 = min(d, j0 + cw)
+                S = s[:k, : j1 - j0]
+                np.subtract(ra[:k, j0:j1], s1[:, None], out=S)
+                S *= S
+                S *= w[:k, j0:j1]
+                V += S.sum(axis=1)
+            tf = tt[:, 0] / 2.0
+            top = base_m + tt[:, 0] * la_m  # ln(c_m^2 lam_m a_m^2t)
+            log_loss = (top + np.log(S0)) + _LN_HALF
+            out["log_loss"][idx] = log_loss
+            out["log_objective"][idx] = log_loss / tf
+            out["hess"][idx] = 4.0 * tf * (V / S0) - 2.0 * (S2 / S0)
+            out["naive_grad_sign"][idx] = -np.sign(S1).astype(np.int8)
+            out["naive_grad_log_abs"][idx] = np.log(tf) + top + np.log(np.abs(S1))
+            out["grad_abs_terms"][idx] = 2.0 * (A1 / S0)
+            out["max_abs_log_factor"][idx] = mabs
+    return out, slow
+
+
+def _fields(terms: _Terms, eta_f: np.ndarray, t_f: np.ndarray, full: bool) -> dict:
+    """:func:`_fast` on every row, :func:`_log_space` on the rows it declines."""
+    out, slow = _fast(terms, eta_f, t_f, full)
+    if slow.any():
+        rows = np.flatnonzero(slow)
+        for name, value in _log_space(terms, eta_f[rows], t_f[rows], full).items():
+            out[name][rows] = value
+    return out
+
+
 def _inputs(problem: QuadraticProblem, eta: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
     """The checked problem, and ``eta`` (>= 0) and ``t`` (horizons) broadcast together."""
     if not isinstance(problem, QuadraticProblem):
@@ -232,9 +616,9 @@ def _inputs(problem: QuadraticProblem, eta: Any, t: Any) -> tuple[np.ndarray, np
 def log_objective_grad(problem: QuadraticProblem, eta: Any, t: Any) -> np.ndarray:
     """G'(eta) = d/d eta of (1/t) ln f(w_t) alone, at the broadcast of ``eta`` and ``t``: the same
     numbers as ``evaluate(problem, eta, t).log_objective_grad`` (the same code computes them,
-    without the other fields: about a third of the time), NaN where f(w_t) = 0."""
+    without the other fields), NaN where f(w_t) = 0."""
     eta, t = _inputs(problem, eta, t)
-    return _gprime(problem, eta.reshape(-1), t.reshape(-1).astype(np.float64)).reshape(eta.shape)
+    return _gprime(_Terms(problem), eta.reshape(-1), t.reshape(-1).astype(np.float64)).reshape(eta.shape)
 
 
 def log_objective_grad_kernel(problem: QuadraticProblem) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -252,16 +636,13 @@ def log_objective_grad_kernel(problem: QuadraticProblem) -> Callable[[np.ndarray
     """
     if not isinstance(problem, QuadraticProblem):
         raise ValidationError("problem", f"must be a QuadraticProblem (got {type(problem).__name__})")
-    terms = _problem_terms(problem)
+    terms = _Terms(problem)
     return lambda eta_f, t_f: _gprime(terms, eta_f, t_f)
 
 
-def _gprime(problem: QuadraticProblem | tuple, eta_f: np.ndarray, t_f: np.ndarray) -> np.ndarray:
-    """G' on checked flat float64 arrays (``problem`` or its :func:`_problem_terms`)."""
-    la, sa, zero, _, llam, _, _, rel, lse_rel, _, loss_is_zero = _log_terms(problem, eta_f, t_f[:, None])
-    with np.errstate(under="ignore", over="ignore", invalid="ignore", divide="ignore"):
-        grad = _grad_terms(la, sa, zero, llam, rel, lse_rel, loss_is_zero)[4]
-    return np.where(loss_is_zero, np.nan, grad)
+def _gprime(terms: _Terms, eta_f: np.ndarray, t_f: np.ndarray) -> np.ndarray:
+    """G' on checked flat float64 arrays."""
+    return _fields(terms, np.asarray(eta_f, np.float64), np.asarray(t_f, np.float64), full=False)["grad"]
 
 
 @returns(QuadraticEvaluation)
@@ -269,35 +650,12 @@ def evaluate(problem: QuadraticProblem, eta: Any, t: Any) -> QuadraticEvaluation
     """Evaluate every meta-objective quantity at the broadcast of ``eta`` (>= 0) and ``t`` (>= 1).
 
     ``eta`` and ``t`` broadcast like numpy arrays; pass ``eta[:, None]`` and ``t[None, :]`` for a
-    grid. Work and memory are O(size of the broadcast x dim).
+    grid. Work O(size of the broadcast x dim); extra memory a few arrays of length
+    max(dim, 16384) beyond the outputs (a step size at a time when dim is large).
     """
     eta, t = _inputs(problem, eta, t)
     shape = eta.shape
-    eta_f = eta.reshape(-1)
-    t_f = t.reshape(-1).astype(np.float64)[:, None]
-    la, sa, zero, lc2, llam, t_f, top, rel, lse_rel, lse_f, loss_is_zero = _log_terms(problem, eta_f, t_f)
-    log_loss = lse_f + _LN_HALF
-    log_objective = log_loss / t_f[:, 0]
-
-    with np.errstate(under="ignore", over="ignore", invalid="ignore", divide="ignore"):
-        # ln q_i = rel_i - lse_rel, and ln|r_i| = ln lam_i - ln|a_i| is O(1): a dominant component
-        # (q_i ~ 1) enters G' and G'' with full relative accuracy at any t.
-        lq, lr, term, s1, grad = _grad_terms(la, sa, zero, llam, rel, lse_rel, loss_is_zero)
-        ls1, sgn1 = _signed_logsumexp(rel + lr, sa)  # ln|sum c^2 lam^2 a^(2t-1)| - top
-        naive_grad_sign = (-sgn1).astype(np.int8)
-        naive_grad_log_abs = np.log(t_f[:, 0]) + top + ls1
-
-        grad_abs_terms = 2.0 * np.sum(term, axis=-1)
-
-        dev = np.abs(sa * np.exp(lr) - s1[:, None])  # |r_i - rbar|
-        var = np.sum(np.where(zero, 0.0, np.exp(lq + 2.0 * np.log(dev))), axis=-1)
-        s2 = np.sum(np.exp(lq + 2.0 * lr), axis=-1)
-        ref = np.where(loss_is_zero, 0.0, lse_f)[:, None]
-        z = np.sum(np.where(zero & (t_f == 1.0), np.exp(lc2 + 3.0 * llam - ref), 0.0), axis=-1)
-        hess = 4.0 * t_f[:, 0] * (var + z) - 2.0 * (s2 + z)
-    grad = np.where(loss_is_zero, np.nan, grad)
-    hess = np.where(loss_is_zero, np.nan, hess)
-    max_abs_log_factor = np.max(np.where(zero, 0.0, np.abs(la)), axis=-1)
+    f = _fields(_Terms(problem), eta.reshape(-1), t.reshape(-1).astype(np.float64), full=True)
 
     def out(x: np.ndarray) -> np.ndarray:
         return np.asarray(x).reshape(shape)
@@ -305,13 +663,13 @@ def evaluate(problem: QuadraticProblem, eta: Any, t: Any) -> QuadraticEvaluation
     return QuadraticEvaluation(
         eta=eta.copy(),
         t=t.copy(),
-        log_loss=out(log_loss),
-        log_objective=out(log_objective),
-        log_objective_grad=out(grad),
-        log_objective_hess=out(hess),
-        naive_grad_sign=out(naive_grad_sign),
-        naive_grad_log_abs=out(naive_grad_log_abs),
-        loss_is_zero=out(loss_is_zero),
-        grad_abs_terms=out(grad_abs_terms),
-        max_abs_log_factor=out(max_abs_log_factor),
+        log_loss=out(f["log_loss"]),
+        log_objective=out(f["log_objective"]),
+        log_objective_grad=out(f["grad"]),
+        log_objective_hess=out(f["hess"]),
+        naive_grad_sign=out(f["naive_grad_sign"]),
+        naive_grad_log_abs=out(f["naive_grad_log_abs"]),
+        loss_is_zero=out(f["loss_is_zero"]),
+        grad_abs_terms=out(f["grad_abs_terms"]),
+        max_abs_log_factor=out(f["max_abs_log_factor"]),
     )
