@@ -53,8 +53,13 @@ solution :math:`a^* = \mathrm{diag}(s)^{-1}U^\top y` instead of :math:`m`. Then
 
 a sum of non-negative terms (no cancellation, so small losses near an interpolating solution are
 resolved), and :math:`\mathbb E[S] = \frac1n Z^\top\mathrm{diag}(q + \rho^2)Z`. One step costs
-:math:`O(n r^2)` (two products of ``Z`` with ``r x r`` matrices, for the moments and their
-tangents); :math:`AP A` and :math:`HPH` are elementwise products because ``H`` is diagonal.
+:math:`O(n r^2)`: two batched matrix products, ``Z @ [P, dP]`` (the fourth moments ``q`` and their
+tangents) and ``[Z^T | H delta, H ddelta] @ [diag(w) Z; rank rows]`` (``E[S]`` and the mean-gradient
+outer products ``H delta delta^T H`` with their tangents, in one product), plus about fifteen
+elementwise numpy calls on preallocated buffers; :math:`AP A - \tfrac{\eta^2}{B}HPH = P\circ K`
+with :math:`K = aa^\top - \tfrac{\eta^2}{B}hh^\top` is elementwise because ``H`` is diagonal
+(:func:`_finite_set_recursion` spells out the layout). The value and the eta-tangent share both
+products.
 Singular values below the rank tolerance ``s_max * max(n, d) * eps`` (numpy's ``matrix_rank``
 rule) are treated as zero; the neglected gradient components are of order ``eps`` relative.
 
@@ -107,8 +112,12 @@ Range: no overflow, no NaN
 The recursions are homogeneous once the constant 1 is carried as a state variable ``c``
 (:math:`b \to cb`, :math:`y \to cy`, :math:`\sigma^2 \to c^2\sigma^2`, ...): scaling the
 first-order quantities by :math:`2^k` and the second-order ones by :math:`2^{2k}` commutes with
-a step and with its tangent. Every step the state is rescaled by an exact power of 2 so that its
-largest entry is in [1/2, 1), and the exponents are accumulated in an integer. For step sizes
+a step and with its tangent. The state is rescaled by an exact power of 2 so that its
+largest entry is in [1/2, 1), and the exponents are accumulated in an integer. (Case (a) rescales
+only every ``RESCALE_BLOCK`` = 32 steps, which gives bit for bit the same numbers as long as no
+value leaves the normal range in between; a block in which anything overflowed is recomputed from
+its saved start, rescaling every step, and so are all blocks once the carried constant is below
+2^-60 of the state, e.g. beyond stability.) For step sizes
 beyond stability the expected loss grows like :math:`\rho^{2t}` and is still computed with full
 relative precision; the result is then multiplied back with ``ldexp``, so a value beyond the
 float64 range comes out as ``+inf`` (a derivative as ``+-inf`` with its correct sign), **never
@@ -194,7 +203,7 @@ __all__ = [
     "MAX_BATCH_SIZE",
 ]
 
-#: Largest horizon ``t`` accepted (each step is a few numpy calls, ~10-100 microseconds).
+#: Largest horizon ``t`` accepted (each step is a few numpy calls, ~10-100 microseconds for small r).
 MAX_MOMENT_STEPS = 10**7
 #: Largest accepted work ``len(eta) x t x (per-step flops)``; per-step flops are counted as
 #: ``4 n r^2 + 12 r^2 + 4 n r`` (finite set), ``4 d^2 + 20 d`` (Gaussian; the ``d^2`` is the returned
@@ -231,7 +240,7 @@ class FiniteSetMoments:
     batch_size: int  #: minibatch size (indices drawn with replacement)
     rank: int  #: r = rank X: dimension of the span the iterates move in
     expected_train_loss: Any  #: E[(1/2n) ||X w_t - y||^2]
-    expected_train_loss_grad: Any  #: its d/d eta
+    expected_train_loss_grad: Any  #: its d/d eta (None with grad=False)
     expected_valid_loss: Any  #: E[(1/2n_valid) ||X_valid w_t - y_valid||^2] (or None)
     expected_valid_loss_grad: Any  #: its d/d eta (or None)
     status: Any  #: "ok", or "overflow" if some value above is +-inf (exact value beyond float64)
@@ -418,6 +427,247 @@ def _out(x: Any, scalar: bool) -> Any:
 # (a) finite training set
 
 
+#: Steps between two rescalings of the finite-set state (module docstring, "Range" and "Cost"): the
+#: state is rescaled by an exact power of 2 only every RESCALE_BLOCK steps, which gives bit for bit
+#: the numbers of rescaling every step unless a value leaves the normal float64 range in between;
+#: a block in which anything became non-finite is recomputed from its saved start one step at a
+#: time, and blocks are used only while the carried constant c1 is >= 2^-60 (relative to a state
+#: of size ~1), so that nothing the per-step rescaling keeps can become subnormal within a block.
+RESCALE_BLOCK = 32
+_C1_MIN = 2.0**-60
+
+
+def _finite_set_losses(n: int, c1: np.ndarray, sums: np.ndarray, u: Any, dd: Any, gp: Any, valid: Any) -> tuple:
+    """Losses of N states at once, in the states' units: training loss and d/d eta~ (mantissas),
+    validation ones as (mantissa, exponent relative to the state's units) pairs.
+
+    ``sums`` (N, 4) holds sum_j of (q_j, dq_j, rho_j^2, rho_j drho_j), or (N, 2) of (q_j, rho_j^2)
+    without tangents (then the derivatives are None); with a validation set ``u`` and ``dd``
+    (N, r) are the displacement and d delta / d eta~ (None without tangents), ``gp`` (N, 2) =
+    <Gv, P>, <Gv, dP> (or (N, 1)).
+    """
+    nm = sums.shape[1] // 2
+    tr = (sums[:, nm] + sums[:, 0]) / (2 * n)
+    dtr = (2.0 * sums[:, 3] + sums[:, 1]) / (2 * n) if nm == 2 else None
+    if valid is None:
+        return tr, dtr, None, None
+    Zv, Gv, rv0, kr, ku, g0, nv = valid
+    rv, K = _combine([(c1[:, None] * rv0, kr), (u @ Zv.T, ku)])  # residual = 2^K rv
+    va = _combine([(np.einsum("kn,kn->k", rv, rv) / (2 * nv), 2 * K), (gp[:, 0] / (2 * nv), 2 * ku)])
+    if nm == 1:
+        return tr, dtr, va, None
+    drv = dd @ Zv.T  # unit ku
+    dva = _combine([(np.einsum("kn,kn->k", rv, drv) / nv, K + ku), (gp[:, 1] / (2 * nv), 2 * ku)])
+    return tr, dtr, va, dva
+
+
+def _finite_set_recursion(Z, h, y_perp, etas, B, delta0, t, curve, valid, units, grad=True) -> tuple:
+    r"""The moment recursion of case (a) in reduced coordinates (module docstring), ``t`` steps.
+
+    Layout (chosen so that a step is two matrix products plus ~15 elementwise numpy calls on
+    preallocated buffers): ``PD`` (k, 2, r, r) holds P and its tangent dP; ``DD`` (k, 2, r + 1)
+    holds delta and ddelta with the carried constant c1 as the extra entry of delta (so that
+    ``DD @ [Z^T; -y_perp]`` gives the mean residual rho and its tangent in one product). One step:
+
+    * ``Z @ PD`` and a row-wise dot with Z give q_j = z_j^T P z_j and dq_j (fourth moments);
+    * with v = q + rho^2, w_v = cB v / n and w_dv = (dcB v + cB (dq + 2 rho drho)) / n, one batched
+      product ``[Z^T | Hd dHd] @ [diag(w) Z; rank rows]`` gives cB (E[S] - Hd Hd^T) and its tangent
+      (the mean-gradient outer products ride along as two extra columns of the left factor);
+      P is symmetric only up to rounding (its antisymmetric part is rounding that the map does
+      not amplify faster than P itself: |K_ij| <= the spectral radius of the map) and is
+      symmetrised once at the end;
+    * P' = P o K + R_0 and dP' = dP o K + P o dK + R_1 with K = a a^T - cB h h^T (elementwise, the
+      A P A - cB H P H part), dK its eta-derivative; delta' = a delta, ddelta' = a ddelta - h delta.
+
+    Without ``grad`` the tangents are left out (the second axis of ``PD``, ``DD``, ... has length 1,
+    and the two products are half as wide); the values are the same up to rounding.
+
+    Returns (P, delta, u, c1, E, (tr, dtr, va, dva) at step t, curves or None); the state is 2^E
+    times the stored one (E per step size), as in :func:`_rescale`.
+    """
+    x_loss, x_grad, k1 = units
+    n, r = Z.shape
+    k = etas.size
+    ra = r + 1
+    et = etas[:, None]
+    a = 1.0 - et * h  # (k, r)
+    cB = etas * etas / B
+    dcB = 2.0 * etas / B
+    hh = np.outer(h, h)
+    ha = h[None, :, None] * a[:, None, :]
+    K = (a[:, :, None] * a[:, None, :] - cB[:, None, None] * hh)[:, None]  # (k, 1, r, r), symmetric
+    dK = -(ha + np.swapaxes(ha, 1, 2)) - dcB[:, None, None] * hh  # d K / d eta~, exactly symmetric
+    a_aug = np.ones((k, 1, ra))
+    a_aug[:, 0, :r] = a
+    ZaT = np.empty((ra, n))  # [Z^T; -y_perp]: DD @ ZaT = (rho, drho)
+    ZaT[:r] = Z.T
+    ZaT[r] = -y_perp
+    c_, dc_ = cB / n, dcB / n
+    nm = 2 if grad else 1  # value (and tangent)
+    M24 = np.zeros((k, nm, 2 * nm))  # (q, dq, rho^2, rho drho) -> (w_v, w_dv), or (q, rho^2) -> w_v
+    M24[:, 0, 0] = M24[:, 0, nm] = c_
+    C = np.zeros((k, nm, nm, nm))  # rank rows of the right factor from (Hd, dHd)
+    C[:, 0, 0, 0] = -cB
+    if grad:
+        M24[:, 1, 0] = M24[:, 1, 2] = dc_
+        M24[:, 1, 1] = c_
+        M24[:, 1, 3] = 2.0 * c_
+        C[:, 1, 0, 1] = C[:, 1, 1, 0] = -cB
+        C[:, 1, 0, 0] = -dcB
+
+    PD = np.zeros((k, nm, r, r))
+    DD = np.zeros((k, nm, ra))
+    DD[:, 0, :r] = delta0
+    DD[:, 0, r] = 1.0
+    has_valid = valid is not None
+    if has_valid:
+        Zv, Gv, rv0, kr, ku, g0, nv = valid
+        u = np.zeros((k, r))  # E[a] - a0: u' = a u - eta~ c1 g0
+    else:
+        u = None
+    E = np.zeros(k, dtype=np.int64)
+    ZP = np.empty((k, nm, n, r))
+    RR = np.empty((k, nm, n))
+    V4 = np.empty((k, 2 * nm, n))
+    W2 = np.empty((k, nm, n))
+    Left = np.empty((k, 1, r, n + nm))  # [Z^T | Hd dHd], shared by the value and the tangent
+    Left[:, 0, :, :n] = Z.T
+    HdT = Left[:, 0, :, n:]  # (k, r, nm): H delta, H ddelta
+    Right = np.empty((k, nm, n + nm, r))  # [diag(w_v) Z; rank rows] and [diag(w_dv) Z; rank rows]
+    Rb = np.empty((k, nm, r, r))
+    tmp = np.empty((k, r, r)) if grad else None
+    ecg = np.empty((k, r))
+    nb = RESCALE_BLOCK if curve else 1
+    rec_sums = np.empty((nb, k, 2 * nm))
+    rec_u = np.empty((nb, k, r)) if has_valid else None
+    rec_dd = np.empty((nb, k, r)) if (has_valid and grad) else None
+    rec_gp = np.empty((nb, k, nm)) if has_valid else None
+    rec_c1 = np.empty((nb, k))
+    if curve:
+        tc = np.empty((k, t + 1))
+        tgc = np.empty((k, t + 1)) if grad else None
+        vc = np.empty((k, t + 1)) if has_valid else None
+        vgc = np.empty((k, t + 1)) if (has_valid and grad) else None
+
+    def observe(i: int, record: bool) -> None:
+        """rho, q and their tangents of the current state; if ``record``, what the losses need
+        into record i."""
+        np.matmul(Z, PD, out=ZP)
+        np.matmul(DD, ZaT, out=RR)
+        np.einsum("kmnr,nr->kmn", ZP, Z, out=V4[:, 0:nm])  # q_j = z_j^T P z_j, dq_j = z_j^T dP z_j
+        np.multiply(RR, RR[:, 0:1], out=V4[:, nm:])  # rho^2, rho drho
+        if record:
+            V4.sum(axis=-1, out=rec_sums[i])
+            rec_c1[i] = DD[:, 0, r]
+            if has_valid:
+                rec_u[i] = u
+                if grad:
+                    rec_dd[i] = DD[:, 1, :r]
+                np.einsum("ij,kmij->km", Gv, PD, out=rec_gp[i])
+
+    def advance() -> None:
+        """One step of the recursion (after observe)."""
+        np.matmul(M24, V4, out=W2)
+        np.multiply(W2[:, :, :, None], Z, out=Right[:, :, :n, :])
+        np.multiply(h[:, None], DD[:, :, :r].transpose(0, 2, 1), out=HdT)
+        np.matmul(C, HdT.transpose(0, 2, 1)[:, None], out=Right[:, :, n:, :])
+        np.matmul(Left, Right, out=Rb)  # cB (E[S] - Hd Hd^T) and its tangent
+        if grad:
+            np.multiply(PD[:, 0], dK, out=tmp)
+        np.multiply(PD, K, out=PD)
+        np.add(PD, Rb, out=PD)
+        np.multiply(a_aug, DD, out=DD)
+        if grad:
+            np.add(PD[:, 1], tmp, out=PD[:, 1])
+            np.subtract(DD[:, 1, :r], HdT[:, :, 0], out=DD[:, 1, :r])
+        if has_valid:
+            np.multiply(a, u, out=u)
+            np.subtract(u, ecg, out=u)
+
+    def rescale(force: bool) -> Any:
+        """Rescale the state to max in [1/2, 1) (as :func:`_rescale`); None (state untouched) if it
+        is not finite and ``force`` is False."""
+        scale = np.abs(DD).max(axis=(1, 2))
+        if has_valid:
+            scale = np.maximum(scale, np.abs(u).max(axis=1, initial=0.0))
+        scale = np.maximum(scale, np.sqrt(np.abs(PD).max(axis=(1, 2, 3), initial=0.0)))
+        if not force and not np.isfinite(scale).all():
+            return None
+        e = np.frexp(scale)[1].astype(np.int64)
+        if e.any():
+            DD[...] = np.ldexp(DD, -e[:, None, None])
+            PD[...] = np.ldexp(PD, -2 * e[:, None, None, None])
+            if has_valid:
+                u[...] = np.ldexp(u, -e[:, None])
+        return e
+
+    def flush(m: int, tau0: int) -> None:
+        """Curve points tau0 .. tau0 + m - 1 from records 0 .. m-1 (taken with exponent E)."""
+        N = m * k
+        sums = rec_sums[:m].reshape(N, 2 * nm)
+        c1s = rec_c1[:m].reshape(N)
+        if has_valid:
+            dd = rec_dd[:m].reshape(N, r) if grad else None
+            vals = _finite_set_losses(n, c1s, sums, rec_u[:m].reshape(N, r), dd, rec_gp[:m].reshape(N, nm), valid)
+        else:
+            vals = _finite_set_losses(n, c1s, sums, None, None, None, None)
+        tr_, dtr_, va_, dva_ = vals
+        two_e = np.tile(2 * E, m)
+        sl = slice(tau0, tau0 + m)
+        tc[:, sl] = _unscale(tr_, two_e, x_loss).reshape(m, k).T
+        if grad:
+            tgc[:, sl] = _unscale(dtr_, two_e, x_grad).reshape(m, k).T
+        if has_valid:
+            vc[:, sl] = _unscale(va_[0], two_e + va_[1]).reshape(m, k).T
+            if grad:
+                vgc[:, sl] = _unscale(dva_[0], two_e + dva_[1], 2 * k1).reshape(m, k).T
+
+    def set_block_constants() -> None:
+        if has_valid:
+            np.multiply(et * DD[:, 0, r][:, None], g0, out=ecg)
+
+    with np.errstate(under="ignore"):
+        E += rescale(True)
+        tau = 0
+        while tau < t:
+            m = min(RESCALE_BLOCK, t - tau) if bool(np.all(DD[:, 0, r] >= _C1_MIN)) else 1
+            set_block_constants()
+            saved = (PD.copy(), DD.copy(), None if u is None else u.copy()) if m > 1 else None
+            for i in range(m):
+                observe(i, curve)
+                advance()
+            e = rescale(m == 1)
+            if e is not None:
+                if curve:
+                    flush(m, tau)
+                E += e
+            else:  # left the range inside the block: redo it, rescaling every step
+                PD[...], DD[...] = saved[0], saved[1]
+                if has_valid:
+                    u[...] = saved[2]
+                for i in range(m):
+                    set_block_constants()
+                    observe(0, curve)
+                    advance()
+                    e = rescale(True)
+                    if curve:
+                        flush(1, tau + i)
+                    E += e
+            tau += m
+        observe(0, True)  # step t: its losses
+        if curve:
+            flush(1, t)
+        if has_valid:
+            last = _finite_set_losses(n, rec_c1[0], rec_sums[0], rec_u[0], rec_dd[0] if grad else None, rec_gp[0], valid)
+        else:
+            last = _finite_set_losses(n, rec_c1[0], rec_sums[0], None, None, None, None)
+    P = 0.5 * (PD[:, 0] + np.swapaxes(PD[:, 0], 1, 2))  # symmetric up to rounding: made exact
+    delta = DD[:, 0, :r].copy()
+    c1 = DD[:, 0, r].copy()
+    curves = (tc, tgc, vc, vgc) if curve else None
+    return P, delta, u, c1, E, last, curves
+
+
 @returns(FiniteSetMoments)
 def finite_set_expectation(
     problem: LeastSquaresProblem,
@@ -427,13 +677,16 @@ def finite_set_expectation(
     w0: Any = None,
     *,
     curve: bool = False,
+    grad: bool = True,
 ) -> FiniteSetMoments:
     r"""Exact E[training loss] and E[validation loss] after ``t`` SGD steps, and their d/d eta.
 
     Minibatches of ``batch_size`` indices are drawn uniformly with replacement at every step;
     ``w0`` (default 0) is deterministic; ``eta`` (>= 0) is one step size or a 1-D list (evaluated
     together, vectorised). Recursion and reduction: see the module docstring, case (a). Cost
-    ``O(len(eta) t n r^2)`` with ``r = rank X``; d = 100, n = 50, t = 1000 takes about 0.25 s.
+    ``O(len(eta) t n r^2)`` with ``r = rank X``; d = 100, n = 50 (r = 50), t = 1000 takes about
+    0.1 s of CPU time (``benchmarks/sgd_moments.py``). With ``grad=False`` the eta-tangent is not
+    carried (about half the work) and the ``*_grad`` fields are None.
 
     >>> from l2l.numerics import LeastSquaresProblem
     >>> p = LeastSquaresProblem([[1.0, 0.0], [0.0, 1.0]], [1.0, 1.0], [[1.0, 1.0]], [3.0])
@@ -448,6 +701,8 @@ def finite_set_expectation(
     B = as_batch_size(batch_size)
     if not isinstance(curve, (bool, np.bool_)):
         raise ValidationError("curve", f"must be True or False (got {curve!r})")
+    if not isinstance(grad, (bool, np.bool_)):
+        raise ValidationError("grad", f"must be True or False (got {grad!r})")
     n, d = problem.X.shape
     w0 = as_vector_of_length("w0", w0, d)
     # Exact power-of-2 normalisation of the data (module docstring, "Range"): with X = 2^k1 X~,
@@ -504,87 +759,19 @@ def finite_set_expectation(
             rv0 = np.ldexp(xw0, kv + k2 - kr) - np.ldexp(problem.y_valid, -kr)
         ku = kv + k2  # unit of Xv~ V u~
         g0 = s * (U.T @ (X @ w0 - y)) / n  # mean gradient at w0 (reduced coordinates)
+    valid = (Zv, Gv, rv0, kr, ku, g0, nv) if has_valid else None
 
-    k = etas.size
-    c1 = np.ones(k)
-    delta = np.tile(a0 - a_star, (k, 1))  # E[a] - a*
-    P = np.zeros((k, r, r))  # Cov[a]
-    ddelta = np.zeros((k, r))
-    dP = np.zeros((k, r, r))
-    E = np.zeros(k, dtype=np.int64)  # true state = 2^E x stored state
-    u = np.zeros((k, r))  # E[a] - a0 (used for the validation residual only)
-
-    et = etas[:, None]
-    a = 1.0 - et * h  # (k, r)
-    aa = a[:, :, None] * a[:, None, :]
-    ha = h[None, :, None] * a[:, None, :]
-    ha = ha + np.swapaxes(ha, 1, 2)  # h a^T + a h^T
-    hh = np.outer(h, h)
-    cB = (etas * etas / B)[:, None, None]
-    dcB = (2.0 * etas / B)[:, None, None]
-
+    state = _finite_set_recursion(Z, h, y_perp, etas, B, a0 - a_star, t, curve, valid, (x_loss, x_grad, k1), bool(grad))
+    P, delta, u, c1, E, (tr, dtr, va, dva) = state[:6]
     if curve:
-        tc = np.empty((k, t + 1))
-        tgc = np.empty((k, t + 1))
-        vc = np.empty((k, t + 1)) if has_valid else None
-        vgc = np.empty((k, t + 1)) if has_valid else None
-
-    def losses(rho, drho, q, dq):
-        """Train loss and grad in the state's units; validation loss and grad as (mantissa,
-        exponent relative to the state's units) pairs."""
-        tr = (np.einsum("kn,kn->k", rho, rho) + q.sum(-1)) / (2 * n)
-        dtr = (2.0 * np.einsum("kn,kn->k", rho, drho) + dq.sum(-1)) / (2 * n)
-        if not has_valid:
-            return tr, dtr, None, None
-        rv, K = _combine([(c1[:, None] * rv0, kr), (u @ Zv.T, ku)])  # residual = 2^K rv
-        drv = ddelta @ Zv.T  # unit ku
-        va = _combine([(np.einsum("kn,kn->k", rv, rv) / (2 * nv), 2 * K), (np.einsum("ij,kij->k", Gv, P) / (2 * nv), 2 * ku)])
-        dva = _combine([(np.einsum("kn,kn->k", rv, drv) / nv, K + ku), (np.einsum("ij,kij->k", Gv, dP) / (2 * nv), 2 * ku)])
-        return tr, dtr, va, dva
-
-    PP = np.empty((k, 2, r, r))
-    with np.errstate(under="ignore"):
-        for tau in range(t + 1):
-            rho = delta @ Z.T - c1[:, None] * y_perp  # mean residuals (k, n)
-            drho = ddelta @ Z.T
-            PP[:, 0], PP[:, 1] = P, dP
-            ZP = Z @ PP  # (k, 2, n, r)
-            qq = np.einsum("kmnr,nr->kmn", ZP, Z)  # z_j^T P z_j and z_j^T dP z_j
-            q, dq = qq[:, 0], qq[:, 1]
-            if curve or tau == t:
-                tr, dtr, va, dva = losses(rho, drho, q, dq)
-                two_e = 2 * E
-                if curve:
-                    tc[:, tau], tgc[:, tau] = _unscale(tr, two_e, x_loss), _unscale(dtr, two_e, x_grad)
-                    if has_valid:
-                        vc[:, tau] = _unscale(va[0], two_e + va[1])
-                        vgc[:, tau] = _unscale(dva[0], two_e + dva[1], 2 * k1)
-            if tau == t:
-                break
-            # expected one-sample second moment E[S] and its tangent, in one product
-            qq[:, 0] += rho * rho
-            qq[:, 1] += 2.0 * rho * drho
-            ES = np.swapaxes(Z[None, None] * qq[..., None], 2, 3) @ Z / n  # (k, 2, r, r)
-            Hd = h * delta
-            dHd = h * ddelta
-            D = ES[:, 0] - P * hh - Hd[:, :, None] * Hd[:, None, :]
-            cross = dHd[:, :, None] * Hd[:, None, :]
-            dD = ES[:, 1] - dP * hh - cross - np.swapaxes(cross, 1, 2)
-            D = 0.5 * (D + np.swapaxes(D, 1, 2))
-            dD = 0.5 * (dD + np.swapaxes(dD, 1, 2))
-            dP = dP * aa - P * ha + dcB * D + cB * dD
-            P = P * aa + cB * D
-            ddelta = a * ddelta - h * delta
-            delta = a * delta
-            if has_valid:  # the displacement u = a - a0: u' = A u - eta~ g0 (so d u / d eta~ = ddelta)
-                u = a * u - et * (c1[:, None] * g0)
-            E += _rescale([c1, delta, ddelta, u], [P, dP])
+        tc, tgc, vc, vgc = state[6]
 
     two_e = 2 * E
-    f_tr, g_tr = _unscale(tr, two_e, x_loss), _unscale(dtr, two_e, x_grad)
+    f_tr, g_tr = _unscale(tr, two_e, x_loss), (_unscale(dtr, two_e, x_grad) if grad else None)
     f_va = g_va = None
     if has_valid:
-        f_va, g_va = _unscale(va[0], two_e + va[1]), _unscale(dva[0], two_e + dva[1], 2 * k1)
+        f_va = _unscale(va[0], two_e + va[1])
+        g_va = _unscale(dva[0], two_e + dva[1], 2 * k1) if grad else None
     # E[w_t] = w0 + V E[a - a0], the displacement taken from whichever form has the smaller terms:
     # u itself (tracked with a validation set) or delta - (a0 - a*) (cancels when |a*| >> |u|)
     disp_d = delta + c1[:, None] * (a_star - a0)
@@ -613,9 +800,9 @@ def finite_set_expectation(
         covariance=_out(cov, scalar),
         second_moment=_out(second, scalar),
         train_curve=_out(tc, scalar) if curve else None,
-        train_grad_curve=_out(tgc, scalar) if curve else None,
+        train_grad_curve=_out(tgc, scalar) if curve and grad else None,
         valid_curve=_out(vc, scalar) if curve else None,
-        valid_grad_curve=_out(vgc, scalar) if curve else None,
+        valid_grad_curve=_out(vgc, scalar) if curve and grad else None,
     )
 
 
