@@ -59,6 +59,12 @@ How it stays accurate (float64):
 * :math:`\ln|a_i|` is :func:`numerics.quadratic.stable.log_abs_one_minus` (exact product
   :math:`\eta\lambda_i`, ``log1p``), so :math:`\eta = 1/\lambda_i` (:math:`a_i = 0`, handled
   exactly: :math:`0^0 = 1`) and :math:`\eta \approx 2/\lambda_i` are resolved.
+* Speed (issue 17): :func:`gd` forms its sums in blocks of about 2^16 (step size x component)
+  entries (:func:`_parts_fast`): one pass for :math:`\ln|a_i|` and each row's largest exponent,
+  one for the terms, with the same floating-point operations as the whole-array log-space code
+  (:func:`_parts_log_space`, kept as the reference and the fallback), so the two agree bit for bit
+  (``tests/numerics/test_least_squares_fast.py``); at t = 10^9 it runs at about the CPU time of a
+  bare-numpy evaluation with 3x less extra memory (``benchmarks/evaluate.py``).
 * :math:`a_i^k` is formed as :math:`\pm\exp(k\ln|a_i|)`, and :math:`1-a_i^t` as
   ``-expm1(t ln|a_i|)`` (or :math:`1 + |a_i|^t` for a negative power), exact to a few ulps even
   when :math:`\eta t\lambda_i \ll 1`. Sums of ordinary magnitude are formed directly; where a
@@ -99,7 +105,8 @@ from typing import Any
 import numpy as np
 
 from ..problems import LeastSquaresProblem
-from ..quadratic.stable import _log_abs_grid  # log_abs_one_minus on a (step size x eigenvalue) grid, bit for bit
+from ..quadratic.stable import (  # ln|1 - eta lam| exactly: per grid, per block, and its ranges
+    _CHUNK, _SPLIT, _SPLIT_MAX, _SPLIT_MIN, _ln_abs_block, _log_abs_grid, _rows_in_range, log_abs_one_minus)
 from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_reals, as_vector_of_length
 from ..results import result_type, returns
 
@@ -354,8 +361,8 @@ def _terms(c: np.ndarray, x: np.ndarray, sx: np.ndarray, hi: float = _LIN_HI) ->
     # each row in the one form it uses (the same numbers as forming both and selecting)
     v = np.empty(np.broadcast_shapes(np.shape(c), x.shape, sx.shape))
     with np.errstate(under="ignore", over="ignore", invalid="ignore"):
-        if lin.any():
-            v[lin] = c * sx[lin] * _exp(x[lin])
+        if lin.any():  # c_i = 0 contributes exactly 0 (not 0 * inf where a^k overflows)
+            v[lin] = np.where(sc != 0, c * sx[lin] * _exp(x[lin]), 0.0)
         if not lin.all():
             log = ~lin
             v[log] = np.where(sc != 0, sc * sx[log] * _exp(lt[log] - m[log][:, None]), 0.0)
@@ -386,7 +393,7 @@ def _coeffs(sp: LeastSquaresSpectrum, la: np.ndarray, sa: np.ndarray, t: np.ndar
     x, spow = _power_parts(la, sa, t)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         phi = np.where(spow > 0, -np.expm1(x), 1.0 + np.exp(x))
-        q_lin = phi * e
+        q_lin = np.where(se != 0, phi * e, 0.0)  # e_i = 0: exactly 0 (not 0 * inf)
         q_log = np.where(se != 0, sphi * se * np.exp(lq - m[..., None]), 0.0)
     return m, np.where(lin[..., None], q_lin, q_log)
 
@@ -457,67 +464,335 @@ def gd(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0
     True
     """
     if isinstance(problem, LeastSquaresSpectrum):
-        sp, (k1, kz, kv, kr) = _as_spectrum(problem, w0), (0, 0, 0, 0)
+        sp, ks = _as_spectrum(problem, w0), (0, 0, 0, 0)
     else:
         # exact power-of-2 rescaling (_scaled_spectrum): lam = 4^k1 lam~, so a_i = 1 - eta 4^k1 lam~_i
         # is the same number and no step size is rescaled; z = 2^kz z~ (losses x 4^kz), e = z / s
         # = 2^(kz - k1) e~, B = 2^kv B~, rv0 = 2^kr rv0~; d/d eta picks up lam's 4^k1.
-        sp, (k1, kz, kv, kr) = _scaled_spectrum(as_instance(problem, LeastSquaresProblem), w0)
-    p = sp.problem
+        sp, ks = _scaled_spectrum(as_instance(problem, LeastSquaresProblem), w0)
     eta, t, shape = _grid(eta, t)
-    eta_f = eta.reshape(-1)
-    tt = t.reshape(-1)[:, None]
-    tf = tt.astype(np.float64)
-    n = p.n
-
-    la, sa = _log_abs_grid(eta_f, sp.lam, 2 * k1)  # (N, r)
-    ones = np.ones_like(la)
-
-    # training loss: (||r||^2 + sum_i z_i^2 a_i^(2t)) / (2n)
-    l2t, _ = _power_parts(la, sa, 2 * tt)
-    c = np.append(sp.z * sp.z, sp.resid2)
-    x = np.concatenate([l2t, np.zeros((la.shape[0], 1))], axis=1)
-    m, v = _terms(c, x, np.ones_like(x), hi=600.0)
-    total = np.sum(v, axis=-1)
-    train = _unscale(m, total, -math.log(2 * n), 1.0 / (2 * n), 2 * kz)
-
-    # d/d eta: -(t/n) sum_i lam_i z_i^2 a_i^(2t-1)
-    l2t1, s2t1 = _power_parts(la, sa, 2 * tt - 1)
-    m, v = _terms(sp.lam * sp.z * sp.z, l2t1, s2t1, hi=600.0)
-    total = np.sum(v, axis=-1)
-    train_grad = -_unscale(m, total, np.log(tf[:, 0]) - math.log(n), tf[:, 0] / n, 2 * k1 + 2 * kz)
-
-    valid = valid_grad = None
-    if sp.B is not None:
-        nv = p.n_valid
-        m, q = _coeffs(sp, la, sa, tt)
-        # y_v - X_v w_t = 2^kr rv0~ + 2^kq e^M (q~ B~^T), kq = kz - k1 + kv; scaled by 2^K e^M with
-        # K = max(kr, kq), both factors 2^(kr - K), 2^(kq - K) <= 1 (exact, or negligibly small)
-        kq = kz - k1 + kv
-        with np.errstate(under="ignore"):
-            ra, rb = np.exp(-m)[:, None] * sp.rv0[None, :], q @ sp.B.T
-            K = _row_exponent([(ra, kr), (rb, kq)])
-            rt = np.ldexp(ra, (kr - K)[:, None]) + np.ldexp(rb, (kq - K)[:, None])
-        ss = np.sum(rt * rt, axis=-1)
-        valid = _unscale(2.0 * m, ss, -math.log(2 * nv), 1.0 / (2 * nv), 2 * K)
-        # h_i = t lam_i a_i^(t-1) e_i = t (s_i z_i / n) a_i^(t-1);  d valid / d eta = <r_v, B h> / n_v
-        lt1, st1 = _power_parts(la, sa, tt - 1)
-        mh, h = _terms(sp.s * sp.z / n, lt1, st1 * ones)
-        with np.errstate(over="ignore"):
-            dot = np.sum(rt * (h @ sp.B.T), axis=-1)
-        # h = 2^(k1 + kz) h~ and B = 2^kv B~
-        valid_grad = _unscale(m + mh, dot, np.log(tf[:, 0]) - math.log(nv), tf[:, 0] / nv, K + k1 + kz + kv)
-        valid = valid.reshape(shape)
-        valid_grad = valid_grad.reshape(shape)
-
+    eta_f, t_f = eta.reshape(-1), t.reshape(-1)
+    parts = _parts_fast(sp, eta_f, t_f, 2 * ks[0]) if _fast_applies(sp) else _parts_log_space(sp, eta_f, t_f, 2 * ks[0])
+    train, train_grad, valid, valid_grad = _finish(sp, ks, t_f, *parts)
     return LeastSquaresGD(
         eta=eta.copy(),
         t=t.copy(),
         train_loss=train.reshape(shape),
         train_loss_grad=train_grad.reshape(shape),
-        valid_loss=valid,
-        valid_loss_grad=valid_grad,
+        valid_loss=None if valid is None else valid.reshape(shape),
+        valid_loss_grad=None if valid_grad is None else valid_grad.reshape(shape),
     )
+
+
+def _parts_log_space(sp: LeastSquaresSpectrum, eta_f: np.ndarray, t_f: np.ndarray, shift: int) -> tuple:
+    """The per-row sums of :func:`gd` on whole (N, r) arrays, each term through :func:`_terms` and
+    :func:`_coeffs` (the reference form of :func:`_parts_fast`, and its fallback for spectra it
+    declines): ``(m, total)`` of the training loss and of its derivative, and, with a validation set,
+    ``(M, q~)`` of :func:`_coeffs` and ``(M_h, h~)`` of h_i = (s_i z_i / n) a_i^(t-1)."""
+    tt = t_f[:, None]
+    la, sa = _log_abs_grid(eta_f, sp.lam, shift)  # (N, r)
+    # training loss: (||r||^2 + sum_i z_i^2 a_i^(2t)) / (2n)
+    l2t, _ = _power_parts(la, sa, 2 * tt)
+    c = np.append(sp.z * sp.z, sp.resid2)
+    x = np.concatenate([l2t, np.zeros((la.shape[0], 1))], axis=1)
+    m, v = _terms(c, x, np.ones_like(x), hi=600.0)
+    train = (m, np.sum(v, axis=-1))
+    # d/d eta: -(t/n) sum_i lam_i z_i^2 a_i^(2t-1)
+    l2t1, s2t1 = _power_parts(la, sa, 2 * tt - 1)
+    m, v = _terms(sp.lam * sp.z * sp.z, l2t1, s2t1, hi=600.0)
+    grad = (m, np.sum(v, axis=-1))
+    if sp.B is None:
+        return train, grad, None, None
+    coeffs = _coeffs(sp, la, sa, tt)
+    lt1, st1 = _power_parts(la, sa, tt - 1)
+    h = _terms(sp.s * sp.z / sp.problem.n, lt1, st1 * np.ones_like(la))
+    return train, grad, coeffs, h
+
+
+def _finish(sp: LeastSquaresSpectrum, ks: tuple, t_f: np.ndarray, train: tuple, grad: tuple, coeffs: tuple | None,
+            hterms: tuple | None) -> tuple:
+    """The four fields of :func:`gd` (flat) from the per-row parts of :func:`_parts_fast` or
+    :func:`_parts_log_space`: scale factors, exponents and the products with the validation set."""
+    k1, kz, kv, kr = ks
+    p = sp.problem
+    n = p.n
+    tf = t_f.astype(np.float64)
+    train_loss = _unscale(train[0], train[1], -math.log(2 * n), 1.0 / (2 * n), 2 * kz)
+    train_grad = -_unscale(grad[0], grad[1], np.log(tf) - math.log(n), tf / n, 2 * k1 + 2 * kz)
+    if coeffs is None:
+        return train_loss, train_grad, None, None
+    nv = p.n_valid
+    m, q = coeffs
+    # y_v - X_v w_t = 2^kr rv0~ + 2^kq e^M (q~ B~^T), kq = kz - k1 + kv; scaled by 2^K e^M with
+    # K = max(kr, kq), both factors 2^(kr - K), 2^(kq - K) <= 1 (exact, or negligibly small)
+    kq = kz - k1 + kv
+    with np.errstate(under="ignore"):
+        ra, rb = np.exp(-m)[:, None] * sp.rv0[None, :], q @ sp.B.T
+        K = _row_exponent([(ra, kr), (rb, kq)])
+        rt = np.ldexp(ra, (kr - K)[:, None]) + np.ldexp(rb, (kq - K)[:, None])
+    ss = np.sum(rt * rt, axis=-1)
+    valid = _unscale(2.0 * m, ss, -math.log(2 * nv), 1.0 / (2 * nv), 2 * K)
+    # h_i = t lam_i a_i^(t-1) e_i = t (s_i z_i / n) a_i^(t-1);  d valid / d eta = <r_v, B h> / n_v
+    mh, h = hterms
+    with np.errstate(over="ignore"):
+        dot = np.sum(rt * (h @ sp.B.T), axis=-1)
+    # h = 2^(k1 + kz) h~ and B = 2^kv B~
+    valid_grad = _unscale(m + mh, dot, np.log(tf) - math.log(nv), tf / nv, K + k1 + kz + kv)
+    return train_loss, train_grad, valid, valid_grad
+
+
+# ---------------------------------------------------------------------------------------------
+# the fast path: the same numbers as _parts_log_space, in cache-sized blocks
+
+
+def _fast_applies(sp: LeastSquaresSpectrum) -> bool:
+    """Every per-component factor finite (else, e.g. inf + -inf, the log-space path's NaN rules
+    apply) and a nonempty spectrum."""
+    if sp.lam.size == 0:
+        return False
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        arrays = [sp.z * sp.z, sp.lam * sp.z * sp.z] + ([sp.s * sp.z / sp.problem.n, sp.z / sp.s] if sp.B is not None else [])
+        return all(bool(np.isfinite(a).all()) for a in arrays) and math.isfinite(sp.resid2)
+
+
+class _Term:
+    """The per-component factors of one sum of :func:`_terms` (computed once per call): the
+    coefficients c_i, ``lc`` = ln|c_i|, ``sc`` = sign c_i (None when every c_i >= 0), ``zero``:
+    where c_i == 0 (None if nowhere), and ``hi``, the upper end of its linear range."""
+
+    __slots__ = ("c", "lc", "sc", "zero", "hi", "nonneg")
+
+    def __init__(self, c: np.ndarray, hi: float) -> None:
+        with np.errstate(divide="ignore"):
+            self.c, self.lc, self.hi = c, np.log(np.abs(c)), hi
+        self.nonneg = bool((c >= 0).all())
+        self.sc = None if self.nonneg else np.sign(c)
+        zero = c == 0
+        self.zero = zero if zero.any() else None
+
+    def decide(self, big: np.ndarray, xmin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lin, m) per row, as :func:`_terms` decides them."""
+        lin = (np.isneginf(big) | ((big >= _LIN_LO) & (big <= self.hi))) & (xmin >= _X_MIN)
+        return lin, np.where(lin | np.isneginf(big), 0.0, big)
+
+
+def _masked_min(L: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """Per row, min of the finite L_i where ``keep`` (all if None); +inf if there is none."""
+    ok = L > -np.inf if keep is None else (L > -np.inf) & keep
+    return np.min(np.where(ok, L, np.inf), axis=1, initial=np.inf)
+
+
+def _parts_fast(sp: LeastSquaresSpectrum, eta: np.ndarray, t: np.ndarray, shift: int) -> tuple:
+    """:func:`_parts_log_space`, bit for bit, in blocks of about ``_CHUNK`` entries.
+
+    Per block of rows, pass 1 computes ln|a_i| and a_i (:func:`_ln_abs_block` for the rows in its
+    range, :func:`log_abs_one_minus` otherwise: the numbers of :func:`_log_abs_grid`) and, per
+    row and sum, the largest ln|term| = ln|c_i| + k ln|a_i| and the smallest k ln|a_i| (as k times
+    the smallest ln|a_i|: x -> k x rounds monotonically for k > 0), which fix each row's form in
+    :func:`_terms`; pass 2 forms the terms in that form with the same operations (the sign of
+    a^k by ``copysign``: sign flips commute with rounding). The coefficients q_i of the
+    validation residual take the linear form (``-expm1``) where max(0, t max ln|a_i|) +
+    max ln|e_i| + 1 <= _LIN_HI (then ln|q_i| <= _LIN_HI for every i: ln|1 - a^t| <= max(0,
+    t ln|a|) + ln 2); other rows go through :func:`_coeffs`. Extra memory: a few arrays of the
+    block's size, two of length r per validation sum, plus O(r) per-component factors.
+    """
+    N, r = eta.size, sp.lam.size
+    n = sp.problem.n
+    valid = sp.B is not None
+    tf = t.astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        lam_s = np.ldexp(sp.lam, int(shift))
+    lo, hi = float(np.min(lam_s)), float(np.max(lam_s))
+    ok = _rows_in_range(eta, lo, hi) if (_SPLIT_MIN <= lo and hi <= _SPLIT_MAX) else np.zeros(N, bool)
+    tr = _Term(sp.z * sp.z, 600.0)
+    gr = _Term(sp.lam * sp.z * sp.z, 600.0)
+    r2 = float(sp.resid2)
+    with np.errstate(divide="ignore"):
+        lr2 = float(np.log(np.array([r2]))[0])  # as _terms takes it (numpy's log, not libm's)
+    terms = [(tr, 2.0 * tf), (gr, 2.0 * tf - 1.0)]
+    if valid:
+        ht = _Term(sp.s * sp.z / n, _LIN_HI)
+        terms.append((ht, tf - 1.0))
+        e = sp.z / sp.s
+        with np.errstate(divide="ignore"):
+            le_max = float(np.max(np.log(np.abs(e))))
+        Q, H = np.empty((N, r)), np.empty((N, r))
+        mq, mh = np.zeros(N), np.zeros(N)
+    m_tr, tot_tr, m_gr, tot_gr = np.zeros(N), np.empty(N), np.zeros(N), np.empty(N)
+
+    nb = max(1, min(N, _CHUNK // r))
+    cw = min(r, _CHUNK)
+    L, A = np.empty((nb, r)), np.empty((nb, r))
+    V = np.empty((nb, r + 1))
+    V[:, r] = 0.0
+    X, P, Ew, S, U = (np.empty((nb, cw)) for _ in range(5))
+    m1, m2, m3 = (np.empty((nb, cw), bool) for _ in range(3))
+    yh, yl = np.empty(cw), np.empty(cw)
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        for fast, rows in ((True, np.flatnonzero(ok)), (False, np.flatnonzero(~ok))):
+            for b0 in range(0, rows.size, nb):
+                idx = rows[b0 : b0 + nb]
+                k = idx.size
+                if idx[-1] - idx[0] == k - 1:  # consecutive rows: views of the outputs, no copies
+                    idx = slice(int(idx[0]), int(idx[0]) + k)
+                et = eta[idx][:, None]
+                if fast:
+                    cx = _SPLIT * et
+                    xh = cx - (cx - et)
+                    xl = et - xh
+                Lb, Ab = L[:k], A[:k]
+                ks = [kk[idx] for _, kk in terms]
+                k0 = (ks[2] == 0.0) if valid else None  # t = 1: a^0 = 1 (also 0^0)
+                has_k0 = valid and bool(k0.any())
+                big = [np.full(k, -np.inf) for _ in terms]
+                lmax = np.full(k, -np.inf)
+                fmin = [np.full(k, np.inf) for _ in terms]  # min finite ln|a_i| over c_i != 0
+                # pass 1: ln|a|, a, and the row statistics that fix each sum's form
+                for j0 in range(0, r, cw):
+                    j1 = min(r, j0 + cw)
+                    w = j1 - j0
+                    Lc, Ac, Xc = Lb[:, j0:j1], Ab[:, j0:j1], X[:k, :w]
+                    if fast:
+                        _ln_abs_block(et, xh, xl, lam_s[j0:j1], yh[:w], yl[:w], P[:k, :w], Ew[:k, :w], S[:k, :w],
+                                      U[:k, :w], m1[:k, :w], m2[:k, :w], m3[:k, :w], Lc, Ac)
+                    else:
+                        Lc[...], Ac[...] = log_abs_one_minus(et, sp.lam[None, j0:j1], shift)
+                    cmin = Lc.min(axis=1)
+                    np.maximum(lmax, Lc.max(axis=1), out=lmax)
+                    anyzero = bool(np.isneginf(cmin).any())  # some a_i = 0
+                    for i, ((term, _), kk) in enumerate(zip(terms, ks)):
+                        np.multiply(Lc, kk[:, None], out=Xc)
+                        if i == 2 and has_k0:
+                            Xc[k0] = 0.0
+                        Xc += term.lc[j0:j1]
+                        np.maximum(big[i], Xc.max(axis=1), out=big[i])
+                        if term.zero is None and not anyzero:
+                            np.minimum(fmin[i], cmin, out=fmin[i])
+                        else:
+                            keep = None if term.zero is None else ~term.zero[j0:j1]
+                            np.minimum(fmin[i], _masked_min(Lc, keep), out=fmin[i])
+                # each sum's form per row, as _terms decides it
+                forms = []
+                for i, ((term, _), kk) in enumerate(zip(terms, ks)):
+                    xmin = kk * fmin[i]
+                    if i == 2 and has_k0:  # x = 0 for every term with c_i != 0
+                        xmin = np.where(k0, 0.0 if term.zero is None or not term.zero.all() else np.inf, xmin)
+                    if i == 0:  # the ||r||^2 column: x = 0, ln|c| = ln ||r||^2
+                        np.maximum(big[0], lr2, out=big[0])
+                        if r2 != 0.0:
+                            xmin = np.minimum(xmin, 0.0)
+                    forms.append(term.decide(big[i], xmin))
+                # pass 2: each sum in its form, and the sums over whole rows
+                Vb = V[:k]
+                for i, ((term, _), kk) in enumerate(zip(terms, ks)):
+                    lin, m = forms[i]
+                    out = Vb[:, :r] if i < 2 else (H[idx] if isinstance(idx, slice) else np.empty((k, r)))
+                    odd = np.ones(k, bool) if i == 1 else (np.zeros(k, bool) if i == 0 else (t[idx] % 2 == 0))
+                    _pass2(term, Lb, Ab, kk, lin, m, odd, k0 if has_k0 and i == 2 else None, out, X, m1, cw)
+                    if i == 0:
+                        Vb[:, r] = np.where(lin, r2, np.exp(lr2 - m)) if r2 != 0.0 else 0.0
+                        m_tr[idx], tot_tr[idx] = m, np.sum(Vb, axis=-1)
+                    elif i == 1:
+                        m_gr[idx], tot_gr[idx] = m, np.sum(Vb[:, :r], axis=-1)
+                    else:
+                        mh[idx] = m
+                        if not isinstance(idx, slice):
+                            H[idx] = out
+                if valid:
+                    tq = tf[idx]
+                    sure = np.maximum(0.0, tq * lmax) + le_max + 1.0 <= _LIN_HI
+                    Qb = Q[idx] if isinstance(idx, slice) else np.empty((k, r))
+                    if sure.any():
+                        _q_linear(Lb, Ab, tq, t[idx] % 2 == 1, e, sure, Qb, X, P, m1, cw)
+                    if not sure.all():
+                        rest = np.flatnonzero(~sure)
+                        mm, qq = _coeffs(sp, Lb[rest], np.sign(Ab[rest]), t[idx][rest][:, None])
+                        Qb[rest] = qq
+                        mq[np.arange(N)[idx][rest]] = mm
+                    if not isinstance(idx, slice):
+                        Q[idx] = Qb
+    train, grad = (m_tr, tot_tr), (m_gr, tot_gr)
+    if not valid:
+        return train, grad, None, None
+    return train, grad, (mq, Q), (mh, H)
+
+
+def _pass2(term: _Term, L, A, kk, lin, m, odd, k0, out, X, M, cw) -> None:
+    """The values v_i of :func:`_terms` into ``out`` (rows of the block): c_i sx_i exp(x_i) on
+    linear rows, sc_i sx_i exp(ln|c_i| + x_i - m) on the others, x = k ln|a| (0 where k = 0),
+    sx = sign of a where k is odd; rows grouped by form and parity (a view when one group)."""
+    k, r = L.shape
+    groups = []
+    for lin_g in (True, False):
+        for odd_g in (True, False):
+            sel = (lin == lin_g) & (odd == odd_g)
+            if sel.any():
+                groups.append((lin_g, odd_g, sel))
+    for lin_g, odd_g, sel in groups:
+        whole = bool(sel.all())
+        rows = slice(None) if whole else np.flatnonzero(sel)
+        Lg = L if whole else L[rows]
+        Ag = A if whole else A[rows]
+        og = out if whole else np.empty((Lg.shape[0], r))
+        kg, mg = kk[rows][:, None], m[rows][:, None]
+        zg = None if k0 is None else k0[rows]
+        g = Lg.shape[0]
+        for j0 in range(0, r, cw):
+            j1 = min(r, j0 + cw)
+            w = j1 - j0
+            Xc, Mc, Oc = X[:g, :w], M[:g, :w], og[:, j0:j1]
+            np.multiply(Lg[:, j0:j1], kg, out=Xc)
+            if zg is not None and zg.any():
+                Xc[zg] = 0.0
+            if not lin_g:
+                Xc += term.lc[j0:j1]
+                Xc -= mg
+            Oc[...] = 0.0
+            np.greater_equal(Xc, -746.0, out=Mc)  # exp(x) < 2^-1075 rounds to 0 (as _exp)
+            np.exp(Xc, out=Oc, where=Mc)
+            if odd_g:
+                np.copysign(Oc, Ag[:, j0:j1], out=Oc)  # sign of a^k (a = 0: +, as _power_parts)
+            if lin_g:
+                Oc *= term.c[j0:j1]
+            elif term.sc is not None:
+                Oc *= term.sc[j0:j1]
+            if term.zero is not None:  # c_i = 0: exactly +0 (no 0 * inf, no -0)
+                np.copyto(Oc, 0.0, where=term.zero[j0:j1])
+        if not whole:
+            out[rows] = og
+
+
+def _q_linear(L, A, tq, odd, e, sure, Q, X, T, M, cw) -> None:
+    """q_i = phi_i e_i with phi = -expm1(t ln|a|), or 1 + |a|^t where a^t < 0 (as :func:`_coeffs`'s
+    linear form), for the rows ``sure``."""
+    whole = bool(sure.all())
+    rows = slice(None) if whole else np.flatnonzero(sure)
+    Lg = L if whole else L[rows]
+    Ag = A if whole else A[rows]
+    og = Q if whole else np.empty(Lg.shape)
+    tg, og_odd = tq[rows][:, None], odd[rows]
+    g, r = Lg.shape
+    ezero = e == 0
+    ezero = ezero if ezero.any() else None
+    for j0 in range(0, r, cw):
+        j1 = min(r, j0 + cw)
+        w = j1 - j0
+        Xc, Oc = X[:g, :w], og[:, j0:j1]
+        np.multiply(Lg[:, j0:j1], tg, out=Xc)
+        np.expm1(Xc, out=Oc)
+        np.negative(Oc, out=Oc)
+        if og_odd.any():
+            Mc, Tc = M[:g, :w], T[:g, :w]
+            np.less(Ag[:, j0:j1], 0.0, out=Mc)
+            Mc &= og_odd[:, None]
+            if Mc.any():
+                np.exp(Xc, out=Tc, where=Mc)
+                np.add(1.0, Tc, out=Oc, where=Mc)
+        Oc *= e[j0:j1]
+        if ezero is not None:  # e_i = 0: exactly +0 (no 0 * inf, no -0)
+            np.copyto(Oc, 0.0, where=ezero[j0:j1])
+    if not whole:
+        Q[rows] = og
 
 
 def iterate(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: Any, w0: Any = None) -> np.ndarray:
