@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib
 import importlib.util
 import os
 import sys
@@ -14,9 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from . import papers as registry
-from .claim import Claim
+from .claim import REGISTRY, Claim
 
-__all__ = ["load", "load_all", "load_file", "select", "CatalogueError"]
+__all__ = ["load", "load_all", "load_file", "select", "origin", "find", "CatalogueError"]
+
+
+#: The module name of a claim file loaded by :func:`load_file` starts with this.
+_USER_PREFIX = "l2l_user_claims_"
 
 
 class CatalogueError(Exception):
@@ -47,7 +53,7 @@ def load_file(path: str) -> list[Claim]:
     p = Path(path)
     if not p.is_file():
         raise CatalogueError(f"{path}: no such file")
-    name = f"l2l_user_claims_{abs(hash(str(p.resolve())))}"
+    name = f"{_USER_PREFIX}{abs(hash(str(p.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, p)
     if spec is None or spec.loader is None:
         raise CatalogueError(f"{path}: cannot be imported as a Python file")
@@ -120,3 +126,55 @@ def select(selectors: list[str]) -> list[Claim]:
     # paper by paper in report order (each paper's claims contiguous), user files last
     order = {p.claim_module(): k for k, p in enumerate(registry.papers())}
     return sorted(unique, key=lambda c: order.get(c.module, len(order)))
+
+
+def origin(c: Claim) -> tuple[str, str, str | None, str | None]:
+    """Where ``c`` comes from, for another process to :func:`find` it: ``(id, module, path,
+    digest)``, with the claim file's path and the SHA-256 of its bytes when ``c`` was loaded from a
+    ``FILE.py`` (else None: the catalogue, or a module imported by name)."""
+    if not c.module.startswith(_USER_PREFIX):
+        return c.id, c.module, None, None
+    path = getattr(sys.modules.get(c.module), "__file__", None)
+    if not path:
+        return c.id, c.module, None, None
+    try:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        digest = None
+    return c.id, c.module, str(Path(path).resolve()), digest
+
+
+_FILES: dict[tuple[str, str | None], list[Claim]] = {}  # claim files this process has loaded for find()
+
+
+def find(claim_id: str, module: str, path: str | None = None, digest: str | None = None) -> Claim:
+    """The claim that :func:`origin` described, in this process (say, a Dask worker): read again from
+    the claim file ``path`` when it has one (which must still have the bytes ``digest``; loaded once
+    per process), else from the catalogue, else by importing ``module``. Raises
+    :class:`CatalogueError` when it cannot be found or the file changed."""
+    if path is not None:
+        try:
+            now = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError as exc:
+            raise CatalogueError(f"{path}: cannot be read here ({exc.strerror or exc})") from None
+        if digest is not None and now != digest:
+            raise CatalogueError(f"{path}: its content here differs from the caller's (a changed file, or another machine)")
+        if (path, now) not in _FILES:
+            _FILES[(path, now)] = load_file(path)
+        hit = [c for c in _FILES[(path, now)] if c.id == claim_id]
+        if not hit:
+            raise CatalogueError(f"{path}: defines no claim {claim_id!r}")
+        return hit[0]
+    c = REGISTRY.get(claim_id)
+    if c is None or c.module != module:
+        load_all()
+        c = REGISTRY.get(claim_id)
+    if c is None or c.module != module:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported in one line
+            raise CatalogueError(f"claim {claim_id}: its module {module} cannot be imported here ({type(exc).__name__}: {exc})") from None
+        c = REGISTRY.get(claim_id)
+    if c is None or c.module != module:
+        raise CatalogueError(f"claim {claim_id}: not defined by {module} here")
+    return c

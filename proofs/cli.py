@@ -86,34 +86,66 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scheduler(args: argparse.Namespace) -> None:
+    """Fail fast (exit 2) when ``--scheduler`` is given without Dask installed."""
+    if getattr(args, "scheduler", None) is not None:
+        from .distributed import SchedulerError, require
+
+        try:
+            require()
+        except SchedulerError as exc:
+            raise UsageError(str(exc)) from None
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from .catalogue import CatalogueError, select
+    from .distributed import SchedulerError
     from .environment import environment
+    from .progress import progress_bar
     from .runner import run_claims
 
+    _scheduler(args)
     try:
         claims = select(args.targets)
     except CatalogueError as exc:
         raise UsageError(str(exc)) from None
     width = max(len(c.id) for c in claims)
+    bar = progress_bar(len(claims), [c.id for c in claims])
+    lines = args.progress and bar is None  # one line per claim on stderr where no bar can be drawn
+
+    def echo(text: str) -> None:
+        if bar is not None and sys.stdout.isatty():
+            bar.write(text, sys.stdout)
+        else:
+            print(text, flush=True)
 
     def show(k: int, r) -> None:
-        if args.progress and k + 1 < len(claims):
+        if bar is not None and r.cached:
+            bar.done(k, cached=True)
+        if lines and k + 1 < len(claims):
             print(f"[{k + 2}/{len(claims)}] {claims[k + 1].id} ...", file=sys.stderr, flush=True)
         if args.json:
             return
         mark = "ok  " if r.matches else "MISS"
-        print(f"{mark} {r.verdict:<8} {r.id:<{width}}  {r.examples:>5} ex  {r.seconds:7.2f} s", flush=True)
+        echo(f"{mark} {r.verdict:<8} {r.id:<{width}}  {r.examples:>5} ex  {r.seconds:7.2f} s" + ("  (cached)" if r.cached else ""))
         if r.verdict in ("refuted", "error") or not r.matches:
-            print(f"       expect {r.expect}: {r.message}")
+            echo(f"       expect {r.expect}: {r.message}")
             for ce in r.counterexamples or ([r.counterexample] if r.counterexample is not None else []):
-                print("       counterexample: " + json.dumps(ce)[:2000])
+                echo("       counterexample: " + json.dumps(ce)[:2000])
 
-    if args.progress:
+    if lines:
         print(f"[1/{len(claims)}] {claims[0].id} ...", file=sys.stderr, flush=True)
     # with several jobs a result is shown once every claim before it is done (the order of `claims`)
-    results = run_claims(claims, profile=args.profile, seed=args.seed, timeout=args.timeout, on_result=show,
-                         jobs=args.jobs)
+    try:
+        results = run_claims(claims, profile=args.profile, seed=args.seed, timeout=args.timeout, on_result=show,
+                             jobs=args.jobs, cache=not args.no_cache, scheduler=args.scheduler,
+                             on_start=bar.start if bar is not None else None,
+                             on_done=(lambda k, r: bar.done(k)) if bar is not None else None)
+    except SchedulerError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
     missed = [r for r in results if not r.matches]
     if args.json:
         out = {
@@ -126,9 +158,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         total = sum(r.seconds for r in results)
+        hits = sum(r.cached for r in results)
         print(
             f"{len(results)} claims, {len(results) - len(missed)} as expected, {len(missed)} not "
-            f"(profile {args.profile}, seed {args.seed}, {total:.1f} s)"
+            f"(profile {args.profile}, seed {args.seed}, {total:.1f} s"
+            + (f"; {hits} from the result cache, --no-cache to run them again" if hits else "") + ")"
         )
     return 1 if missed else 0
 
@@ -178,12 +212,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
         names = []
     elif args.derivations:
         names = list(_derivation_names(args.derivations, "--derivations: "))
+    from .distributed import SchedulerError
+
+    _scheduler(args)
     try:
         data = build_report(
             args.out, profile=args.profile, seed=args.seed, selectors=args.claims, formats=formats,
-            derivation_names=names, timeout=args.timeout, jobs=args.jobs,
+            derivation_names=names, timeout=args.timeout, jobs=args.jobs, cache=not args.no_cache,
+            scheduler=args.scheduler, progress=True,
         )
-    except (ReportError, CatalogueError) as exc:
+    except (ReportError, CatalogueError, SchedulerError) as exc:
         raise UsageError(str(exc)) from None
     missed = data.missed
     for r in missed:
@@ -232,6 +270,12 @@ def _timeout(value: str) -> float:
     return x
 
 
+def _address(value: str) -> str:
+    if not value.strip() or any(ch.isspace() for ch in value) or len(value) > 512:
+        raise UsageError(f"--scheduler: must be a Dask scheduler address such as tcp://127.0.0.1:8786 (got {value!r})")
+    return value
+
+
 _EXAMPLES = {
     "eval": """examples:
   l2l eval examples/quadratic_gd.json                 # a table on a terminal, JSON in a pipe
@@ -243,6 +287,7 @@ _EXAMPLES = {
     "check": """examples:
   l2l check wang2021.thm4                     # the claims under a prefix (profile ci)
   l2l check wu2018 --profile thorough --jobs 2
+  l2l check wang2021 --profile thorough --scheduler tcp://127.0.0.1:8786   # on a Dask cluster
   l2l check examples/claims/naive_gradient_bound.py --json""",
     "report": """examples:
   l2l report                                   # everything, into ./report
@@ -271,6 +316,12 @@ def _build_parser() -> _Parser:
                             "verdicts do not depend on it")
         p.add_argument("--timeout", type=_timeout, default=None, metavar="SECONDS",
                        help="hang guard per claim (default: the claim's, 900 s under ci); a claim stopped by it is an error")
+        p.add_argument("--scheduler", type=_address, default=None, metavar="ADDRESS",
+                       help="run the claims on this Dask scheduler (e.g. tcp://127.0.0.1:8786; needs the extra "
+                            "l2l-theory[dask]); verdicts do not depend on it")
+        p.add_argument("--no-cache", action="store_true",
+                       help="run every claim (default: reuse results of unchanged claims from the result cache, "
+                            "$XDG_CACHE_HOME/l2l-theory/results; L2L_NO_CACHE=1 also turns it off)")
 
     p_eval = command("eval", "evaluate one problem given as JSON (FILE or - for stdin)")
     p_eval.add_argument("file", metavar="FILE.json", help="input JSON file, or - for standard input")
@@ -288,7 +339,8 @@ def _build_parser() -> _Parser:
     p_check.add_argument("targets", nargs="*", metavar="ID-or-prefix | FILE.py")
     run_options(p_check)
     p_check.add_argument("--json", action="store_true", help="print the verdicts as JSON")
-    p_check.add_argument("--progress", action="store_true", help="report each claim on stderr as it starts")
+    p_check.add_argument("--progress", action="store_true",
+                         help="report each claim on stderr as it starts (on a terminal a progress bar is shown anyway)")
     p_check.set_defaults(func=_cmd_check)
 
     p_report = command("report", "run claims, verify derivations, write Markdown/HTML/LaTeX with figures")

@@ -41,6 +41,7 @@ mathematics.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import signal
@@ -50,10 +51,12 @@ from typing import Any, Callable, Sequence
 
 from . import context
 from .claim import PROFILES, REGISTRY, Claim, ClaimRefuted  # noqa: F401  (REGISTRY: the docstring example)
+from .cache import ResultCache
 from .codec import RecordingData, ReplayData, to_jsonable
-from .workers import run_tasks
+from .workers import InOrder, run_tasks
 
-__all__ = ["ClaimResult", "run_claim", "run_claims", "evaluate_claim", "claim_task", "claim_failure", "settle_imports"]
+__all__ = ["ClaimResult", "run_claim", "run_claims", "run_claim_group", "evaluate_claim", "claim_task", "claim_failure",
+           "settle_imports", "cached_result"]
 
 
 @dataclass
@@ -76,6 +79,9 @@ class ClaimResult:
     profile: str = "dev"
     seed: int | None = None
     counterexamples: list = field(default_factory=list)
+    #: read from the result cache (:mod:`l2l.proofs.cache`) instead of run; ``seconds`` is then
+    #: the time of the run that wrote it
+    cached: bool = False
 
     @property
     def matches(self) -> bool:
@@ -94,6 +100,7 @@ class ClaimResult:
             "counterexamples": self.counterexamples,
             "message": self.message,
             "evidence": self.evidence,
+            "cached": self.cached,
         }
 
 
@@ -324,31 +331,192 @@ def run_claim(c: Claim, profile: str = "dev", seed: int | None = None, timeout: 
 
 def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None = None, timeout: float | None = None,
                isolate: bool = True, on_result: Callable[[int, ClaimResult], None] | None = None,
-               jobs: int = 1) -> list[ClaimResult]:
+               jobs: int = 1, *, cache: bool | ResultCache = False, scheduler: str | None = None,
+               on_start: Callable[[int], None] | None = None,
+               on_done: Callable[[int, ClaimResult], None] | None = None) -> list[ClaimResult]:
     """Run ``claims`` under ``profile`` and ``seed``; ``timeout`` (seconds) overrides every claim's
     hang guard. ``jobs`` workers run claims side by side (each takes the next claim when it is
     free); the results, and the calls ``on_result(index, result)``, come in the order of
     ``claims`` whatever the order they finish in, and each verdict is the same for any ``jobs``
     (a claim's work is bounded by counts). With ``isolate=False`` (or where :func:`os.fork` is
-    missing) the claims run in this process, one after another, without the hang guard."""
+    missing) the claims run in this process, one after another, without the hang guard.
+
+    ``scheduler="tcp://host:port"`` runs them on that Dask scheduler instead of local workers
+    (:mod:`l2l.proofs.distributed`; ``jobs`` is then unused): claims that share a cached computation
+    (``shares``) go to one Dask task, in order; each task finds its claims on the worker
+    (:func:`l2l.proofs.catalogue.find`: the catalogue, the claim file, or the module by name), runs
+    them in a forked worker with the hang guard, and checks that the worker runs the same package
+    source (else each of its claims is an ``error`` saying so). The verdicts, example counts and
+    counterexamples are those of a local run; ``raw_counterexample`` comes back when it can be
+    unpickled here. A bad address or a scheduler without workers raises
+    :class:`l2l.proofs.distributed.SchedulerError` before any claim runs.
+
+    ``cache=True`` (or a :class:`l2l.proofs.cache.ResultCache`) reads each claim's result from
+    the result cache when it is there (``cached=True``) and stores each new ``holds``, ``refuted``
+    or ``proved`` result as soon as the claim finishes. Off by default here (code patched in this
+    process is not in the cache key); ``l2l check`` and ``l2l report`` turn it on.
+    ``on_start(index)`` and ``on_done(index, result)`` are called when a claim starts running and
+    when its result is there (any order; cached results are neither started nor done)."""
     if profile not in PROFILES:
         raise ValueError(f"profile: must be one of {', '.join(PROFILES)} (got {profile!r})")
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout: must be a positive number of seconds (got {timeout!r})")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: must be a positive integer (got {jobs!r})")
-    settle_imports()
+    if scheduler is not None and not (isinstance(scheduler, str) and scheduler.strip()):
+        raise ValueError(f"scheduler: must be the address of a Dask scheduler, e.g. tcp://127.0.0.1:8786 (got {scheduler!r})")
+    store = cache if isinstance(cache, ResultCache) else (ResultCache() if cache else None)
+    known: dict[int, ClaimResult] = {}
+    if store is not None:
+        for i, c in enumerate(claims):
+            record = store.get(c, profile, seed)
+            if record is not None:
+                known[i] = cached_result(record, profile, seed)
+    if len(known) < len(claims):
+        settle_imports()
+
+    def done(i: int, r: ClaimResult) -> None:
+        if store is not None:
+            store.put(claims[i], profile, seed, r)
+        if on_done is not None:
+            on_done(i, r)
+
+    limits = [timeout if timeout is not None else c.hang_timeout(profile) for c in claims]
+    if scheduler is not None:
+        return _run_on_scheduler(scheduler, claims, profile, seed, timeout, limits, known, on_result, on_start, done)
     if not isolate or not hasattr(os, "fork"):
-        results = []
-        for c in claims:
-            results.append(evaluate_claim(c, profile, seed))
-            if on_result is not None:
-                on_result(len(results) - 1, results[-1])
-        return results
+        order = InOrder(on_result)
+        for i, c in enumerate(claims):
+            if i in known:
+                order.add(i, known[i])
+                continue
+            if on_start is not None:
+                on_start(i)
+            r = evaluate_claim(c, profile, seed)
+            done(i, r)
+            order.add(i, r)
+        return order.results
     return run_tasks([claim_task(c, profile, seed) for c in claims], jobs=jobs, on_result=on_result,
-                     groups=[worker_group(c.shares) for c in claims],
-                     limits=[timeout if timeout is not None else c.hang_timeout(profile) for c in claims],
+                     groups=[worker_group(c.shares) for c in claims], limits=limits, known=known,
+                     on_start=on_start, on_done=done,
                      failure=lambda i, kind, detail, output: claim_failure(claims[i], profile, seed, kind, detail, output))
+
+
+def cached_result(record: dict, profile: str, seed: int | None) -> ClaimResult:
+    """A result read back from the cache (:meth:`ResultCache.get` validated the record)."""
+    return ClaimResult(id=record["id"], verdict=record["verdict"], expect=record["expect"], examples=record["examples"],
+                       seconds=float(record["seconds"]), counterexample=record["counterexample"], message=record["message"],
+                       evidence=record["evidence"], raw_counterexample=None, profile=profile, seed=seed,
+                       counterexamples=record["counterexamples"], cached=True)
+
+
+# -- a Dask scheduler -----------------------------------------------------------------------------
+
+
+def _run_on_scheduler(address: str, claims: Sequence[Claim], profile: str, seed: int | None, timeout: float | None,
+                      limits: list[float], known: dict[int, ClaimResult], on_result: Callable | None,
+                      on_start: Callable[[int], None] | None, done: Callable[[int, ClaimResult], None]) -> list[ClaimResult]:
+    """``run_claims(scheduler=...)``: one Dask task per ``shares`` group (its claims in order) and
+    one per other claim, each running :func:`run_claim_group` on a worker."""
+    from .cache import source_hash
+    from .catalogue import origin
+    from .distributed import run_on_scheduler
+
+    tasks: list[list[int]] = []
+    by_group: dict[str, list[int]] = {}
+    for i, c in enumerate(claims):
+        if i in known:
+            continue
+        group = worker_group(c.shares)
+        if group is None:
+            tasks.append([i])
+        elif group in by_group:
+            by_group[group].append(i)
+        else:
+            by_group[group] = [i]
+            tasks.append(by_group[group])
+    calls = [functools.partial(run_claim_group, [origin(claims[i]) for i in task], profile, seed, timeout, source_hash())
+             for task in tasks]
+    order = InOrder(on_result)
+    for i in sorted(known):
+        order.add(i, known[i])
+
+    def task_done(k: int, value: Any) -> None:
+        for i, r in zip(tasks[k], _group_results(tasks[k], value)):
+            done(i, r)
+            order.add(i, r)
+
+    def failure(k: int, kind: str, detail: Any) -> Any:
+        return [claim_failure(claims[i], profile, seed, kind, detail, 0) if kind == "timeout" else
+                _error(claims[i], profile, seed, f"the Dask task of this claim failed ({kind}: {detail})") for i in tasks[k]]
+
+    def _group_results(indices: list[int], value: Any) -> list[ClaimResult]:
+        if isinstance(value, list) and len(value) == len(indices) and all(isinstance(v, tuple) for v in value):
+            return [_unpack(claims[i], v, profile, seed) for i, v in zip(indices, value)]
+        if isinstance(value, list) and len(value) == len(indices) and all(isinstance(v, ClaimResult) for v in value):
+            return value  # failure() above
+        return [_error(claims[i], profile, seed, "the Dask task returned no result for this claim") for i in indices]
+
+    task_start = (lambda k: [on_start(i) for i in tasks[k]]) if on_start is not None else None
+    run_on_scheduler(address, calls, limits=[sum(limits[i] for i in task) for task in tasks], failure=failure,
+                     on_done=task_done, on_start=task_start)
+    return order.results
+
+
+def _error(c: Claim, profile: str, seed: int | None, message: str) -> ClaimResult:
+    return ClaimResult(id=c.id, verdict="error", expect=c.expect, examples=0, seconds=0.0, counterexample=None,
+                       message=message, profile=profile, seed=seed)
+
+
+def _unpack(c: Claim, value: tuple, profile: str, seed: int | None) -> ClaimResult:
+    """A result sent back by :func:`run_claim_group`: ``(result, pickled raw counterexample)``;
+    the raw counterexample is kept when its classes can be loaded here."""
+    r, raw = value
+    if r.verdict == "error" and r.id == c.id:
+        r.expect = c.expect  # a claim the worker could not find: its expectation is known here
+    if raw is not None:
+        try:
+            r.raw_counterexample = pickle.loads(raw)
+        except Exception:  # noqa: BLE001 - e.g. a class of a claim file loaded under another name
+            r.raw_counterexample = None
+    return r
+
+
+def run_claim_group(origins: Sequence[tuple], profile: str, seed: int | None, timeout: float | None,
+                    caller_source: str | None = None) -> list[tuple[ClaimResult, bytes | None]]:
+    """Run claims given by :func:`l2l.proofs.catalogue.origin` in this process's forked worker (the
+    task of ``run_claims(scheduler=...)`` on a Dask worker): found here by
+    :func:`l2l.proofs.catalogue.find`, run in order by :func:`run_claims` with ``jobs=1`` (so a
+    ``shares`` group computes its shared data once, with isolation and the hang guard). Each value
+    is ``(result without raw_counterexample, that raw counterexample pickled or None)``, so the
+    result always unpickles at the caller. A worker whose package source differs from
+    ``caller_source`` answers ``error`` for each claim (its verdicts would not be the caller's)."""
+    from .cache import source_hash
+    from .catalogue import CatalogueError, find
+
+    out: list = [None] * len(origins)
+    if caller_source is not None and source_hash() != caller_source:
+        message = "the Dask worker runs another version of the l2l source than the caller (its verdicts would differ): reinstall it"
+        return [(ClaimResult(id=o[0], verdict="error", expect="holds", examples=0, seconds=0.0, counterexample=None,
+                             message=message, profile=profile, seed=seed), None) for o in origins]
+    found: list[tuple[int, Claim]] = []
+    for k, o in enumerate(origins):
+        try:
+            found.append((k, find(*o)))
+        except CatalogueError as exc:
+            out[k] = (ClaimResult(id=o[0], verdict="error", expect="holds", examples=0, seconds=0.0, counterexample=None,
+                                  message=f"cannot load the claim on the Dask worker: {exc}", profile=profile, seed=seed), None)
+    results = run_claims([c for _, c in found], profile=profile, seed=seed, timeout=timeout, jobs=1)
+    for (k, c), r in zip(found, results):
+        raw = None
+        if r.raw_counterexample is not None:
+            try:
+                raw = pickle.dumps(r.raw_counterexample)
+            except Exception:  # noqa: BLE001
+                raw = None
+        r.raw_counterexample = None
+        out[k] = (r, raw)
+    return out
 
 
 def settle_imports() -> None:

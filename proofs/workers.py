@@ -26,9 +26,9 @@ import struct
 import sys
 import time
 import warnings
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
-__all__ = ["run_tasks", "default_jobs"]
+__all__ = ["run_tasks", "default_jobs", "InOrder"]
 
 _HEADER = struct.Struct(">Q")
 _TASK = struct.Struct(">I")
@@ -45,35 +45,48 @@ def default_jobs() -> int:
 
 def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequence[float] | None = None,
               failure: Callable[[int, str, Any, int], Any], on_result: Callable[[int, Any], None] | None = None,
-              groups: Sequence[Hashable | None] | None = None) -> list:
+              groups: Sequence[Hashable | None] | None = None, known: Mapping[int, Any] | None = None,
+              on_start: Callable[[int], None] | None = None, on_done: Callable[[int, Any], None] | None = None) -> list:
     """Run ``tasks`` in ``jobs`` forked workers (module docstring); ``limits[i]`` seconds is task
     ``i``'s hang guard (default: none). Tasks with the same non-None ``groups[i]`` run in the same
     worker (the first free one takes the group; its later tasks wait for that worker, unless it
-    died), so what they cache in common is computed once; the values do not depend on it."""
+    died), so what they cache in common is computed once; the values do not depend on it.
+
+    ``known[i]`` is task ``i``'s value already (say, read from a cache): it is not run, and is
+    delivered in its place in the order. ``on_start(i)`` is called when a worker starts task ``i``
+    and ``on_done(i, value)`` as soon as its value (or failure) is there, before the in-order
+    delivery to ``on_result``: a caller that stores values there loses at most the running tasks
+    when the run is killed."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: must be a positive integer (got {jobs!r})")
     limits = list(limits) if limits is not None else [_NO_LIMIT] * len(tasks)
-    results: list = []
+    known = dict(known or {})
+    order = InOrder(on_result)
+    results, finish = order.results, order.add
+
+    def done(i: int, value: Any) -> None:
+        if on_done is not None:
+            on_done(i, value)
+        finish(i, value)
+
     if not hasattr(os, "fork"):  # no isolation and no hang guard where processes cannot fork
         for i, task in enumerate(tasks):
+            if i in known:
+                finish(i, known[i])
+                continue
+            if on_start is not None:
+                on_start(i)
             try:
-                results.append(task())
+                value = task()
             except Exception as exc:  # noqa: BLE001
-                results.append(failure(i, "raised", _one_line(exc), 0))
-            if on_result is not None:
-                on_result(i, results[-1])
+                value = failure(i, "raised", _one_line(exc), 0)
+            done(i, value)
         return results
-    finished: dict[int, Any] = {}
-
-    def finish(i: int, value: Any) -> None:
-        finished[i] = value
-        while len(results) in finished:  # deliver in input order
-            results.append(finished.pop(len(results)))
-            if on_result is not None:
-                on_result(len(results) - 1, results[-1])
 
     groups = list(groups) if groups is not None else [None] * len(tasks)
-    waiting = list(range(len(tasks)))
+    for i in sorted(known):
+        finish(i, known[i])
+    waiting = [i for i in range(len(tasks)) if i not in known]
     busy: dict[_Worker, tuple[int, float]] = {}  # worker -> (task index, deadline)
     idle: list[_Worker] = []
     owner: dict[Hashable, _Worker] = {}  # group -> the worker that runs its tasks
@@ -104,12 +117,14 @@ def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequ
                     owner.setdefault(groups[i], worker)
                 worker.start(i)
                 busy[worker] = (i, time.monotonic() + limits[i])
+                if on_start is not None:
+                    on_start(i)
             if not busy:
                 break
             for worker, (kind, payload) in _receive_any(busy).items():
                 i, _ = busy.pop(worker)
                 if kind == "value":
-                    finish(i, payload)
+                    done(i, payload)
                     idle.append(worker)
                     continue
                 if kind != "raised":  # died or hung: a fresh worker runs the next task
@@ -119,11 +134,35 @@ def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequ
                 else:
                     idle.append(worker)
                 detail = limits[i] if kind == "timeout" else payload
-                finish(i, failure(i, kind, detail, worker.output_bytes))
+                done(i, failure(i, kind, detail, worker.output_bytes))
     finally:
         for worker in [*busy, *idle]:
             worker.stop()
     return results
+
+
+class InOrder:
+    """Values that arrive in any order, delivered in index order: :meth:`add` ``(i, value)``
+    calls ``on_result(j, value_j)`` for every ``j`` whose predecessors have all arrived, and
+    :attr:`results` holds the values delivered so far.
+
+    >>> seen = []
+    >>> order = InOrder(lambda i, v: seen.append(v))
+    >>> order.add(1, "b"); order.add(0, "a"); seen
+    ['a', 'b']
+    """
+
+    def __init__(self, on_result: Callable[[int, Any], None] | None = None):
+        self.results: list = []
+        self._arrived: dict[int, Any] = {}
+        self._on_result = on_result
+
+    def add(self, i: int, value: Any) -> None:
+        self._arrived[i] = value
+        while len(self.results) in self._arrived:
+            self.results.append(self._arrived.pop(len(self.results)))
+            if self._on_result is not None:
+                self._on_result(len(self.results) - 1, self.results[-1])
 
 
 def _receive_any(busy: dict) -> dict:

@@ -101,16 +101,26 @@ def build_report(
     log: Callable[[str], None] | None = None,
     timeout: float | None = None,
     jobs: int = 1,
+    cache: bool = False,
+    scheduler: str | None = None,
+    progress: bool = False,
 ) -> ReportData:
     """Run the selected claims, verify the derivations (all registered ones by default), draw the
     figures and write the report to ``out``. Raises :class:`ReportError` for an unusable target
-    (checked before any work) and ``proofs.catalogue.CatalogueError`` for a bad selector."""
+    (checked before any work) and ``proofs.catalogue.CatalogueError`` for a bad selector.
+
+    ``cache`` and ``scheduler`` are those of :func:`l2l.proofs.runner.run_claims`: results of
+    unchanged claims are read from the result cache, and with a Dask scheduler the claims run
+    there first, then the derivations and figures here. ``progress``: a bar of the claims on
+    standard error when it is a terminal (:mod:`l2l.proofs.progress`)."""
     from l2l.theory import registry
     from l2l.theory.derivation import StepResult, Verification
 
+    from ..cache import ResultCache
     from ..catalogue import select
     from ..environment import environment
-    from ..runner import claim_failure, claim_task, settle_imports, worker_group
+    from ..progress import progress_bar
+    from ..runner import cached_result, claim_failure, claim_task, run_claims, settle_imports, worker_group
     from ..workers import run_tasks
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -130,43 +140,86 @@ def build_report(
 
     modules = {c.module for c in claims}
     plan = FigurePlan([p for p in registered() if p.claim_module() in modules])
+    store = ResultCache() if cache else None
+    bar = progress_bar(len(claims), [c.id for c in claims]) if progress else None
+    if bar is not None:
+        log = functools.partial(bar.write, file=sys.stderr)
+
+    def claim_line(k: int, r: Any) -> None:
+        flag = "" if r.matches else f"  MISSED: {r.verdict}, expected {r.expect}"
+        log(f"[{k + 1}/{len(claims)}] {r.id} ({time.perf_counter() - start:.1f} s){' (cached)' if r.cached else ''}{flag}")
+        if bar is not None and r.cached:
+            bar.done(k, cached=True)
+
+    remote = None
+    if scheduler is not None:  # the claims on the Dask cluster first; derivations and figures here
+        try:
+            remote = run_claims(claims, profile=profile, seed=seed, timeout=timeout, on_result=claim_line, cache=cache,
+                                scheduler=scheduler, on_start=bar.start if bar is not None else None,
+                                on_done=(lambda k, r: bar.done(k)) if bar is not None else None)
+        except BaseException:
+            if bar is not None:
+                bar.close()
+            raise
+    local = claims if remote is None else []
     # one pool for everything: the derivations' checks first (few and long), then the claims, then
     # the figures not in the cache (by then the claims have published the numbers they show);
     # `jobs` workers take the next task when free, so the cores stay busy to the end
-    tasks = [functools.partial(_verify_and_print, name) for name in names] + [claim_task(c, profile, seed) for c in claims] + plan.tasks
-    n, m = len(derivations), len(claims)
+    tasks = [functools.partial(_verify_and_print, name) for name in names] + [claim_task(c, profile, seed) for c in local] + plan.tasks
+    n, m = len(derivations), len(local)
+    known = {}  # claims whose result is in the cache: not run
+    for k, c in enumerate(local):
+        record = store.get(c, profile, seed) if store is not None else None
+        if record is not None:
+            known[n + k] = cached_result(record, profile, seed)
     guard = timeout if timeout is not None else SIDE_TASK_TIMEOUT
-    limits = [guard] * n + [timeout if timeout is not None else c.hang_timeout(profile) for c in claims] + [guard] * len(plan.tasks)
+    limits = [guard] * n + [timeout if timeout is not None else c.hang_timeout(profile) for c in local] + [guard] * len(plan.tasks)
     draw_failure = figure_failure(plan.names)
 
     def failure(i: int, kind: str, detail: Any, output: int) -> Any:
         if i >= n + m:
             return draw_failure(i - n - m, kind, detail, output)
         if i >= n:
-            return claim_failure(claims[i - n], profile, seed, kind, detail, output)
+            return claim_failure(local[i - n], profile, seed, kind, detail, output)
         why = f"timeout after {detail:g} s" if kind == "timeout" else f"{kind}: {detail}"
         return Verification(names[i], tuple(StepResult(k + 1, "failed", f"the check did not finish ({why})")
                                              for k in range(len(derivations[i].steps)))), None
 
-    def progress(k: int, value: Any) -> None:
+    def progress_line(k: int, value: Any) -> None:
         now = time.perf_counter() - start
         if k < n:
             log(f"[derivation {k + 1}/{n}] {names[k]} ({now:.1f} s)")
         elif k < n + m:
-            flag = "" if value.matches else f"  MISSED: {value.verdict}, expected {value.expect}"
-            log(f"[{k - n + 1}/{m}] {value.id} ({now:.1f} s){flag}")
+            claim_line(k - n, value)
         else:
             log(f"[figure {k - n - m + 1}/{len(plan.tasks)}] {plan.names[k - n - m]} ({now:.1f} s)")
+
+    def started(i: int) -> None:
+        if bar is not None and n <= i < n + m:
+            bar.start(i - n)
+
+    def done(i: int, value: Any) -> None:  # a claim's result is stored as soon as it is there
+        if n <= i < n + m:
+            if store is not None:
+                store.put(local[i - n], profile, seed, value)
+            if bar is not None:
+                bar.done(i - n)
 
     # a claim that returns a derivation's verification shares "derivation:NAME": it runs in the worker
     # that verified NAME (with the other derivations of NAME's module, which it may quote), and reads
     # the verification from that process's cache
-    groups = [worker_group(f"derivation:{name}") for name in names] + [worker_group(c.shares) for c in claims] + [None] * len(plan.tasks)
-    values = run_tasks(tasks, jobs=jobs, limits=limits, failure=failure, on_result=progress, groups=groups)
+    groups = [worker_group(f"derivation:{name}") for name in names] + [worker_group(c.shares) for c in local] + [None] * len(plan.tasks)
+    try:
+        values = run_tasks(tasks, jobs=jobs, limits=limits, failure=failure, on_result=progress_line, groups=groups, known=known,
+                           on_start=started, on_done=done)
+    finally:
+        if bar is not None:
+            bar.close()
     rows = [row for _, row in values[:n]]
     derivations = list(zip(derivations, [v for v, _ in values[:n]]))
-    results = list(zip(claims, values[n:n + m]))
+    results = list(zip(claims, values[n:n + m] if remote is None else remote))
     figures = plan.finish(values[n + m:])
+    log = log if bar is None else (lambda msg: print(msg, file=sys.stderr, flush=True))
     log(f"[figures] {len(figures)} ({len(plan.tasks)} drawn, the others from the cache; {time.perf_counter() - start:.1f} s)")
     env = environment(precision=PRECISION, profile=profile, seed=seed,
                       packages=("l2l-theory", "numpy", "scipy", "sympy", "mpmath", "hypothesis", "matplotlib"))

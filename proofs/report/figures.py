@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..cache import cache_root, source_hash
+
 __all__ = [
     "Figure", "FigureSpec", "STYLE", "SIZES", "DPI", "COLORS", "LINESTYLES", "figure_size", "subplots", "legend_below", "log_scale",
     "render_figure", "save", "figure_function", "make_figures", "FigurePlan", "figure_failure", "cache_dir", "publish", "shared",
@@ -388,25 +390,8 @@ def _draw_in_worker(task: _Task) -> list[Figure]:
 
 def cache_dir() -> Path | None:
     """Where figures are cached, or ``None`` when ``L2L_NO_CACHE`` is set (to anything but 0/empty)."""
-    if os.environ.get("L2L_NO_CACHE", "") not in ("", "0"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "l2l-theory" / "figures"
-
-
-@functools.lru_cache(maxsize=1)
-def _source_hash() -> str:
-    """A hash of every Python file of the installed package (l2l, l2l.theory, .numerics, .proofs)."""
-    import importlib.util
-
-    digest = hashlib.sha256()
-    for pkg in ("l2l", "l2l.theory", "l2l.numerics", "l2l.proofs"):
-        spec = importlib.util.find_spec(pkg)
-        for root in sorted(spec.submodule_search_locations or ()):
-            for path in sorted(Path(root).rglob("*.py")):
-                digest.update(f"{pkg}/{path.relative_to(root).as_posix()}\0".encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
+    root = cache_root()
+    return None if root is None else root / "figures"
 
 
 def _environment_key() -> list[str]:
@@ -417,7 +402,7 @@ def _environment_key() -> list[str]:
     import numpy
     import scipy
 
-    return [_source_hash(), sys.version, numpy.__version__, scipy.__version__, platform.machine(), platform.node()]
+    return [source_hash(), sys.version, numpy.__version__, scipy.__version__, platform.machine(), platform.node()]
 
 
 def _cache_key(task: _Task) -> str | None:

@@ -53,3 +53,25 @@ def test_a_dead_groups_worker_hands_the_rest_of_the_group_to_a_fresh_one():
     out = run_tasks([os.getpid, die, os.getpid], jobs=1, failure=_fail, groups=["g", "g", "g"])
     assert out[1][0] == "died"
     assert isinstance(out[0], int) and isinstance(out[2], int) and out[0] != out[2]
+
+
+def test_known_values_are_not_run_and_done_comes_before_the_ordered_delivery():
+    """``known`` values (a cache's) are delivered in their place without running; ``on_done`` sees
+    each value as soon as it is there (so a result cache loses at most the running tasks when a run
+    is killed), while ``on_result`` keeps the order of the tasks."""
+    events = []
+
+    def slow():
+        time.sleep(0.5)
+        return "slow"
+
+    def never():
+        raise AssertionError("a known value's task must not run")
+
+    out = run_tasks([slow, lambda: "fast", never], jobs=2, failure=_fail, known={2: "cached"},
+                    on_start=lambda i: events.append(("start", i)), on_done=lambda i, v: events.append(("done", i)),
+                    on_result=lambda i, v: events.append(("result", i)))
+    assert out == ["slow", "fast", "cached"]
+    assert ("start", 2) not in events and ("done", 2) not in events
+    assert events.index(("done", 1)) < events.index(("done", 0)) < events.index(("result", 0))
+    assert [e for e in events if e[0] == "result"] == [("result", 0), ("result", 1), ("result", 2)]
