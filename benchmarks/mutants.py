@@ -99,7 +99,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "src = lv + (sig * c1) ** 2", "src = lv + 1.1 * (sig * c1) ** 2",
            "exact Gaussian-model SGD moments: label noise sigma^2 scaled by 1.1"),
     Mutant("least_squares.moments.finite-set-drop-mean-term", _LS + "moments.py",
-           "D = ES[:, 0] - P * hh - Hd[:, :, None] * Hd[:, None, :]", "D = ES[:, 0] - P * hh",
+           "C[:, 0, 0, 0] = -cB", "C[:, 0, 0, 0] = 0.0 * cB",
            "finite-set SGD covariance: the -(H delta)(H delta)^T term dropped"),
     Mutant("least_squares.moments.additive-noise-0.9", _LS + "moments.py",
            "P = cong(P, T, T) + (e * e) * noise", "P = cong(P, T, T) + 0.9 * (e * e) * noise",

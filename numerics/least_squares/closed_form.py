@@ -106,7 +106,7 @@ import numpy as np
 
 from ..problems import LeastSquaresProblem
 from ..quadratic.stable import (  # ln|1 - eta lam| exactly: per grid, per block, and its ranges
-    _CHUNK, _SPLIT, _SPLIT_MAX, _SPLIT_MIN, _ln_abs_block, _log_abs_grid, _rows_in_range, log_abs_one_minus)
+    BLOCK, SPLIT, SPLIT_MAX, SPLIT_MIN, ln_abs_block, log_abs_grid, rows_in_range, log_abs_one_minus)
 from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_reals, as_vector_of_length
 from ..results import result_type, returns
 
@@ -490,7 +490,7 @@ def _parts_log_space(sp: LeastSquaresSpectrum, eta_f: np.ndarray, t_f: np.ndarra
     declines): ``(m, total)`` of the training loss and of its derivative, and, with a validation set,
     ``(M, q~)`` of :func:`_coeffs` and ``(M_h, h~)`` of h_i = (s_i z_i / n) a_i^(t-1)."""
     tt = t_f[:, None]
-    la, sa = _log_abs_grid(eta_f, sp.lam, shift)  # (N, r)
+    la, sa = log_abs_grid(eta_f, sp.lam, shift)  # (N, r)
     # training loss: (||r||^2 + sum_i z_i^2 a_i^(2t)) / (2n)
     l2t, _ = _power_parts(la, sa, 2 * tt)
     c = np.append(sp.z * sp.z, sp.resid2)
@@ -583,10 +583,10 @@ def _masked_min(L: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
 
 
 def _parts_fast(sp: LeastSquaresSpectrum, eta: np.ndarray, t: np.ndarray, shift: int) -> tuple:
-    """:func:`_parts_log_space`, bit for bit, in blocks of about ``_CHUNK`` entries.
+    """:func:`_parts_log_space`, bit for bit, in blocks of about ``BLOCK`` entries.
 
-    Per block of rows, pass 1 computes ln|a_i| and a_i (:func:`_ln_abs_block` for the rows in its
-    range, :func:`log_abs_one_minus` otherwise: the numbers of :func:`_log_abs_grid`) and, per
+    Per block of rows, pass 1 computes ln|a_i| and a_i (:func:`ln_abs_block` for the rows in its
+    range, :func:`log_abs_one_minus` otherwise: the numbers of :func:`log_abs_grid`) and, per
     row and sum, the largest ln|term| = ln|c_i| + k ln|a_i| and the smallest k ln|a_i| (as k times
     the smallest ln|a_i|: x -> k x rounds monotonically for k > 0), which fix each row's form in
     :func:`_terms`; pass 2 forms the terms in that form with the same operations (the sign of
@@ -603,7 +603,7 @@ def _parts_fast(sp: LeastSquaresSpectrum, eta: np.ndarray, t: np.ndarray, shift:
     with np.errstate(over="ignore", under="ignore"):
         lam_s = np.ldexp(sp.lam, int(shift))
     lo, hi = float(np.min(lam_s)), float(np.max(lam_s))
-    ok = _rows_in_range(eta, lo, hi) if (_SPLIT_MIN <= lo and hi <= _SPLIT_MAX) else np.zeros(N, bool)
+    ok = rows_in_range(eta, lo, hi) if (SPLIT_MIN <= lo and hi <= SPLIT_MAX) else np.zeros(N, bool)
     tr = _Term(sp.z * sp.z, 600.0)
     gr = _Term(sp.lam * sp.z * sp.z, 600.0)
     r2 = float(sp.resid2)
@@ -620,8 +620,8 @@ def _parts_fast(sp: LeastSquaresSpectrum, eta: np.ndarray, t: np.ndarray, shift:
         mq, mh = np.zeros(N), np.zeros(N)
     m_tr, tot_tr, m_gr, tot_gr = np.zeros(N), np.empty(N), np.zeros(N), np.empty(N)
 
-    nb = max(1, min(N, _CHUNK // r))
-    cw = min(r, _CHUNK)
+    nb = max(1, min(N, BLOCK // r))
+    cw = min(r, BLOCK)
     L, A = np.empty((nb, r)), np.empty((nb, r))
     V = np.empty((nb, r + 1))
     V[:, r] = 0.0
@@ -637,7 +637,7 @@ def _parts_fast(sp: LeastSquaresSpectrum, eta: np.ndarray, t: np.ndarray, shift:
                     idx = slice(int(idx[0]), int(idx[0]) + k)
                 et = eta[idx][:, None]
                 if fast:
-                    cx = _SPLIT * et
+                    cx = SPLIT * et
                     xh = cx - (cx - et)
                     xl = et - xh
                 Lb, Ab = L[:k], A[:k]
@@ -653,7 +653,7 @@ def _parts_fast(sp: LeastSquaresSpectrum, eta: np.ndarray, t: np.ndarray, shift:
                     w = j1 - j0
                     Lc, Ac, Xc = Lb[:, j0:j1], Ab[:, j0:j1], X[:k, :w]
                     if fast:
-                        _ln_abs_block(et, xh, xl, lam_s[j0:j1], yh[:w], yl[:w], P[:k, :w], Ew[:k, :w], S[:k, :w],
+                        ln_abs_block(et, xh, xl, lam_s[j0:j1], yh[:w], yl[:w], P[:k, :w], Ew[:k, :w], S[:k, :w],
                                       U[:k, :w], m1[:k, :w], m2[:k, :w], m3[:k, :w], Lc, Ac)
                     else:
                         Lc[...], Ac[...] = log_abs_one_minus(et, sp.lam[None, j0:j1], shift)
@@ -807,7 +807,7 @@ def iterate(problem: LeastSquaresProblem | LeastSquaresSpectrum, eta: Any, t: An
     """
     sp = _as_spectrum(problem, w0)
     eta, t, shape = _grid(eta, t)
-    la, sa = _log_abs_grid(eta.reshape(-1), sp.lam)
+    la, sa = log_abs_grid(eta.reshape(-1), sp.lam)
     m, q = _coeffs(sp, la, sa, t.reshape(-1)[:, None])
     with np.errstate(under="ignore"):
         b = np.exp(-m)[:, None] * sp.w0[None, :] - q @ sp.V.T  # w_t / e^M
@@ -890,7 +890,7 @@ def first_crossing(
 
 def _norms_range(sp: LeastSquaresSpectrum, eta: np.ndarray, start: int, stop: int) -> np.ndarray:
     """ln ||w_tau|| for tau = start..stop (>= 1) at each eta (1-D): shape (len(eta), stop - start + 1)."""
-    la, sa = _log_abs_grid(eta, sp.lam)
+    la, sa = log_abs_grid(eta, sp.lam)
     with np.errstate(divide="ignore"):
         lnull = math.log(sp.null_w0_norm2) if sp.null_w0_norm2 > 0 else -np.inf
     out = np.empty((la.shape[0], stop - start + 1))

@@ -35,14 +35,14 @@ How it stays accurate:
 Two paths compute these (issue 17), row by row (one row = one (eta, t)):
 
 * the fast path (``_fast``), for every row whose numbers are in ordinary ranges: one pass per
-  block of ``_CHUNK`` entries for :math:`\ln|a_i|` (Dekker's product of the values themselves,
+  block of ``BLOCK`` entries for :math:`\ln|a_i|` (Dekker's product of the values themselves,
   ``log1p`` or ``log`` chosen per entry: the same numbers as :func:`log_abs_one_minus`) and the
   dominant component, then :math:`w_i` and :math:`r_i = \lambda_i/a_i` in linear space (with
   :math:`a_i = (1 - p_i) - e_i` from the exact product, relative error :math:`\le 2\epsilon`), and
   :math:`S_0 = \sum w`, :math:`S_1 = \sum w r`, :math:`\sum w|r|`, :math:`S_2 = \sum w r^2`,
   :math:`V = \sum w (r - S_1/S_0)^2`; so :math:`G' = -2S_1/S_0`, :math:`G'' = 4tV/S_0 - 2S_2/S_0`,
   :math:`\ln|df/d\eta| = \ln t + \ln(c_m^2\lambda_m a_m^{2t}) + \ln|S_1|`. Work blocks bound the
-  extra memory by three arrays of length d plus ``_CHUNK``-sized blocks.
+  extra memory by three arrays of length d plus ``BLOCK``-sized blocks.
 * the log-space path (``_log_space``: each weight and ratio as the exp of a logarithm, a signed
   log-sum-exp for :math:`df/d\eta`), for the rows the fast path declines: :math:`f(w_t) = 0`,
   :math:`t = 1` with some :math:`a_i = 0`, :math:`\eta\lambda_i` beyond :math:`2^{1000}` or below
@@ -82,7 +82,8 @@ from ..problems import QuadraticProblem
 from ..validation import ValidationError, as_horizons, as_nonnegative_reals
 from ..results import result_type, returns
 
-__all__ = ["QuadraticEvaluation", "evaluate", "log_objective_grad", "log_objective_grad_kernel", "log_abs_one_minus"]
+__all__ = ["QuadraticEvaluation", "evaluate", "log_objective_grad", "log_objective_grad_kernel", "log_abs_one_minus",
+           "log_abs_grid", "ln_abs_block", "rows_in_range", "BLOCK"]  # the last four: shared with the least-squares closed form
 
 _LN_HALF = float(np.log(0.5))
 
@@ -201,7 +202,7 @@ class QuadraticEvaluation:
 class _Terms:
     """What one problem contributes to every evaluation, computed once: over the components with
     c_i != 0 (the others never contribute), ``lam`` = lambda_i and ``base`` = ln(c_i^2 lambda_i) =
-    2 ln|c_i| + ln lambda_i (computed in blocks of ``_CHUNK`` entries: the same numbers as
+    2 ln|c_i| + ln lambda_i (computed in blocks of ``BLOCK`` entries: the same numbers as
     whole-array operations, in cache), ``direct``: every lambda_i in [2^-960, 2^960] (Veltkamp's
     split of lambda_i itself neither overflows nor underflows: :func:`_fast` may run); and, on first
     use by the log-space path, ``lc2`` = ln c_i^2, ``llam`` = ln lambda_i and ``split``, the
@@ -217,13 +218,13 @@ class _Terms:
             lam, c = problem.eigenvalues[keep], problem.coefficients[keep]
         self.lam, self.c = lam, c
         self.lam_min, self.lam_max = float(np.min(lam)), float(np.max(lam))
-        self.direct = _SPLIT_MIN <= self.lam_min and self.lam_max <= _SPLIT_MAX
+        self.direct = SPLIT_MIN <= self.lam_min and self.lam_max <= SPLIT_MAX
         self._logs = self._split = None
         d = lam.size
         self.base = np.empty(d)
-        lc2, llam = np.empty(min(d, _CHUNK)), np.empty(min(d, _CHUNK))
-        for j0 in range(0, d, _CHUNK):
-            j1 = min(d, j0 + _CHUNK)
+        lc2, llam = np.empty(min(d, BLOCK)), np.empty(min(d, BLOCK))
+        for j0 in range(0, d, BLOCK):
+            j1 = min(d, j0 + BLOCK)
             self._block_logs(j0, j1, lc2[: j1 - j0], llam[: j1 - j0])
             np.add(lc2[: j1 - j0], llam[: j1 - j0], out=self.base[j0:j1])
 
@@ -245,8 +246,8 @@ class _Terms:
     def _log_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         if self._logs is None:
             lc2, llam = np.empty(self.lam.size), np.empty(self.lam.size)
-            for j0 in range(0, self.lam.size, _CHUNK):
-                j1 = min(self.lam.size, j0 + _CHUNK)
+            for j0 in range(0, self.lam.size, BLOCK):
+                j1 = min(self.lam.size, j0 + BLOCK)
                 self._block_logs(j0, j1, lc2[j0:j1], llam[j0:j1])
             self._logs = (lc2, llam)
         return self._logs
@@ -335,16 +336,16 @@ def _log_space(terms: _Terms, eta_f: np.ndarray, t_f: np.ndarray, full: bool) ->
 
 
 #: Work block of the fast path, in entries of the (step size x component) grid: a block of rows
-#: (or, for d > _CHUNK, of one row's columns) at a time keeps the working arrays in cache and the
-#: extra memory at a few arrays of length max(d, _CHUNK), whatever the number of step sizes.
-_CHUNK = 1 << 16
-_SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's constant (as in numerics/exact_product.py)
+#: (or, for d > BLOCK, of one row's columns) at a time keeps the working arrays in cache and the
+#: extra memory at a few arrays of length max(d, BLOCK), whatever the number of step sizes.
+BLOCK = 1 << 16
+SPLIT = 134217729.0  # 2**27 + 1, Veltkamp's constant (as in numerics/exact_product.py)
 #: The fast path splits eta and lambda_i themselves (not their mantissas): both in
 #: [2^-960, 2^960] (or eta smaller but every eta*lambda_i <= 1/2, where the error term is not
 #: used for ln|a|, and 1 - p - e = 1 - p), and eta*lambda_i in [2^-1020, 2^1000] (normal,
 #: finite), keep every partial product of Dekker's algorithm exact where eta*lambda_i > 1/2 and
 #: fl(eta*lambda_i) the same number as the mantissa product scaled back.
-_SPLIT_MIN, _SPLIT_MAX = 2.0**-960, 2.0**960
+SPLIT_MIN, SPLIT_MAX = 2.0**-960, 2.0**960
 _P_MIN, _P_MAX = 2.0**-1020, 2.0**1000
 #: Linear space is used for a row when every ratio |r_i| = lambda_i/|a_i| is <= 2^450, the
 #: dominant component's |r_m| >= 2^-450 and max_i |r_i| <= 2^400 |r_m|: then a weight w_i =
@@ -354,13 +355,13 @@ _P_MIN, _P_MAX = 2.0**-1020, 2.0**1000
 _R_MIN, _R_MAX, _R_RATIO = 2.0**-450, 2.0**450, 2.0**400
 
 
-def _ln_abs_block(et, xh, xl, lc, YH, YL, P, E, S, U, M1, M2, M3, L, A) -> None:
+def ln_abs_block(et, xh, xl, lc, YH, YL, P, E, S, U, M1, M2, M3, L, A) -> None:
     """ln|1 - eta lambda| into L, a = (1 - p) - e into A and |a| into S, for the block of rows eta
     (a column ``et`` with Veltkamp's halves ``xh + xl``) and columns ``lc``; the other arguments are
     work arrays of the block's shape (``YH``, ``YL`` of the columns'). The same numbers as
     :func:`log_abs_one_minus` wherever eta and lambda are in [2^-960, 2^960] (or every p <= 1/2)
     and p in [2^-1020, 2^1000] (see ``_fast``)."""
-    np.multiply(lc, _SPLIT, out=YL)  # Veltkamp: yh = cy - (cy - lam), yl = lam - yh
+    np.multiply(lc, SPLIT, out=YL)  # Veltkamp: yh = cy - (cy - lam), yl = lam - yh
     np.subtract(YL, lc, out=YH)
     np.subtract(YL, YH, out=YH)
     np.subtract(lc, YH, out=YL)
@@ -394,21 +395,21 @@ def _ln_abs_block(et, xh, xl, lc, YH, YL, P, E, S, U, M1, M2, M3, L, A) -> None:
     np.log(S, out=L, where=M3)
 
 
-def _rows_in_range(eta: np.ndarray, lam_min: float, lam_max: float) -> np.ndarray:
-    """Step sizes whose row :func:`_ln_abs_block` computes exactly (ranges at ``_SPLIT_MIN``)."""
+def rows_in_range(eta: np.ndarray, lam_min: float, lam_max: float) -> np.ndarray:
+    """Step sizes whose row :func:`ln_abs_block` computes exactly (ranges at ``SPLIT_MIN``)."""
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         p_max = eta * lam_max
         return (eta == 0.0) | (
-            ((_SPLIT_MIN <= eta) | (p_max <= 0.5)) & (eta <= _SPLIT_MAX) & (eta * lam_min >= _P_MIN) & (p_max <= _P_MAX)
+            ((SPLIT_MIN <= eta) | (p_max <= 0.5)) & (eta <= SPLIT_MAX) & (eta * lam_min >= _P_MIN) & (p_max <= _P_MAX)
         )
 
 
-def _log_abs_grid(eta: np.ndarray, lam: np.ndarray, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def log_abs_grid(eta: np.ndarray, lam: np.ndarray, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``log_abs_one_minus(eta[:, None], lam[None, :], shift)`` bit for bit (flat ``eta``, ``lam``),
-    by :func:`_ln_abs_block` in blocks of ``_CHUNK`` entries for the rows in its ranges (about five
+    by :func:`ln_abs_block` in blocks of ``BLOCK`` entries for the rows in its ranges (about five
     times faster on large grids) and by :func:`log_abs_one_minus` for the others.
 
-    >>> la, sa = _log_abs_grid(np.array([0.0, 0.5, 2.0]), np.array([1.0, 2.0]))
+    >>> la, sa = log_abs_grid(np.array([0.0, 0.5, 2.0]), np.array([1.0, 2.0]))
     >>> bool(np.array_equal(la, log_abs_one_minus(np.array([[0.0], [0.5], [2.0]]), np.array([[1.0, 2.0]]))[0]))
     True
     """
@@ -417,13 +418,13 @@ def _log_abs_grid(eta: np.ndarray, lam: np.ndarray, shift: int = 0) -> tuple[np.
     n, d = eta.size, lam.size
     with np.errstate(over="ignore", under="ignore"):
         lam_s = np.ldexp(lam, int(shift))
-    if n == 0 or d == 0 or not (_SPLIT_MIN <= float(np.min(lam_s)) and float(np.max(lam_s)) <= _SPLIT_MAX):
+    if n == 0 or d == 0 or not (SPLIT_MIN <= float(np.min(lam_s)) and float(np.max(lam_s)) <= SPLIT_MAX):
         return log_abs_one_minus(eta[:, None], lam[None, :], shift)
-    ok = _rows_in_range(eta, float(np.min(lam_s)), float(np.max(lam_s)))
+    ok = rows_in_range(eta, float(np.min(lam_s)), float(np.max(lam_s)))
     la, sa = np.empty((n, d)), np.empty((n, d))
     rows = np.flatnonzero(ok)
-    nb = max(1, min(rows.size, _CHUNK // d))
-    cw = min(d, _CHUNK)
+    nb = max(1, min(rows.size, BLOCK // d))
+    cw = min(d, BLOCK)
     p, e, s, u, L, A = (np.empty((nb, cw)) for _ in range(6))
     m1, m2, m3 = (np.empty((nb, cw), bool) for _ in range(3))
     yh, yl = np.empty(cw), np.empty(cw)
@@ -432,13 +433,13 @@ def _log_abs_grid(eta: np.ndarray, lam: np.ndarray, shift: int = 0) -> tuple[np.
             idx = rows[b0 : b0 + nb]
             k = idx.size
             et = eta[idx][:, None]
-            cx = _SPLIT * et
+            cx = SPLIT * et
             xh = cx - (cx - et)
             xl = et - xh
             for j0 in range(0, d, cw):
                 w = min(d, j0 + cw) - j0
                 Lb, Ab = L[:k, :w], A[:k, :w]
-                _ln_abs_block(et, xh, xl, lam_s[j0 : j0 + w], yh[:w], yl[:w], p[:k, :w], e[:k, :w], s[:k, :w],
+                ln_abs_block(et, xh, xl, lam_s[j0 : j0 + w], yh[:w], yl[:w], p[:k, :w], e[:k, :w], s[:k, :w],
                               u[:k, :w], m1[:k, :w], m2[:k, :w], m3[:k, :w], Lb, Ab)
                 la[idx, j0 : j0 + w] = Lb
                 sa[idx, j0 : j0 + w] = np.sign(Ab)
@@ -469,7 +470,7 @@ def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[di
     """
     n, d = eta.size, terms.lam.size
     lam, base = terms.lam, terms.base
-    ok = _rows_in_range(eta, terms.lam_min, terms.lam_max) & terms.direct
+    ok = rows_in_range(eta, terms.lam_min, terms.lam_max) & terms.direct
     out = {
         "log_loss": np.full(n, np.nan),
         "log_objective": np.full(n, np.nan),
@@ -487,8 +488,8 @@ def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[di
     rows = np.flatnonzero(ok)
     if rows.size == 0:
         return out, slow
-    nb = max(1, min(rows.size, _CHUNK // d))  # rows per block
-    cw = min(d, _CHUNK)  # columns per chunk
+    nb = max(1, min(rows.size, BLOCK // d))  # rows per block
+    cw = min(d, BLOCK)  # columns per chunk
     # la holds ln|a_i| (pass 1), then the weights w_i (pass 2); ra holds a_i, then r_i
     la, ra = np.empty((nb, d)), np.empty((nb, d))
     w = la
@@ -500,7 +501,7 @@ def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[di
             idx = rows[b0 : b0 + nb]
             k = idx.size
             et = eta[idx][:, None]
-            cx = _SPLIT * et
+            cx = SPLIT * et
             xh = cx - (cx - et)
             xl = et - xh
             tt = 2.0 * t[idx][:, None]
@@ -514,7 +515,7 @@ def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[di
                 P, E, S, U = p[:k, : j1 - j0], e[:k, : j1 - j0], s[:k, : j1 - j0], u[:k, : j1 - j0]
                 M1, M2, M3 = m1[:k, : j1 - j0], m2[:k, : j1 - j0], m3[:k, : j1 - j0]
                 L, A = la[:k, j0:j1], ra[:k, j0:j1]
-                _ln_abs_block(et, xh, xl, lam[j0:j1], yh[: j1 - j0], yl[: j1 - j0], P, E, S, U, M1, M2, M3, L, A)
+                ln_abs_block(et, xh, xl, lam[j0:j1], yh[: j1 - j0], yl[: j1 - j0], P, E, S, U, M1, M2, M3, L, A)
                 zc = S.min(axis=1) == 0.0  # some a_i = 0 exactly (S = |a|)
                 if zc.any():  # max |ln|a_i|| over a_i != 0
                     zany |= zc

@@ -121,12 +121,12 @@ def test_blocking_does_not_change_a_bit(sp, seed, chunk):
     rng = np.random.default_rng(seed)
     eta = edge_etas(sp.lam, rng)
     t = rng.choice(np.array(T_EDGES), size=eta.size)
-    old = cf._CHUNK
-    cf._CHUNK = chunk
+    old = cf.BLOCK
+    cf.BLOCK = chunk
     try:
         g = cf.gd(sp, eta, t)
     finally:
-        cf._CHUNK = old
+        cf.BLOCK = old
     for name, r in zip(FIELDS, log_space(sp, eta, t)):
         assert same_bits(getattr(g, name), r), name
 
@@ -230,7 +230,7 @@ def test_extra_memory_is_bounded_by_array_sizes(r, N, nv):
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
-    block = min(N * r, cf._CHUNK) + r
+    block = min(N * r, cf.BLOCK) + r
     # with a validation set, rows whose residual needs the log form (here eta > 2/L) go through
     # _coeffs a block at a time: about 16 temporaries of the block's size
     bound = 8 * (12 * r + (26 if nv else 10) * block + (3 * N * r if nv else 0) + 8 * N * max(nv, 1)) + (1 << 16)

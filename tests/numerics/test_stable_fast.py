@@ -157,7 +157,7 @@ def test_blocking_changes_no_bit(monkeypatch, t):
         for name in ("log_loss", "log_objective_grad", "log_objective_hess", "naive_grad_log_abs", "grad_abs_terms"):
             assert np.array_equal(getattr(alone, name), getattr(together, name)[i], equal_nan=True), name
     assert np.array_equal(log_objective_grad(problem, etas, t), together.log_objective_grad, equal_nan=True)
-    monkeypatch.setattr(stable, "_CHUNK", 64)
+    monkeypatch.setattr(stable, "BLOCK", 64)
     small = evaluate(problem, etas, t)
     assert np.array_equal(small.log_loss, together.log_loss)
     assert np.array_equal(small.max_abs_log_factor, together.max_abs_log_factor)
@@ -204,7 +204,7 @@ def test_extra_memory_is_a_few_arrays_of_length_d():
     """At d = 2^18 and one step size, the peak of numpy allocations during ``evaluate`` is at most
     three float64 arrays of length d (ln(c^2 lambda), ln|a| then the weights, a then the ratios), the
     mask c != 0 (d bytes), and the work blocks (4 float64 + 2 float64 split halves + 3 bool arrays of
-    ``_CHUNK`` entries), plus 64 KiB for small objects; the log-space path alone would need more than
+    ``BLOCK`` entries), plus 64 KiB for small objects; the log-space path alone would need more than
     20 arrays of length d (and earlier versions did)."""
     d = 2**18
     rng = np.random.default_rng(11)
@@ -218,7 +218,7 @@ def test_extra_memory_is_a_few_arrays_of_length_d():
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    chunk = stable._CHUNK
+    chunk = stable.BLOCK
     bound = 3 * 8 * d + d + (6 * 8 + 3) * chunk + 64 * 1024
     assert peak <= bound, (peak, bound)
     assert not ev.loss_is_zero and np.isfinite(ev.log_objective_grad)
@@ -227,7 +227,7 @@ def test_extra_memory_is_a_few_arrays_of_length_d():
 @given(data=st.data(), n=st.integers(1, 40), d=st.integers(1, 40), shift=st.sampled_from([0, 0, 6, -8, 300, -700]))
 @settings(max_examples=60)
 def test_log_abs_grid_is_log_abs_one_minus_bit_for_bit(data, n, d, shift):
-    """``_log_abs_grid`` (the least-squares closed form's ln|1 - eta lambda 2^shift| on a step size x
+    """``log_abs_grid`` (the least-squares closed form's ln|1 - eta lambda 2^shift| on a step size x
     eigenvalue grid) gives the numbers of :func:`log_abs_one_minus`, with blocks of 16 entries (so
     rows are blocked and columns chunked), at branch edges, out-of-range step sizes included."""
     lam = np.array(data.draw(st.lists(st.floats(1e-30, 1e30), min_size=d, max_size=d), label="lam"))
@@ -241,10 +241,10 @@ def test_log_abs_grid_is_log_abs_one_minus_bit_for_bit(data, n, d, shift):
     eta = np.array(data.draw(st.lists(st.one_of(edge, st.floats(0.0, 1e10)), min_size=n, max_size=n), label="eta"))
     eta = np.where(np.isfinite(eta), eta, 0.0)
     want = log_abs_one_minus(eta[:, None], lam[None, :], shift)
-    saved = stable._CHUNK
+    saved = stable.BLOCK
     try:
-        stable._CHUNK = 16
-        got = stable._log_abs_grid(eta, lam, shift)
+        stable.BLOCK = 16
+        got = stable.log_abs_grid(eta, lam, shift)
     finally:
-        stable._CHUNK = saved
+        stable.BLOCK = saved
     assert np.array_equal(got[0], want[0], equal_nan=True) and np.array_equal(got[1], want[1])
