@@ -17,9 +17,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["two_product_scaled", "split_mantissa"]
+__all__ = ["two_product_scaled", "split_mantissa", "veltkamp_split"]
 
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp splitting constant for float64
+
+
+def veltkamp_split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Veltkamp's halves ``(xh, xl)`` of ``x``: x = xh + xl exactly, each with at most 26 significant
+    bits, so products of halves are exact (|x| below about 2^996, where ``2^27 x`` stays finite)."""
+    cx = _SPLIT * x
+    xh = cx - (cx - x)
+    return xh, x - xh
 
 
 def split_mantissa(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

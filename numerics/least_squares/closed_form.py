@@ -104,9 +104,10 @@ from typing import Any
 
 import numpy as np
 
+from ..exact_product import veltkamp_split
 from ..problems import LeastSquaresProblem
 from ..quadratic.stable import (  # ln|1 - eta lam| exactly: per grid, per block, and its ranges
-    BLOCK, SPLIT, SPLIT_MAX, SPLIT_MIN, ln_abs_block, log_abs_grid, rows_in_range, log_abs_one_minus)
+    BLOCK, SPLIT_MAX, SPLIT_MIN, ln_abs_block, log_abs_grid, rows_in_range, log_abs_one_minus)
 from ..validation import ValidationError, as_horizons, as_instance, as_nonnegative_reals, as_vector_of_length
 from ..results import result_type, returns
 
@@ -637,9 +638,7 @@ def _parts_fast(sp: LeastSquaresSpectrum, eta: np.ndarray, t: np.ndarray, shift:
                     idx = slice(int(idx[0]), int(idx[0]) + k)
                 et = eta[idx][:, None]
                 if fast:
-                    cx = SPLIT * et
-                    xh = cx - (cx - et)
-                    xl = et - xh
+                    xh, xl = veltkamp_split(et)
                 Lb, Ab = L[:k], A[:k]
                 ks = [kk[idx] for _, kk in terms]
                 k0 = (ks[2] == 0.0) if valid else None  # t = 1: a^0 = 1 (also 0^0)

@@ -77,7 +77,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..exact_product import split_mantissa, two_product_scaled
+from ..exact_product import split_mantissa, two_product_scaled, veltkamp_split
 from ..problems import QuadraticProblem
 from ..validation import ValidationError, as_horizons, as_nonnegative_reals
 from ..results import result_type, returns
@@ -433,9 +433,7 @@ def log_abs_grid(eta: np.ndarray, lam: np.ndarray, shift: int = 0) -> tuple[np.n
             idx = rows[b0 : b0 + nb]
             k = idx.size
             et = eta[idx][:, None]
-            cx = SPLIT * et
-            xh = cx - (cx - et)
-            xl = et - xh
+            xh, xl = veltkamp_split(et)
             for j0 in range(0, d, cw):
                 w = min(d, j0 + cw) - j0
                 Lb, Ab = L[:k, :w], A[:k, :w]
@@ -501,9 +499,7 @@ def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[di
             idx = rows[b0 : b0 + nb]
             k = idx.size
             et = eta[idx][:, None]
-            cx = SPLIT * et
-            xh = cx - (cx - et)
-            xl = et - xh
+            xh, xl = veltkamp_split(et)
             tt = 2.0 * t[idx][:, None]
             best = np.full(k, -np.inf)
             arg = np.zeros(k, np.int64)
