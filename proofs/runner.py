@@ -7,8 +7,10 @@ naming the step, anything else ``error``.
 
 **Deterministic.** A claim's work is bounded by counts: the profile's (or the claim's) number of
 Hypothesis examples, and the grid points and iterations the claim declares. Nothing stops on time:
-Hypothesis runs without deadline and health checks, without the explain phase, and with its
-five-minute shrinking limit lifted (shrinking is bounded by Hypothesis' count of shrinks). ``ci`` is
+Hypothesis runs without deadline and health checks, without the explain phase, with its
+five-minute shrinking limit lifted (shrinking is bounded by Hypothesis' count of shrinks), and
+without its ten-second limit on the search for further bugs after the first (bounded by its call
+counts). ``ci`` is
 derandomised; ``seed=N`` fixes Hypothesis' seed. So the verdict, the example count and the
 counterexample are the same on a loaded machine and an idle one.
 
@@ -53,7 +55,7 @@ from . import context
 from .claim import PROFILES, REGISTRY, Claim, ClaimRefuted  # noqa: F401  (REGISTRY: the docstring example)
 from .cache import ResultCache
 from .codec import RecordingData, ReplayData, to_jsonable
-from .workers import InOrder, run_tasks
+from .workers import InOrder, WorkerPool, run_tasks
 
 __all__ = ["ClaimResult", "run_claim", "run_claims", "run_claim_group", "evaluate_claim", "claim_task", "claim_failure",
            "settle_imports", "cached_result"]
@@ -236,6 +238,27 @@ def _evaluate(c: Claim, profile: str, seed: int | None) -> ClaimResult:
     return result("proved", f"{verification.name}: every step proved by SymPy for all symbol values, and every quoted result")
 
 
+class _StoppedMonotonic:
+    """The ``time`` module as Hypothesis' engine sees it while a claim runs: all of it but
+    ``monotonic``, which stands still. The engine reads that clock for one decision only: once a
+    first bug is found it keeps generating, to find further distinct bugs, until its call counts
+    say stop *or the first bug is more than 10 s old*. On a slow machine the second rule cut that
+    search short and changed example counts and the counterexamples found (measured: all 15
+    refuted Hypothesis claims of the catalogue under a clock running 1000x fast); with the clock
+    stopped only the counts decide. ``tests/proofs/test_determinism.py`` runs the catalogue under
+    such a clock."""
+
+    def __init__(self, real: Any):
+        self._real = real
+
+    @staticmethod
+    def monotonic() -> float:
+        return 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
 def _evaluate_hypothesis(c: Claim, profile: str, seed: int | None, state: dict, call: Callable, result: Callable) -> ClaimResult:
     from hypothesis import HealthCheck, Phase, Verbosity, settings
     from hypothesis import seed as hyp_seed
@@ -261,8 +284,9 @@ def _evaluate_hypothesis(c: Claim, profile: str, seed: int | None, state: dict, 
     parent = saved.get("_hypothesis_internal_use_settings")  # the user's own @settings, if any
     test.__dict__.pop("_hypothesis_internal_settings_applied", None)  # so settings() may apply
     test.hypothesis.inner_test = wrapper
-    shrink_seconds = engine.MAX_SHRINKING_SECONDS
+    shrink_seconds, engine_time = engine.MAX_SHRINKING_SECONDS, engine.time
     engine.MAX_SHRINKING_SECONDS = float("inf")  # shrinking bounded by its count (MAX_SHRINKS), not by time
+    engine.time = _StoppedMonotonic(engine_time)  # the search for more bugs bounded by its counts, not by time
     try:
         conf = settings(
             parent,
@@ -299,7 +323,7 @@ def _evaluate_hypothesis(c: Claim, profile: str, seed: int | None, state: dict, 
         verdict = "refuted" if failing else "error"
         return result(verdict, message, ces[first], examples[first], ces)
     finally:
-        engine.MAX_SHRINKING_SECONDS = shrink_seconds
+        engine.MAX_SHRINKING_SECONDS, engine.time = shrink_seconds, engine_time
         test.hypothesis.inner_test = inner
         for k in _HYPOTHESIS_ATTRS:  # settings/seed applied for this run only
             test.__dict__.pop(k, None)
@@ -333,7 +357,8 @@ def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None =
                isolate: bool = True, on_result: Callable[[int, ClaimResult], None] | None = None,
                jobs: int = 1, *, cache: bool | ResultCache = False, scheduler: str | None = None,
                on_start: Callable[[int], None] | None = None,
-               on_done: Callable[[int, ClaimResult], None] | None = None) -> list[ClaimResult]:
+               on_done: Callable[[int, ClaimResult], None] | None = None,
+               pool: WorkerPool | None = None) -> list[ClaimResult]:
     """Run ``claims`` under ``profile`` and ``seed``; ``timeout`` (seconds) overrides every claim's
     hang guard. ``jobs`` workers run claims side by side (each takes the next claim when it is
     free); the results, and the calls ``on_result(index, result)``, come in the order of
@@ -356,7 +381,10 @@ def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None =
     or ``proved`` result as soon as the claim finishes. Off by default here (code patched in this
     process is not in the cache key); ``l2l check`` and ``l2l report`` turn it on.
     ``on_start(index)`` and ``on_done(index, result)`` are called when a claim starts running and
-    when its result is there (any order; cached results are neither started nor done)."""
+    when its result is there (any order; cached results are neither started nor done).
+    ``pool`` keeps the forked workers warm for the next call (:class:`l2l.proofs.workers.WorkerPool`;
+    :func:`run_claim_group` uses one per Dask worker); a claim then travels to a worker as its
+    :func:`l2l.proofs.catalogue.origin`."""
     if profile not in PROFILES:
         raise ValueError(f"profile: must be one of {', '.join(PROFILES)} (got {profile!r})")
     if timeout is not None and not timeout > 0:
@@ -396,7 +424,13 @@ def run_claims(claims: Sequence[Claim], profile: str = "dev", seed: int | None =
             done(i, r)
             order.add(i, r)
         return order.results
-    return run_tasks([claim_task(c, profile, seed) for c in claims], jobs=jobs, on_result=on_result,
+    if pool is None:
+        tasks = [claim_task(c, profile, seed) for c in claims]
+    else:
+        from .catalogue import origin
+
+        tasks = [functools.partial(_found_claim_task, origin(c), profile, seed) for c in claims]
+    return run_tasks(tasks, jobs=jobs, on_result=on_result, pool=pool,
                      groups=[worker_group(c.shares) for c in claims], limits=limits, known=known,
                      on_start=on_start, on_done=done,
                      failure=lambda i, kind, detail, output: claim_failure(claims[i], profile, seed, kind, detail, output))
@@ -482,12 +516,30 @@ def _unpack(c: Claim, value: tuple, profile: str, seed: int | None) -> ClaimResu
     return r
 
 
+#: The forked workers of this process's Dask tasks, kept warm from one task to the next.
+_DASK_POOL = WorkerPool()
+
+
+def _found_claim_task(where: tuple, profile: str, seed: int | None) -> ClaimResult:
+    """:func:`claim_task` of the claim at ``where`` (a :func:`l2l.proofs.catalogue.origin`), run in
+    a pooled worker: the claim's verdict, or an ``error`` when it cannot be found there."""
+    from .catalogue import CatalogueError, find
+
+    try:
+        c = find(*where)
+    except CatalogueError as exc:
+        return ClaimResult(id=where[0], verdict="error", expect="holds", examples=0, seconds=0.0, counterexample=None,
+                           message=f"cannot load the claim in the worker: {exc}", profile=profile, seed=seed)
+    return claim_task(c, profile, seed)()
+
+
 def run_claim_group(origins: Sequence[tuple], profile: str, seed: int | None, timeout: float | None,
                     caller_source: str | None = None) -> list[tuple[ClaimResult, bytes | None]]:
     """Run claims given by :func:`l2l.proofs.catalogue.origin` in this process's forked worker (the
     task of ``run_claims(scheduler=...)`` on a Dask worker): found here by
     :func:`l2l.proofs.catalogue.find`, run in order by :func:`run_claims` with ``jobs=1`` (so a
-    ``shares`` group computes its shared data once, with isolation and the hang guard). Each value
+    ``shares`` group computes its shared data once, with isolation and the hang guard), in a worker
+    kept from this process's earlier tasks so that its caches are warm as in a local run. Each value
     is ``(result without raw_counterexample, that raw counterexample pickled or None)``, so the
     result always unpickles at the caller. A worker whose package source differs from
     ``caller_source`` answers ``error`` for each claim (its verdicts would not be the caller's)."""
@@ -506,7 +558,7 @@ def run_claim_group(origins: Sequence[tuple], profile: str, seed: int | None, ti
         except CatalogueError as exc:
             out[k] = (ClaimResult(id=o[0], verdict="error", expect="holds", examples=0, seconds=0.0, counterexample=None,
                                   message=f"cannot load the claim on the Dask worker: {exc}", profile=profile, seed=seed), None)
-    results = run_claims([c for _, c in found], profile=profile, seed=seed, timeout=timeout, jobs=1)
+    results = run_claims([c for _, c in found], profile=profile, seed=seed, timeout=timeout, jobs=1, pool=_DASK_POOL)
     for (k, c), r in zip(found, results):
         raw = None
         if r.raw_counterexample is not None:

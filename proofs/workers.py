@@ -24,14 +24,15 @@ import select
 import signal
 import struct
 import sys
+import threading
 import time
 import warnings
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
-__all__ = ["run_tasks", "default_jobs", "InOrder"]
+__all__ = ["run_tasks", "default_jobs", "InOrder", "WorkerPool"]
 
 _HEADER = struct.Struct(">Q")
-_TASK = struct.Struct(">I")
+_TASK = struct.Struct(">IQ")  # task index, length of the pickled task that follows (0: the worker's own task list)
 _NO_LIMIT = 10.0 * 365 * 86400
 
 
@@ -46,7 +47,8 @@ def default_jobs() -> int:
 def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequence[float] | None = None,
               failure: Callable[[int, str, Any, int], Any], on_result: Callable[[int, Any], None] | None = None,
               groups: Sequence[Hashable | None] | None = None, known: Mapping[int, Any] | None = None,
-              on_start: Callable[[int], None] | None = None, on_done: Callable[[int, Any], None] | None = None) -> list:
+              on_start: Callable[[int], None] | None = None, on_done: Callable[[int, Any], None] | None = None,
+              pool: WorkerPool | None = None) -> list:
     """Run ``tasks`` in ``jobs`` forked workers (module docstring); ``limits[i]`` seconds is task
     ``i``'s hang guard (default: none). Tasks with the same non-None ``groups[i]`` run in the same
     worker (the first free one takes the group; its later tasks wait for that worker, unless it
@@ -56,7 +58,12 @@ def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequ
     delivered in its place in the order. ``on_start(i)`` is called when a worker starts task ``i``
     and ``on_done(i, value)`` as soon as its value (or failure) is there, before the in-order
     delivery to ``on_result``: a caller that stores values there loses at most the running tasks
-    when the run is killed."""
+    when the run is killed.
+
+    With a :class:`WorkerPool`, the run first takes the pool's idle workers (forked by an earlier
+    run, so their caches are warm) and leaves its idle workers there at the end instead of stopping
+    them; a task goes to a worker forked by another run as a pickle, so the tasks must then be
+    picklable (say, a ``functools.partial`` of a module-level function)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: must be a positive integer (got {jobs!r})")
     limits = list(limits) if limits is not None else [_NO_LIMIT] * len(tasks)
@@ -110,12 +117,12 @@ def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequ
                 k, worker = pick
                 i = waiting.pop(k)
                 if worker is None:
-                    worker = _Worker(tasks)
+                    worker = (pool.take() if pool is not None else None) or _Worker(tasks)
                 else:
                     idle.remove(worker)
                 if groups[i] is not None:
                     owner.setdefault(groups[i], worker)
-                worker.start(i)
+                worker.start(i, tasks)
                 busy[worker] = (i, time.monotonic() + limits[i])
                 if on_start is not None:
                     on_start(i)
@@ -136,9 +143,55 @@ def run_tasks(tasks: Sequence[Callable[[], Any]], *, jobs: int = 1, limits: Sequ
                 detail = limits[i] if kind == "timeout" else payload
                 done(i, failure(i, kind, detail, worker.output_bytes))
     finally:
-        for worker in [*busy, *idle]:
+        for worker in busy:
             worker.stop()
+        for worker in idle:
+            if pool is None:
+                worker.stop()
+            else:
+                pool.give(worker)
     return results
+
+
+class WorkerPool:
+    """Idle forked workers kept between runs of :func:`run_tasks` (``pool=``), so a process that
+    runs many small batches (a Dask worker running one catalogue group per task) keeps its workers'
+    caches warm, as one long local run does. A worker is reused only while the process that forked
+    it has the same modules loaded as then (a claim file loaded since would be missing in it, and
+    the set of loaded modules is part of what Hypothesis generates from); otherwise it is stopped
+    and the run forks a fresh one. Thread-safe: concurrent runs take different workers.
+
+    >>> pool = WorkerPool()
+    >>> first = run_tasks([os.getpid], pool=pool, failure=lambda *a: None)
+    >>> run_tasks([os.getpid], pool=pool, failure=lambda *a: None) == first  # the same process
+    True
+    >>> pool.close()
+    """
+
+    def __init__(self) -> None:
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> _Worker | None:
+        """An idle worker forked under the modules loaded now (stale ones are stopped), or None."""
+        with self._lock:
+            stale = [w for w in self._idle if w.modules != len(sys.modules)]
+            self._idle = [w for w in self._idle if w.modules == len(sys.modules)]
+            worker = self._idle.pop() if self._idle else None
+        for w in stale:
+            w.stop()
+        return worker
+
+    def give(self, worker: _Worker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def close(self) -> None:
+        """Stop every idle worker."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for w in idle:
+            w.stop()
 
 
 class InOrder:
@@ -193,6 +246,8 @@ class _Worker:
 
     def __init__(self, tasks: Sequence[Callable[[], Any]]):
         self.output_bytes = 0
+        self.modules = len(sys.modules)  # what the worker has loaded (WorkerPool.take)
+        self._own = tasks
         self._buffer = b""
         self._status: int | None = None
         self._eof = False
@@ -223,10 +278,14 @@ class _Worker:
             self.stop()
             raise
 
-    def start(self, index: int) -> None:
-        """Ask the worker to run claim ``index`` (a worker that already died answers "died")."""
+    def start(self, index: int, tasks: Sequence[Callable[[], Any]]) -> None:
+        """Ask the worker to run ``tasks[index]``: by its index when the worker was forked with
+        ``tasks``, else as a pickle (a worker that already died answers "died")."""
+        payload = b"" if tasks is self._own else pickle.dumps(tasks[index])
+        data = _TASK.pack(index, len(payload)) + payload
         try:
-            os.write(self._tasks, _TASK.pack(index))
+            while data:
+                data = data[os.write(self._tasks, data):]
         except OSError:
             pass
 
@@ -307,8 +366,12 @@ def _worker_main(tasks: Sequence[Callable[[], Any]], tasks_fd: int, results_fd: 
             raw = _read_exactly(tasks_fd, _TASK.size)
             if raw is None:  # the caller closed the task pipe: no more tasks
                 break
+            index, size = _TASK.unpack(raw)
+            sent = _read_exactly(tasks_fd, size) if size else b""
+            if sent is None:
+                break
             try:
-                message: tuple = ("value", tasks[_TASK.unpack(raw)[0]]())
+                message: tuple = ("value", (pickle.loads(sent) if size else tasks[index])())
                 payload = pickle.dumps(message)
             except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt, unpicklable values
                 payload = pickle.dumps(("raised", _one_line(exc)))

@@ -241,3 +241,54 @@ def test_a_worker_with_other_code_or_without_the_claim_answers_error(fast_claims
     (bad, (good, _)) = run_claim_group([missing, spec], "ci", None, None, caller_source=source_hash())
     assert bad[0].verdict == "error" and "cannot load the claim on the Dask worker" in bad[0].message
     assert (good.id, good.verdict) == (spec[0], "refuted")
+
+
+def test_a_dask_worker_keeps_its_forked_worker_warm_between_tasks(tmp_path, monkeypatch):
+    """``run_claim_group`` (one Dask task) runs its claims in a forked worker it keeps for the
+    process's next task, as a local run keeps its workers across claims; a worker forked before a
+    module was loaded is not reused (Hypothesis draws from the loaded modules), nor is one that
+    died: the next task forks a fresh one. Run in-process here, as a Dask worker runs it."""
+    from l2l.proofs.catalogue import origin
+    from l2l.proofs.runner import run_claim_group
+
+    pids = tmp_path / "pids"
+    monkeypatch.setenv("L2L_TEST_PID_FILE", str(pids))
+    path = tmp_path / "pid_claims.py"
+    path.write_text(textwrap.dedent('''
+        import os
+        from l2l import claim
+
+        def _record():
+            with open(os.environ["L2L_TEST_PID_FILE"], "a") as f:
+                f.write(f"{os.getpid()}\\n")
+
+        @claim(id="pool.pid.a", statement="records the pid of the process it runs in", source="test", kind="identity")
+        def a():
+            _record()
+
+        @claim(id="pool.pid.b", statement="records the pid of the process it runs in", source="test", kind="identity")
+        def b():
+            _record()
+
+        @claim(id="pool.pid.exit", statement="records its pid, then ends its process", source="test", kind="identity")
+        def leaves():
+            _record()
+            os._exit(3)
+        '''))
+    a, b, leaves = (origin(c) for c in load_file(str(path)))
+
+    def run(*specs):
+        return [r.verdict for r, _ in run_claim_group(list(specs), "ci", None, None)]
+
+    assert run(a) == ["holds"] and run(b) == ["holds"] and run(a, b) == ["holds", "holds"]
+    seen = pids.read_text().split()
+    assert len(seen) == 4 and len(set(seen)) == 1 and seen[0] != str(os.getpid())  # one warm worker, not this process
+    assert run(leaves) == ["error"] and run(a) == ["holds"]
+    seen = pids.read_text().split()
+    assert seen[4] == seen[0] and seen[5] != seen[0]  # the worker that died is replaced
+    sys.modules["l2l_test_pool_new_module"] = type(sys)("l2l_test_pool_new_module")  # a module loaded since the fork
+    try:
+        assert run(b) == ["holds"]
+    finally:
+        del sys.modules["l2l_test_pool_new_module"]
+    assert pids.read_text().split()[6] != seen[5]
