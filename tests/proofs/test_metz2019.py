@@ -17,7 +17,8 @@ CLAIMS = load("metz2019")
 SPEC_ITEMS = {
     "A1": ["metz2019.a1.meta-loss-derivation", "metz2019.a1.closed-form-vs-finite-differences",
            "metz2019.a1.reference-values", "metz2019.a1.growth-rate", "metz2019.neg.growth-rate-ln-r"],
-    "A2": ["metz2019.a2.explosion-without-divergence", "metz2019.a2.lyapunov-sign", "metz2019.a2.reference-values"],
+    "A2": ["metz2019.a2.explosion-without-divergence", "metz2019.a2.lyapunov-sign", "metz2019.a2.reference-values",
+           "metz2019.finding.a2-reference-gradients-rounding"],
     "A3": ["metz2019.a3.smoothing-derivation", "metz2019.a3.smoothing-bound-derivation", "metz2019.a3.total-variation-falls",
            "metz2019.a3.derivative-bound", "metz2019.a3.es-bounded-at-every-horizon", "metz2019.neg.rp-variance-bounded-chaotic",
            "metz2019.finding.smoothed-total-variation"],
@@ -46,7 +47,7 @@ NEGATIVE_CONTROLS = {
 
 def test_catalogue_covers_a1_to_a8():
     ids = [c.id for c in CLAIMS]
-    assert len(ids) == len(set(ids)) == 37 and all(i.startswith("metz2019.") for i in ids)
+    assert len(ids) == len(set(ids)) == 38 and all(i.startswith("metz2019.") for i in ids)
     assert sorted(SPEC_ITEMS) == [f"A{k}" for k in range(1, 9)]
     mapped = [i for item in SPEC_ITEMS.values() for i in item]
     assert sorted(mapped) == sorted(ids), set(mapped) ^ set(ids)
@@ -58,7 +59,7 @@ def test_negative_controls_and_findings_expect_refuted():
     assert NEGATIVE_CONTROLS <= set(by_id)
     refuted = {c.id for c in CLAIMS if c.expect == "refuted"}
     assert refuted == {i for i in by_id if i.startswith(("metz2019.neg.", "metz2019.finding."))}
-    assert sum(i.startswith("metz2019.finding.") for i in refuted) == 2
+    assert sum(i.startswith("metz2019.finding.") for i in refuted) == 3
 
 
 @pytest.mark.parametrize("c", CLAIMS, ids=[c.id for c in CLAIMS])

@@ -86,7 +86,8 @@ def double_well_samples(alpha: float, T: int, samples: int = SAMPLES, seed: int 
 def sample_variances(alpha: float, T: int, seed: int = SEED) -> dict:
     """Sample variances (divisor S - 1, without the released code's 1e-8 floor) of the RP and ES
     samples, and the inverse-variance weight on RP as the released code computes it (floor
-    included); ln var_rp when var_rp exceeds float64."""
+    included); var_rp and the weight are None where the RP samples have status 'overflow' (beyond
+    float64) or 'imprecise' (the chaotic orbit's rounding has taken their digits)."""
     from l2l.numerics.estimators.merge import inverse_variance_merge
 
     s = double_well_samples(alpha, T, seed=seed)

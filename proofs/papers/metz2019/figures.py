@@ -41,7 +41,10 @@ def draw_regime(data: dict, render: Callable[..., Any]) -> Any:
     ax1.set_ylabel("estimator variance")
     legend_below(fig)
     w_stable = min(data["0.5"]["weight_rp"])
-    w_chaos = max(w for t, w in zip(data["T"], data["1.45"]["weight_rp"]) if t >= 30)
+    chaos = [(t, w) for t, w in zip(data["T"], data["1.45"]["weight_rp"]) if t >= 30 and w is not None]
+    w_chaos = max(w for _, w in chaos)
+    t_exact = max(t for t, w in zip(data["T"], data["1.45"]["weight_rp"]) if w is not None)
+    span = f"$T = {t_exact}$" if t_exact == 30 else rf"$30 \le T \le {t_exact}$"
     return render(
         fig,
         "metz-estimator-variance",
@@ -50,7 +53,9 @@ def draw_regime(data: dict, render: Callable[..., Any]) -> Any:
         rf"(ES) estimate of $d\tilde L_T/d\alpha$, perturbation scale $\sigma = {X.SIGMA:g}$, {X.SAMPLES} samples, "
         rf"for {_DW}. Stable step size (left): RP is far more precise, and the inverse-variance weight on RP is at least "
         rf"{w_stable:.4f}. Chaotic step size (right): the RP variance grows exponentially with $T$ while the ES variance "
-        rf"stays bounded, and from $T = 30$ the weight on RP is at most {w_chaos:.1e}.",
+        rf"stays bounded, and at {span} the weight on RP is at most {w_chaos:.1e}. The RP variance is drawn up to "
+        rf"$T = {t_exact}$: beyond, the chaotic orbit's float64 rounding errors have taken the RP samples' digits "
+        r"(status imprecise), so there is no exact variance to draw.",
     )
 
 
