@@ -40,40 +40,53 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# -- the README's main job, once per session ---------------------------------------------------
-# It is the longest single piece of the suite (the whole catalogue, every derivation, the figures;
-# about 70 s on two cores), so it starts in the background as soon as collection shows a test that
-# needs it, and the tests that read it wait for it. Under pytest-xdist every worker collects; the
-# first to create the shared folder starts the run and the others wait for the same files.
+# -- shared runs of the CLI, once per session ----------------------------------------------------
+# The README's main job is the longest single piece of the suite (the whole catalogue, every
+# derivation, the figures; about 2 min on two cores), so it starts in the background as soon as
+# collection shows a test that needs it, and the tests that read it wait for it. The report tests
+# share one smaller report likewise. Under pytest-xdist every worker collects; the first to create
+# a run's folder starts it and the others wait for the same files.
 _SHARED = "L2L_TESTS_SHARED_DIR"
-_MAIN_JOB: dict = {}
+_RUNS: dict[str, subprocess.Popen] = {}
+#: The claims of the report the report tests share (tests/proofs/test_report.py and
+#: test_report_view.py): Theorem 3 of Wang et al. (proofs and sampled claims), and claims of
+#: another paper with one figure: a proof, a sampled claim, a negative control and a finding (both
+#: expected to be refuted).
+REPORT_CLAIMS = ("wang2021.thm3", "wu2018.zhang.sgd-risk", "wu2018.zhang.momentum-equals-sgd-at-small-step",
+                 "wu2018.neg.perfect-scaling-at-every-batch-size", "wu2018.finding.sgd-plateau-from-1024")
+_COMMANDS = {
+    "main-job": ["report"],
+    "report-subset": ["report", "--format", "md,html,tex", *[a for c in REPORT_CLAIMS for a in ("--claims", c)]],
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput") and _SHARED not in os.environ:  # the controller (or the only process)
         os.environ[_SHARED] = tempfile.mkdtemp(prefix="l2l-tests-")  # xdist workers inherit it
         config._l2l_shared_dir = os.environ[_SHARED]
+        # One disk cache for the session (figures, the numbers they show), not the user's: every
+        # session draws afresh as CI does, and tests read the figures the main job drew
+        # (tests/proofs/test_figures.py). Tests of the caches set their own XDG_CACHE_HOME.
+        os.environ["XDG_CACHE_HOME"] = str(Path(os.environ[_SHARED]) / "cache")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    proc = _MAIN_JOB.get("proc")
-    if proc is not None and proc.poll() is None:  # the session ended without it (-x, Ctrl-C): stop the whole run
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    for proc in _RUNS.values():
+        if proc.poll() is None:  # the session ended without it (-x, Ctrl-C): stop the whole run
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     shared = getattr(config, "_l2l_shared_dir", None)
     if shared is not None:
         shutil.rmtree(shared, ignore_errors=True)
         os.environ.pop(_SHARED, None)
 
 
-def _main_job_dir() -> Path:
-    return Path(os.environ[_SHARED]) / "main-job"
-
-
-def _start_main_job(config: pytest.Config | None = None) -> None:
+def _start(name: str, config: pytest.Config | None = None) -> None:
+    """Start ``l2l <_COMMANDS[name]> --out FOLDER/report`` in the background unless another
+    process of the session did."""
     if config is not None and config.option.collectonly:
         return
-    folder = _main_job_dir()
+    folder = Path(os.environ[_SHARED]) / name
     try:
         folder.mkdir()
     except FileExistsError:  # another worker started it
@@ -82,8 +95,26 @@ def _start_main_job(config: pytest.Config | None = None) -> None:
     script = ('import subprocess, sys, os; p = subprocess.run(sys.argv[2:], stdout=open(sys.argv[1] + "/stdout", "w"), '
               'stderr=open(sys.argv[1] + "/stderr", "w")); open(sys.argv[1] + "/rc.tmp", "w").write(str(p.returncode)); '
               'os.replace(sys.argv[1] + "/rc.tmp", sys.argv[1] + "/rc")')
-    _MAIN_JOB["proc"] = subprocess.Popen([sys.executable, "-c", script, str(folder), sys.executable, "-m", "l2l.proofs.cli",
-                                          "report", "--out", str(folder / "report")], cwd=ROOT, start_new_session=True)
+    _RUNS[name] = subprocess.Popen([sys.executable, "-c", script, str(folder), sys.executable, "-m", "l2l.proofs.cli",
+                                    *_COMMANDS[name], "--out", str(folder / "report")], cwd=ROOT, start_new_session=True)
+
+
+def _finished(name: str) -> tuple[Path, subprocess.CompletedProcess]:
+    """Start the run ``name`` if no process of the session did, wait for it (the hang guard only:
+    3600 s; the run itself is bounded by counts) and return ``(its report folder, the run)``."""
+    _start(name)
+    folder = Path(os.environ[_SHARED]) / name
+    rc = folder / "rc"
+    for _ in range(36000):
+        if rc.is_file():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"l2l {' '.join(_COMMANDS[name])} did not finish within 3600 s")
+    out = folder / "report"
+    return out, subprocess.CompletedProcess(["l2l", *_COMMANDS[name], "--out", str(out)], int(rc.read_text()),
+                                            (folder / "stdout").read_text(encoding="utf-8"),
+                                            (folder / "stderr").read_text(encoding="utf-8"))
 
 
 @pytest.hookimpl(trylast=True)  # after -k / -m / --deselect have removed what will not run
@@ -91,7 +122,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Start the main job early (above) and apply the ``slow`` marker (registered in pyproject.toml):
     the ``ci`` profile skips those tests unless ``L2L_RUN_SLOW=1``; ``dev`` and ``thorough`` run them."""
     if any("main_job_report" in getattr(item, "fixturenames", ()) for item in items):
-        _start_main_job(config)
+        _start("main-job", config)
     if os.environ.get("L2L_PROFILE", "dev") != "ci" or os.environ.get("L2L_RUN_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow: skipped under the ci profile (set L2L_RUN_SLOW=1 to run it)")
@@ -107,20 +138,17 @@ def main_job_report():
     ``(folder, completed process, verdicts by claim id from claims.json)``. The README test checks
     the run and its files; the catalogue tests (``tests/proofs/test_wang2021.py``, ...) read each
     claim's verdict from it instead of running the catalogue a second time."""
-    _start_main_job()  # a no-op when collection started it
-    folder = _main_job_dir()
-    rc = folder / "rc"
-    for _ in range(36000):  # the hang guard only: 3600 s; the run itself is bounded by counts
-        if rc.is_file():
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("the main job (l2l report) did not finish within 3600 s")
-    out = folder / "report"
-    proc = subprocess.CompletedProcess(["l2l", "report", "--out", str(out)], int(rc.read_text()),
-                                       (folder / "stdout").read_text(encoding="utf-8"), (folder / "stderr").read_text(encoding="utf-8"))
+    out, proc = _finished("main-job")
     verdicts = {}
     path = out / "claims.json"
     if path.is_file():
         verdicts = {c["id"]: c for c in json.loads(path.read_text(encoding="utf-8"))["claims"]}
     return out, proc, verdicts
+
+
+@pytest.fixture(scope="session")
+def subset_report() -> tuple[Path, subprocess.CompletedProcess]:
+    """``l2l report --format md,html,tex`` of :data:`REPORT_CLAIMS` (every registered derivation,
+    the figures of those claims' papers), run ONCE per session for the report tests. Returns
+    ``(report folder, completed process)``."""
+    return _finished("report-subset")

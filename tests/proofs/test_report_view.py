@@ -1,7 +1,8 @@
 """Issue 12: the report as a person sees it, in a browser window and on paper.
 
-One report (a few claims of one paper, among them a negative control and a finding, every
-registered derivation, that paper's figures) is built once for the module through the real CLI.
+One report (a few claims of two papers, among them a negative control and a finding, every
+registered derivation, those papers' figures) is built once for the session through the real CLI
+(``REPORT_CLAIMS`` in tests/conftest.py, shared with tests/proofs/test_report.py).
 Then:
 
 - **HTML, in headless Chromium** (driven by Playwright against the system ``chromium``; the page's
@@ -26,7 +27,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -36,10 +36,6 @@ PDFLATEX = shutil.which("pdflatex")
 PDFTOTEXT = shutil.which("pdftotext")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-#: Claims of one paper (zhang2019: one figure, quick to draw): a proof, a sampled claim, a negative
-#: control and a finding (both expected to be refuted).
-CLAIMS = ("wu2018.zhang.sgd-risk", "wu2018.zhang.momentum-equals-sgd-at-small-step",
-          "wu2018.neg.perfect-scaling-at-every-batch-size", "wu2018.finding.sgd-plateau-from-1024")
 WIDTHS = (1000, 1400)
 #: Symbol names internal to the package's notation: a reader must never see them.
 INTERNAL_NAMES = ("matexpect", "matavg", "scalaravg", "scalarexpect", "rowt", "mattangent")
@@ -58,12 +54,8 @@ def _require(tool: str | None, what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("view") / "report"
-    args = [sys.executable, "-m", "l2l.proofs.cli", "report", "--out", str(out), "--format", "md,html,tex"]
-    for c in CLAIMS:
-        args += ["--claims", c]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+def built(subset_report) -> Path:
+    out, proc = subset_report
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
