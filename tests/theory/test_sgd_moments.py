@@ -14,7 +14,7 @@ import mpmath
 import pytest
 import sympy
 from hypothesis import given, strategies as st
-from sympy import MatrixSymbol, Symbol, Trace
+from sympy import MatrixSymbol, Rational, Symbol, Trace
 
 from l2l.theory import lambdify, quadratic, registry, sgd_moments as sgd
 from l2l.theory.derivation import Derivation, Step
@@ -459,3 +459,16 @@ def test_recursion_objects_expose_the_verified_expressions():
     assert rec.M_next.shape == (2, 2) and rec.m_next.shape == (2, 1)
     assert sympy.expand(rec.M_next - rec.M_next.T) == sympy.zeros(2, 2)
     assert sgd.gaussian_recursion(1, 1).dloss.free_symbols >= {Symbol("Mdot_e[1,1]")}
+
+
+def test_the_exact_printer_refuses_floats_and_fractional_powers():
+    """``modules="exact"`` prints the expressions as Python over Fraction: a rational stays exact,
+    a Float constant or a fractional power (an irrational value) is refused, never rounded."""
+    x = Symbol("x")
+    printer = lambdify._ExactPrinter()
+    code = printer.doprint(Rational(1, 3) * x**2 + x / 3 - Rational(1, 2))
+    assert "/" not in code  # no Python division, which would make a float of 1/3
+    assert eval(code, {"Fraction": Fraction, "x": Fraction(1, 7)}) == Fraction(1, 147) + Fraction(1, 21) - Fraction(1, 2)
+    for bad in (sympy.Float(0.5) * x, sympy.sqrt(x), x ** Rational(3, 2)):
+        with pytest.raises(ValueError, match="non-rational"):
+            printer.doprint(bad)

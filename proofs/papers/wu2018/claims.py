@@ -501,7 +501,9 @@ def capped_mu_argmin(p, frac, T):
         f = lambda u: nqm.one_step_loss(p, st_k, cap, u)  # noqa: E731
         res = minimize_scalar(f, bracket=(0.0, 1.0), method="brent", tol=1e-12)
         L = f(res.x)
-        width = max(1e-7 * (1 + abs(s.mus[k])), 4 * math.sqrt(2 * EPS * L / C))
+        # C = 0 (W underflowed, e.g. var0 = 1.3e-173 with mean0 = 0): the loss does not depend on mu,
+        # every mu is an argmin, and only the loss comparison below can fail
+        width = math.inf if C == 0 else max(1e-7 * (1 + abs(s.mus[k])), 4 * math.sqrt(2 * EPS * L / C))
         assert abs(s.mus[k] - res.x) <= width, (
             f"step {k}: greedy mu {s.mus[k]!r}, argmin over mu {res.x!r} at eta = eta_max (allowed {width:.2g})")
         assert f(s.mus[k]) <= L * (1 + 8 * EPS), f"step {k}: loss at greedy mu {f(s.mus[k])!r} > minimum {L!r}"
