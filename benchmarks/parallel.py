@@ -28,7 +28,7 @@ import time
 
 import psutil
 
-FIELDS = ("verdict", "examples", "counterexample", "counterexamples", "message")
+FIELDS = ("verdict", "expect", "examples", "counterexample", "counterexamples", "message")
 
 
 def tree_cpu() -> float:
@@ -82,9 +82,10 @@ def main(argv: list[str] | None = None) -> None:
         missing = sorted(set(ref) ^ set(claims))
         print(f"\n{label}: {'identical results for every claim' if not differ and not missing else 'DIFFERENT'}"
               + (f"; differ: {differ[:10]}" if differ else "") + (f"; missing: {missing[:10]}" if missing else ""))
-    misses = sorted(cid for cid, c in ref.items() if c["verdict"] not in ("holds", "proved", "refuted"))
+    misses = sorted(cid for cid, c in ref.items()
+                    if c["verdict"] not in (("refuted",) if c["expect"] == "refuted" else ("holds", "proved")))
     print(f"\nverdicts: {json.dumps({v: sum(c['verdict'] == v for c in ref.values()) for v in ('proved', 'holds', 'refuted', 'error')})}"
-          + (f"; errors: {misses}" if misses else ""))
+          f"; missing their expectation: {misses or 'none'}")
 
 
 if __name__ == "__main__":

@@ -175,8 +175,9 @@ class WorkerPool:
     def take(self) -> _Worker | None:
         """An idle worker forked under the modules loaded now (stale ones are stopped), or None."""
         with self._lock:
-            stale = [w for w in self._idle if w.modules != len(sys.modules)]
-            self._idle = [w for w in self._idle if w.modules == len(sys.modules)]
+            loaded = set(sys.modules)
+            stale = [w for w in self._idle if w.modules != loaded]
+            self._idle = [w for w in self._idle if w.modules == loaded]
             worker = self._idle.pop() if self._idle else None
         for w in stale:
             w.stop()
@@ -246,7 +247,7 @@ class _Worker:
 
     def __init__(self, tasks: Sequence[Callable[[], Any]]):
         self.output_bytes = 0
-        self.modules = len(sys.modules)  # what the worker has loaded (WorkerPool.take)
+        self.modules = frozenset(sys.modules)  # what the worker has loaded (WorkerPool.take)
         self._own = tasks
         self._buffer = b""
         self._status: int | None = None

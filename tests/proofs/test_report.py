@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -185,14 +184,10 @@ def test_missed_expectation_exits_one(tmp_path, small, monkeypatch, capsys):
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium is not installed here")
-def test_html_renders_offline_in_headless_chromium(tmp_path):
-    """Render a small report's HTML in headless Chromium with networking disabled and check the
+def test_html_renders_offline_in_headless_chromium(full_report, tmp_path):
+    """Render the shared report's HTML in headless Chromium with networking disabled and check the
     screenshot is a real page (not blank): math and inline SVG need no network."""
-    out = tmp_path / "rep"
-    proc = subprocess.run(
-        [sys.executable, "-m", "l2l.proofs.cli", "report", "--out", str(out), "--claims", "wang2021.thm3.closed-form"],
-        capture_output=True, text=True,
-    )
+    out, proc = full_report
     assert proc.returncode == 0, proc.stderr[-2000:]
     shot = tmp_path / "shot.png"
     cmd = [
