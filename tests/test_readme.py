@@ -34,6 +34,8 @@ def test_exactly_two_setup_commands_and_ci_runs_the_test_one():
     env, _, pytest_part = test_cmd.split(" && ", 1)[1].partition(" ")
     assert env == "L2L_PROFILE=ci" and f"export {env}" in ci
     assert pytest_part.startswith("python -m pytest") and "-m pytest -q" in ci
+    ci_pytest = next(line for line in ci.splitlines() if "-m pytest" in line).split()
+    assert all(arg in ci_pytest for arg in pytest_part.split()[3:]), (pytest_part, ci_pytest)  # -q -n auto --dist worksteal
 
 
 def test_main_job_command_runs(main_job_report):
