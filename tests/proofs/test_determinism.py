@@ -73,8 +73,9 @@ def test_verdicts_under_a_1000x_fast_clock_equal_the_main_jobs(main_job_report):
     assert slow.returncode == 0, slow.stderr[-2000:]
     busy = {c["id"]: c for c in json.loads(slow.stdout)["claims"]}
     assert set(busy) == set(ids) and set(ids) <= set(idle)
-    # the clock did run fast: 1000x, less what the loaded main job's slower seconds take back
-    assert sum(busy[cid]["seconds"] for cid in ids) > 100 * sum(idle[cid]["seconds"] for cid in ids)
+    # the fast clock did reach the claim workers of this run: their seconds are 1000x real time, so
+    # even a host 100x slower during the main job than now leaves a ratio above 10 (no clock at all: ~1)
+    assert sum(busy[cid]["seconds"] for cid in ids) > 10 * sum(idle[cid]["seconds"] for cid in ids)
     idle = {cid: idle[cid] for cid in ids}
     differ = [cid for cid in idle if _key(idle[cid]) != _key(busy[cid])]
     assert differ == [], [(cid, _key(idle[cid]), _key(busy[cid])) for cid in differ[:5]]
