@@ -59,6 +59,9 @@ from l2l.numerics.quadratic import stable
 from l2l.numerics.quadratic.reference import quadratic_reference
 
 T = 10**9
+#: (d of the small problem, its number of step sizes, step sizes checked against mpmath, d of the large
+#: problem) for a full run and for ``--quick`` (True)
+SIZES = {False: (1000, 200, 20, 10**6), True: (200, 50, 5, 10**5)}
 
 
 def make_problem(d: int, seed: int = 0) -> QuadraticProblem:
@@ -331,7 +334,7 @@ def _gd_row(label: str, sp: closed_form.LeastSquaresSpectrum, etas: np.ndarray, 
 
 def gd_table(quick: bool = False, repeats: int = 7) -> str:
     """The markdown table of ``closed_form.gd`` (a header line and one line per size)."""
-    d_small, n_eta, n_ref, d_big = (200, 50, 5, 10**5) if quick else (1000, 200, 20, 10**6)
+    d_small, n_eta, n_ref, d_big = SIZES[quick]
     sp_small, sp_valid = make_ls_spectrum(d_small), make_ls_spectrum(d_small, n_valid=20)
     etas = np.linspace(0.0, 3.0 / sp_small.lam_max, n_eta + 1)[1:]
     sp_big = make_ls_spectrum(d_big, seed=1)
@@ -353,8 +356,7 @@ def gd_table(quick: bool = False, repeats: int = 7) -> str:
 def table(quick: bool = False, repeats: int = 7) -> str:
     """The markdown tables: evaluate (a header line and one line per size), then :func:`gd_table`."""
     jax_f = _jax_version()
-    sizes = [(200, 50, 5, 10**5)] if quick else [(1000, 200, 20, 10**6)]
-    d_small, n_eta, n_ref, d_big = sizes[0]
+    d_small, n_eta, n_ref, d_big = SIZES[quick]
     p_small = make_problem(d_small)
     etas = np.linspace(0.0, 3.0 / p_small.L, n_eta + 1)[1:]
     p_big = make_problem(d_big, seed=1)

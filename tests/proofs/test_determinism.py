@@ -32,6 +32,8 @@ FAST_CLOCK = """
 import os, sys, time
 
 def fast():
+    with open(os.environ["L2L_FAST_CLOCK_MARKS"], "a") as marks:  # one line per worker given the fast clock
+        marks.write(f"{os.getpid()}\\n")
     for name in ("monotonic", "perf_counter", "time", "monotonic_ns", "perf_counter_ns", "time_ns"):
         real = getattr(time, name)
         start = real()
@@ -47,7 +49,8 @@ def _key(c: dict) -> tuple:
     return c["verdict"], c["examples"], json.dumps(c["counterexample"], sort_keys=True), json.dumps(c["counterexamples"], sort_keys=True)
 
 
-def test_the_fast_clock_runs_fast_in_the_claim_workers_only():
+def test_the_fast_clock_runs_fast_in_the_claim_workers_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("L2L_FAST_CLOCK_MARKS", str(tmp_path / "marks"))
     code = FAST_CLOCK.replace("from l2l.proofs.cli import main\nsys.exit(main(sys.argv[1:]))", """
 t0 = time.monotonic()
 r, w = os.pipe()
@@ -61,21 +64,23 @@ print(child, time.monotonic() - t0)
     assert child >= 1000 * 0.05 * 0.99 and parent < 10, (child, parent)
 
 
-def test_verdicts_under_a_1000x_fast_clock_equal_the_main_jobs(main_job_report):
+def test_verdicts_under_a_1000x_fast_clock_equal_the_main_jobs(main_job_report, tmp_path, monkeypatch):
     _, proc, idle = main_job_report
     assert idle, proc.stderr[-2000:]
     from l2l.proofs.catalogue import load_all
 
     ids = [c.id for c in load_all() if c.is_hypothesis]
     assert len(ids) >= 80  # the subset is about half of the catalogue's claims, not a token few
+    marks = tmp_path / "marks"
+    monkeypatch.setenv("L2L_FAST_CLOCK_MARKS", str(marks))
     slow = subprocess.run([sys.executable, "-c", FAST_CLOCK, "check", *ids, "--profile", "ci", "--jobs", "1", "--json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=3600)
     assert slow.returncode == 0, slow.stderr[-2000:]
     busy = {c["id"]: c for c in json.loads(slow.stdout)["claims"]}
     assert set(busy) == set(ids) and set(ids) <= set(idle)
-    # the fast clock did reach the claim workers of this run: their seconds are 1000x real time, so
-    # even a host 100x slower during the main job than now leaves a ratio above 10 (no clock at all: ~1)
-    assert sum(busy[cid]["seconds"] for cid in ids) > 10 * sum(idle[cid]["seconds"] for cid in ids)
+    # the fast clock reached the claim workers of this run (a count, not a timing: each forked worker
+    # that got it wrote one line; --jobs 1 needs at least one, more after a worker died)
+    assert marks.is_file() and len(marks.read_text().split()) >= 1
     idle = {cid: idle[cid] for cid in ids}
     differ = [cid for cid in idle if _key(idle[cid]) != _key(busy[cid])]
     assert differ == [], [(cid, _key(idle[cid]), _key(busy[cid])) for cid in differ[:5]]
