@@ -68,6 +68,19 @@ def pytest_configure(config: pytest.Config) -> None:
         # session draws afresh as CI does, and tests read the figures the main job drew
         # (tests/proofs/test_figures.py). Tests of the caches set their own XDG_CACHE_HOME.
         os.environ["XDG_CACHE_HOME"] = str(Path(os.environ[_SHARED]) / "cache")
+        _compile_package()
+
+
+def _compile_package() -> None:
+    """Byte-compile the package's sources once, before any test runs. The session starts about 250
+    Python processes (CLI runs, claim files under pytest, the shared reports); where
+    ``PYTHONDONTWRITEBYTECODE`` is set (as on this project's hosts) none of them writes what it
+    compiles, so each would compile the package afresh: about 0.4 s of CPU per process, 4% of the
+    suite. Files already compiled and unchanged are skipped."""
+    import compileall
+
+    for folder in ("theory", "numerics", "proofs"):
+        compileall.compile_dir(ROOT / folder, quiet=1)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

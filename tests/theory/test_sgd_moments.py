@@ -10,6 +10,7 @@ import functools
 import itertools
 from fractions import Fraction
 
+import gmpy2
 import mpmath
 import pytest
 import sympy
@@ -462,13 +463,13 @@ def test_recursion_objects_expose_the_verified_expressions():
 
 
 def test_the_exact_printer_refuses_floats_and_fractional_powers():
-    """``modules="exact"`` prints the expressions as Python over Fraction: a rational stays exact,
+    """``modules="exact"`` prints the expressions as Python over GMP rationals: a rational stays exact,
     a Float constant or a fractional power (an irrational value) is refused, never rounded."""
     x = Symbol("x")
     printer = lambdify._ExactPrinter()
     code = printer.doprint(Rational(1, 3) * x**2 + x / 3 - Rational(1, 2))
     assert "/" not in code  # no Python division, which would make a float of 1/3
-    assert eval(code, {"Fraction": Fraction, "x": Fraction(1, 7)}) == Fraction(1, 147) + Fraction(1, 21) - Fraction(1, 2)
+    assert eval(code, {"mpq": gmpy2.mpq, "x": gmpy2.mpq(1, 7)}) == Fraction(1, 147) + Fraction(1, 21) - Fraction(1, 2)
     for bad in (sympy.Float(0.5) * x, sympy.sqrt(x), x ** Rational(3, 2)):
         with pytest.raises(ValueError, match="non-rational"):
             printer.doprint(bad)
