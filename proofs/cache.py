@@ -1,8 +1,10 @@
-"""The disk cache: where it lives, the hash of this package's source, and claim results.
+"""The disk cache: where it lives, the hash of this package's source, claim results and
+derivations' verifications.
 
 Everything cached lives under :func:`cache_root` (``$XDG_CACHE_HOME/l2l-theory``, else
 ``~/.cache/l2l-theory``): the report's figures (``figures/``, :mod:`l2l.proofs.report.figures`),
-the numbers claims publish for them (``data/``) and, here, claim results (``results/``).
+the numbers claims publish for them (``data/``) and, here, claim results (``results/``) and
+verifications of registered derivations (``derivations/``, :class:`DerivationCache`).
 ``L2L_NO_CACHE=1`` turns all of it off; ``L2L_NO_RESULT_CACHE=1`` the result cache only (the test
 suite sets it, so no test reads a result cached by another run or by the user).
 
@@ -58,12 +60,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .claim import Claim
 
-__all__ = ["cache_root", "source_hash", "ResultCache", "result_key", "CACHED_VERDICTS"]
+__all__ = ["cache_root", "source_hash", "ResultCache", "result_key", "CACHED_VERDICTS", "DerivationCache"]
 
 #: Verdicts that depend on the key alone (an ``error`` may come from the machine: never stored).
 CACHED_VERDICTS = ("holds", "refuted", "proved")
 #: Bumped when the stored record changes; part of every key.
 FORMAT = "l2l-result/1"
+#: The same for a stored verification (:class:`DerivationCache`).
+DERIVATION_FORMAT = "l2l-derivation/1"
 
 
 def _off(name: str) -> bool:
@@ -172,25 +176,31 @@ class ResultCache:
             return False
         record = {"format": FORMAT, "key": path.stem, **r.to_json(), "seconds": r.seconds, "profile": profile, "seed": seed}
         record.pop("cached", None)
-        try:
-            raw = json.dumps(record, allow_nan=False, sort_keys=True).encode("utf-8")
-        except (TypeError, ValueError):  # not JSON: keep it out of the cache
-            return False
-        tmp = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(raw)
-            os.replace(tmp, path)
-            return True
-        except OSError:  # a read-only or full disk: the run goes on uncached
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-            return False
+        return _write_json(path, record)
+
+
+def _write_json(path: Path, record: dict) -> bool:
+    """Write ``record`` as JSON to ``path`` atomically (a temporary file, then ``os.replace``);
+    False, and nothing written, when it is not JSON or the disk refuses (read-only, full)."""
+    try:
+        raw = json.dumps(record, allow_nan=False, sort_keys=True).encode("utf-8")
+    except (TypeError, ValueError):  # not JSON: keep it out of the cache
+        return False
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, path)
+        return True
+    except OSError:  # a read-only or full disk: the run goes on uncached
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        return False
 
 
 def _valid(record: Any, c: Claim, profile: str, seed: int | None, key: str) -> bool:
@@ -207,3 +217,60 @@ def _valid(record: Any, c: Claim, profile: str, seed: int | None, key: str) -> b
         and isinstance(record.get("message"), str) and "counterexample" in record
         and isinstance(record.get("counterexamples"), list) and isinstance(record.get("evidence"), list)
     )
+
+
+class DerivationCache:
+    """Verifications of registered derivations on disk (``cache_root()/derivations``), the store of
+    :func:`l2l.theory.derivation.verification_store` that ``l2l check``, ``l2l report`` and
+    ``l2l derive`` use. A verification is a function of the code and of SymPy and its peers (its
+    sampled steps draw from seeded generators), so the key is the SHA-256 of the package's source
+    (:func:`source_hash`), the versions (as for claim results) and the derivation's name. Off with
+    ``L2L_NO_CACHE`` or ``--no-cache``; a file that does not read back as a verification under its
+    key is ignored and rewritten. Verifying every registered derivation takes about 15 s of CPU; a
+    second report reads them in milliseconds.
+
+    >>> import tempfile
+    >>> from l2l.theory import derivation, registry
+    >>> store = DerivationCache(tempfile.mkdtemp())
+    >>> with derivation.verification_store(store):
+    ...     v = registry.verified("quadratic.loss")
+    >>> store.get("quadratic.loss") == v
+    True
+    """
+
+    def __init__(self, folder: str | Path | None = None):
+        if folder is None:
+            root = cache_root()
+            folder = None if root is None else root / "derivations"
+        self.folder = None if folder is None else Path(folder)
+
+    def _key(self, name: str) -> str:
+        parts = [DERIVATION_FORMAT, source_hash(), *_versions(), name]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def get(self, name: str) -> Any:
+        """The stored verification of ``name`` (a :class:`l2l.theory.derivation.Verification`), or None."""
+        if self.folder is None:
+            return None
+        from l2l.theory.derivation import StepResult, Verification
+
+        key = self._key(name)
+        try:
+            record = json.loads((self.folder / f"{key}.json").read_bytes().decode("utf-8"))
+            if record["format"] != DERIVATION_FORMAT or record["key"] != key or record["name"] != name:
+                return None
+            steps = tuple(StepResult(int(r["number"]), str(r["status"]), str(r["detail"]), tuple(map(str, r["instances"])),
+                                     None if r["inherited"] is None else str(r["inherited"]), str(r["inherited_from"]))
+                          for r in record["results"])
+        except (OSError, ValueError, TypeError, KeyError):  # absent or unreadable: verified again
+            return None
+        return Verification(name, steps)
+
+    def put(self, name: str, v: Any) -> bool:
+        """Store the verification ``v`` of ``name`` atomically; True when written."""
+        if self.folder is None:
+            return False
+        key = self._key(name)
+        results = [{"number": r.number, "status": r.status, "detail": r.detail, "instances": list(r.instances),
+                    "inherited": r.inherited, "inherited_from": r.inherited_from} for r in v.results]
+        return _write_json(self.folder / f"{key}.json", {"format": DERIVATION_FORMAT, "key": key, "name": name, "results": results})

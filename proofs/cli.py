@@ -189,7 +189,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     ok = True
     for k, name in enumerate(names):
         derivation = registry.get(name)
-        verification = derivation.verify()
+        verification = registry.verified(name)
         ok = ok and verification.ok
         if k:
             print()
@@ -320,8 +320,9 @@ def _build_parser() -> _Parser:
                        help="run the claims on this Dask scheduler (e.g. tcp://127.0.0.1:8786; needs the extra "
                             "l2l-theory[dask]); verdicts do not depend on it")
         p.add_argument("--no-cache", action="store_true",
-                       help="run every claim (default: reuse results of unchanged claims from the result cache, "
-                            "$XDG_CACHE_HOME/l2l-theory/results; L2L_NO_CACHE=1 also turns it off)")
+                       help="run every claim and check every derivation (default: reuse results of unchanged claims "
+                            "and verifications of this exact package source from $XDG_CACHE_HOME/l2l-theory/results "
+                            "and .../derivations; L2L_NO_CACHE=1 also turns them off)")
 
     p_eval = command("eval", "evaluate one problem given as JSON (FILE or - for stdin)")
     p_eval.add_argument("file", metavar="FILE.json", help="input JSON file, or - for standard input")
@@ -362,6 +363,9 @@ def _build_parser() -> _Parser:
                           help="e.g. quadratic or quadratic.log-gradient (default: all; see --list)")
     p_derive.add_argument("--list", action="store_true", help="list the derivation names and titles (no checking)")
     p_derive.add_argument("--format", choices=("latex", "markdown", "text"), default="text")
+    p_derive.add_argument("--no-cache", action="store_true",
+                          help="check every derivation again (default: reuse verifications of this exact package "
+                               "source from $XDG_CACHE_HOME/l2l-theory/derivations; L2L_NO_CACHE=1 also turns it off)")
     p_derive.set_defaults(func=_cmd_derive)
     return parser
 
@@ -376,7 +380,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .workers import default_jobs
 
             args.jobs = default_jobs()
-        return int(args.func(args))
+        if getattr(args, "no_cache", None) is None:  # eval, list: no derivation is verified
+            return int(args.func(args))
+        from l2l.theory.derivation import verification_store
+
+        from .cache import DerivationCache
+
+        with verification_store(None if args.no_cache else DerivationCache()):
+            return int(args.func(args))
     except (UsageError, ValidationError) as exc:
         print(f"l2l: error: {exc}", file=sys.stderr)
         return 2

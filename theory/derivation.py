@@ -108,11 +108,12 @@ A step that quotes another derivation inherits its strength (here an unchecked p
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sympy
 from sympy import (
@@ -796,20 +797,56 @@ _VERIFYING: list[str] = []
 _QUOTED_CACHE: dict[str, "Verification"] = {}
 
 
+#: Where verifications of registered derivations are also kept between processes, or None: an
+#: object with ``get(name) -> Verification | None`` and ``put(name, verification)``, set for a block
+#: by :func:`verification_store` (the CLI's disk cache, :class:`l2l.proofs.cache.DerivationCache`).
+_STORE: Any = None
+
+
+@contextlib.contextmanager
+def verification_store(store: Any) -> Iterator[Any]:
+    """Within the block, :func:`verified` and the quotes of registered derivations read a
+    verification from ``store`` before computing it, and put there what they compute. The store is
+    responsible for keying on everything a verification depends on (the package's source and the
+    versions of SymPy and its peers); a derivation built or changed by hand never reaches it."""
+    global _STORE
+    previous, _STORE = _STORE, store
+    try:
+        yield store
+    finally:
+        _STORE = previous
+
+
+def _registered(name: str, compute: Callable[[], "Verification"]) -> "Verification":
+    """The verification of the registered derivation ``name``: from this process's cache, else
+    from the store, else ``compute()`` (then kept in both, unless it hit a cycle of quotes)."""
+    v = _QUOTED_CACHE.get(name)
+    if v is None and _STORE is not None:
+        v = _STORE.get(name)
+    if v is None:
+        v = compute()
+        if any(r.detail.startswith(QUOTE_CYCLE) for r in v.results):
+            return v
+        if _STORE is not None:
+            _STORE.put(name, v)
+    _QUOTED_CACHE[name] = v
+    return v
+
+
 def verified(name: str) -> "Verification":
     """The verification of the registered derivation ``name`` (a fresh one from its model module's
-    ``DERIVATIONS``), computed once per process and shared with the quotes that reach it; ``KeyError``
-    if no loaded model module registers ``name``. A derivation built or changed by hand is verified
-    with its own :meth:`Derivation.verify`, never through this cache."""
-    v = _QUOTED_CACHE.get(name)
-    if v is None:
+    ``DERIVATIONS``), computed once per process (or read from the :func:`verification_store` in
+    use) and shared with the quotes that reach it; ``KeyError`` if no loaded model module registers
+    ``name``. A derivation built or changed by hand is verified with its own
+    :meth:`Derivation.verify`, never through this cache."""
+
+    def compute() -> "Verification":
         d = resolve_quote(name)
         if d is None:
             raise KeyError(f"no loaded model module registers a derivation named {name!r}")
-        v = d.verify()
-        if not any(r.detail.startswith(QUOTE_CYCLE) for r in v.results):
-            _QUOTED_CACHE[name] = v
-    return v
+        return d.verify()
+
+    return _registered(name, compute)
 
 
 def resolve_quote(name: str, quotes: Mapping[str, object] | None = None) -> "Derivation | None":
@@ -961,11 +998,10 @@ class Derivation:
             return "failed", f"quotes {name}, which is not a registered derivation"
         if rule.step is not None and rule.step > len(quoted.steps):
             return "failed", f"quotes step {rule.step} of {name}, which has {len(quoted.steps)} steps"
-        qv = _QUOTED_CACHE.get(name) if quotes is None else None
-        if qv is None:
+        if quotes is None:
+            qv = _registered(name, quoted.verify)
+        else:  # quotes given by hand: verified with them, never cached
             qv = quoted.verify(quotes=quotes)
-            if quotes is None and not any(r.detail.startswith(QUOTE_CYCLE) for r in qv.results):
-                _QUOTED_CACHE[name] = qv
         cycle = [r for r in qv.results if r.status == "failed" and r.detail.startswith(QUOTE_CYCLE)]
         if cycle:
             return "failed", f"{cycle[0].detail} (through step {cycle[0].number} of {name})"

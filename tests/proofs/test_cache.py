@@ -245,3 +245,94 @@ def test_the_switches_and_the_test_suite_guard(tmp_path, monkeypatch, capsys):
     assert ResultCache().folder == tmp_path / "l2l-theory" / "results"
     monkeypatch.setenv("L2L_NO_CACHE", "1")
     assert ResultCache().folder is None and cache_module.cache_root() is None
+
+
+# -- verifications of derivations (DerivationCache) ------------------------------------------------
+
+
+@pytest.fixture
+def fresh_verifications(monkeypatch):
+    """No verification of this process (theory.derivation's per-process cache emptied for the test)."""
+    from l2l.theory import derivation
+
+    monkeypatch.setattr(derivation, "_QUOTED_CACHE", {})
+    return derivation
+
+
+def test_a_stored_verification_is_read_instead_of_checked(fresh_verifications, tmp_path, monkeypatch):
+    """The second verification under a store comes from the disk, step for step the same; what it
+    quotes is stored too (least_squares.train-loss quotes least_squares.iterate)."""
+    from l2l.theory import registry
+    from l2l.theory.derivation import Derivation
+
+    derivation = fresh_verifications
+    store = cache_module.DerivationCache(tmp_path)
+    with derivation.verification_store(store):
+        first = registry.verified("least_squares.train-loss")
+    assert len(list(tmp_path.glob("*.json"))) > 1  # the derivation and what it quotes
+    monkeypatch.setattr(derivation, "_QUOTED_CACHE", {})
+    monkeypatch.setattr(Derivation, "verify", lambda self, **kw: pytest.fail(f"{self.name} checked again"))
+    with derivation.verification_store(store):
+        assert registry.verified("least_squares.train-loss") == first
+    assert derivation._STORE is None  # only within the block
+
+
+def test_a_failed_step_survives_the_round_trip(tmp_path):
+    """A stored verification keeps every field: a failed step stays failed, an inherited status stays."""
+    from l2l.theory.derivation import StepResult, Verification
+
+    v = Verification("quadratic.loss", (StepResult(1, "failed", "planted: sides differ", ("eta=1/2",)),
+                                        StepResult(2, "symbolic", "ok", (), "sampled", "x step 3")))
+    store = cache_module.DerivationCache(tmp_path)
+    assert store.put("quadratic.loss", v)
+    back = store.get("quadratic.loss")
+    assert back == v and not back.ok and back.status == v.status
+
+
+def test_the_derivation_key_covers_the_package_source_and_versions(fresh_verifications, tmp_path, monkeypatch):
+    from l2l.theory.derivation import StepResult, Verification
+
+    store = cache_module.DerivationCache(tmp_path)
+    v = Verification("quadratic.loss", (StepResult(1, "symbolic", "ok"),))
+    store.put("quadratic.loss", v)
+    assert store.get("quadratic.loss") == v and store.get("quadratic.iterate") is None
+    monkeypatch.setattr(cache_module, "source_hash", lambda: "another source")
+    assert store.get("quadratic.loss") is None
+    monkeypatch.undo()
+    monkeypatch.setattr(cache_module, "_versions", lambda: ("another sympy",))
+    assert store.get("quadratic.loss") is None
+
+
+@pytest.mark.parametrize("damage", [b"", b"{", b'{"format": "l2l-derivation/1"}', b"[]"])
+def test_a_damaged_verification_file_is_ignored(tmp_path, damage):
+    from l2l.theory.derivation import StepResult, Verification
+
+    store = cache_module.DerivationCache(tmp_path)
+    store.put("quadratic.loss", Verification("quadratic.loss", (StepResult(1, "symbolic", "ok"),)))
+    (path,) = tmp_path.glob("*.json")
+    path.write_bytes(damage)
+    assert store.get("quadratic.loss") is None
+
+
+def test_derive_and_report_use_the_store_unless_told_not_to(fresh_verifications, tmp_path, monkeypatch, capsys):
+    """``l2l derive`` fills the store and a second run reads it; ``--no-cache`` and ``L2L_NO_CACHE``
+    check again (a planted verify that fails shows whether it ran)."""
+    from l2l.theory.derivation import Derivation
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("L2L_NO_CACHE", raising=False)
+    assert cli.main(["derive", "quadratic.loss"]) == 0
+    assert list((tmp_path / "l2l-theory" / "derivations").glob("*.json"))
+    real = Derivation.verify
+    calls = []
+    monkeypatch.setattr(Derivation, "verify", lambda self, **kw: calls.append(self.name) or real(self, **kw))
+    for argv, env, checked in ((["derive", "quadratic.loss"], None, False),
+                               (["derive", "quadratic.loss", "--no-cache"], None, True),
+                               (["derive", "quadratic.loss"], "1", True)):
+        fresh_verifications._QUOTED_CACHE.clear()
+        calls.clear()
+        if env:
+            monkeypatch.setenv("L2L_NO_CACHE", env)
+        assert cli.main(argv) == 0
+        assert ("quadratic.loss" in calls) is checked, (argv, env, calls)
+    capsys.readouterr()

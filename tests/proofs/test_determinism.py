@@ -87,8 +87,8 @@ def test_verdicts_under_a_1000x_fast_clock_equal_the_main_jobs(main_job_report, 
 
 
 def test_a_claims_examples_do_not_depend_on_what_ran_before_it():
-    """Hypothesis mixes constants of the imported local modules into generation; the runner loads
-    every module first (``settle_imports``), so a claim run alone and after other claims (which
+    """Hypothesis mixes constants of the imported local modules into generation; the runner adds
+    every module's constants first (``settle_imports``), so a claim run alone and after other claims (which
     import other modules) draws the same examples. Without it this claim drew 15 examples after
     ``wang2021.thm3`` and ``wu2018.zhang`` and 16 alone (measured)."""
     cid = "wu2018.neg.momentum-risk-equals-sgd-at-same-alpha"
@@ -99,3 +99,31 @@ def test_a_claims_examples_do_not_depend_on_what_ran_before_it():
         return next(c["examples"] for c in json.loads(proc.stdout)["claims"] if c["id"] == cid)
 
     assert examples() == examples("wang2021.thm3", "wu2018.zhang")
+
+
+#: Every module of the package imported (what ``settle_imports`` did until it read the constants
+#: from the files instead), then the constants Hypothesis mixes into generation.
+_IMPORT_ALL = """
+import importlib, pkgutil
+for top in ("l2l.theory", "l2l.numerics", "l2l.proofs"):
+    for info in pkgutil.walk_packages(importlib.import_module(top).__path__, top + "."):
+        if not (info.name.endswith("__main__") or info.name == "l2l.proofs.pytest_plugin"):
+            importlib.import_module(info.name)
+from hypothesis.internal.conjecture.providers import _get_local_constants
+print(sorted(map(repr, _get_local_constants())))
+"""
+_SETTLED = """
+from l2l.proofs.runner import settle_imports
+settle_imports()
+from hypothesis.internal.conjecture.providers import _get_local_constants
+print(sorted(map(repr, _get_local_constants())))
+"""
+
+
+def test_settled_constants_are_those_of_every_module_imported():
+    """``settle_imports`` reads the constants from the source files without importing the modules;
+    the set must be the one Hypothesis collects with every module imported (else example streams
+    would change with the set of modules a run happens to load). 2668 constants today."""
+    got = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True).stdout
+           for code in (_IMPORT_ALL, _SETTLED)]
+    assert got[0] == got[1] and got[0].count(",") > 1000
