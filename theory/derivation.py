@@ -809,26 +809,35 @@ def verification_store(store: Any) -> Iterator[Any]:
     verification from ``store`` before computing it, and put there what they compute. The store is
     responsible for keying on everything a verification depends on (the package's source and the
     versions of SymPy and its peers); a derivation built or changed by hand never reaches it."""
-    global _STORE
-    previous, _STORE = _STORE, store
+    global _STORE, _IN_STORE
+    previous = _STORE, _IN_STORE
+    _STORE, _IN_STORE = store, set()
     try:
         yield store
     finally:
-        _STORE = previous
+        _STORE, _IN_STORE = previous
+
+
+#: Names known to be in the store of the current :func:`verification_store` block.
+_IN_STORE: set[str] = set()
 
 
 def _registered(name: str, compute: Callable[[], "Verification"]) -> "Verification":
     """The verification of the registered derivation ``name``: from this process's cache, else
-    from the store, else ``compute()`` (then kept in both, unless it hit a cycle of quotes)."""
+    from the store, else ``compute()``; kept in both (unless it hit a cycle of quotes), so a store
+    also receives what this process verified before the block."""
     v = _QUOTED_CACHE.get(name)
     if v is None and _STORE is not None:
         v = _STORE.get(name)
+        if v is not None:
+            _IN_STORE.add(name)
     if v is None:
         v = compute()
         if any(r.detail.startswith(QUOTE_CYCLE) for r in v.results):
             return v
-        if _STORE is not None:
-            _STORE.put(name, v)
+    if _STORE is not None and name not in _IN_STORE:
+        _STORE.put(name, v)
+        _IN_STORE.add(name)
     _QUOTED_CACHE[name] = v
     return v
 
