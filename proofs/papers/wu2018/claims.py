@@ -524,8 +524,10 @@ def capped_mu_argmin(p, frac, T):
     assumptions=r"$n\in\{1,3\}$, $T\in[5,50]$; equal curvatures and noise, heterogeneous $m_{0,i}$ allowed",
     tolerance="two-sided: from 3 starts (best constant, median greedy, 2 x greedy) the optimiser's result must be "
     "certified (projected adjoint gradient in log-step units <= 10 g_tol = 1e-8: L-BFGS-B's own stopping rule "
-    "g_tol = 1e-9, with 10x for its line-search stops at rounding level) and agree with greedy within "
-    "1e-9 x excess + 64 T eps x loss (float64 rounding of T steps of the loss; converged runs agree to 1e-13); "
+    "g_tol = 1e-9, with 10x for its line-search stops at rounding level); it may not be below greedy by more than "
+    "64 T eps x loss (float64 rounding of T steps of the two losses: the theorem) nor above it by more than twice "
+    "the gap its certificate leaves (the quadratic model's 1/2 g^T H^-1 g at the result, numerics.nqm.certificate."
+    "schedule_gap; its error there is third-order, ~1e-4 relative) plus that rounding; "
     "the adjoint gradient at the greedy schedule (a stationary point) below 1e-7 of the loss in log-step units",
     examples={"ci": 5, "dev": 20, "thorough": 100},
 )
@@ -533,8 +535,14 @@ def capped_mu_argmin(p, frac, T):
 def greedy_optimal_isotropic(n, T, h, s2, data):
     """Both directions: the optimum is not below greedy (greedy is optimal) and not above it (the
     optimiser found the optimum, as its certificate says); a weak optimiser stopped early fails the
-    certificate or the upper side from the starts away from greedy."""
-    from l2l.numerics.nqm.certificate import schedule_certificate
+    certificate or the upper side from the starts away from greedy.
+
+    The upper side's allowance is the gap the certificate leaves, not a fixed fraction: the loss is
+    flat in log-step units (curvature 1e-5 of the loss here), so a projected gradient of 1e-9 leaves
+    a gap of order 1e-13. Measured at thorough seed 1 (n = 1, T = 36, h = sigma^2 = 1/8,
+    m_0 = 1/4): 2.66998e-13 above greedy, the model's gap 2.66996e-13; the former fixed tolerance
+    (1e-9 x excess, 2.1e-13) failed it."""
+    from l2l.numerics.nqm.certificate import schedule_certificate, schedule_gap
 
     m0 = np.array(data.draw(st.lists(st.floats(0.1, 10.0), min_size=n, max_size=n), label="m0"))
     p = nqm.NQMProblem(np.full(n, h), np.full(n, s2), np.zeros(n), m0)
@@ -542,15 +550,21 @@ def greedy_optimal_isotropic(n, T, h, s2, data):
     cap = 1.999 / h
     _, g_eta, _ = nqm.schedule_gradient(p, g.etas)
     assert np.max(np.abs(g.etas * g_eta)) <= 1e-7 * g.final_loss, "greedy schedule is not stationary"
-    tol = 1e-9 * g.final_excess + 64 * T * EPS * g.final_loss
-    worst = 0.0
+    rounding = 64 * T * EPS * g.final_loss
+    worst, gaps = 0.0, {}
     for name, init in (("constant", "constant"), ("median", np.full(T, float(np.median(g.etas)))), ("2 x greedy", np.minimum(2 * g.etas, cap))):
         o = nqm.optimal_schedule(p, T, eta_max=cap, init=init)
         cert = schedule_certificate(p, o.etas, eta_max=cap)
+        gap = schedule_gap(p, o.etas, eta_max=cap)
         worst = max(worst, cert.grad_inf)
+        gaps[name] = (o.final_loss - g.final_loss, gap)
         assert cert.grad_inf <= 10 * float(o.info["gtol"]), f"optimum from {name} not certified: projected gradient {cert.grad_inf:.3g}"
-        assert abs(o.final_loss - g.final_loss) <= tol, f"optimised from {name} {o.final_loss:.15g} vs greedy {g.final_loss:.15g}"
+        assert o.final_loss >= g.final_loss - rounding, f"optimised from {name} {o.final_loss:.15g} beats greedy {g.final_loss:.15g}"
+        assert o.final_loss - g.final_loss <= 2 * gap + rounding, (
+            f"optimised from {name} {o.final_loss:.15g} vs greedy {g.final_loss:.15g}: above by more than twice the gap "
+            f"its certificate leaves ({gap:.3g})")
     evidence("largest certificate (projected gradient) over the starts", worst, expected="<= 1e-8")
+    evidence("per start: (loss above greedy, the gap its certificate leaves)", gaps, expected="the first <= 2 x the second")
     if n == 1:
         bayes = 0.5 * h * s2 * m0[0] / (s2 + T * m0[0])
         assert abs(g.final_excess - bayes) <= 1e-12 * bayes, (g.final_excess, bayes)
@@ -562,32 +576,41 @@ def greedy_optimal_isotropic(n, T, h, s2, data):
     source=f"derived here: a stronger form of {SOURCE}, third theorem [statement unconfirmed] (the Bayes posterior variance)",
     kind="inequality",
     tag="derived",
-    tolerance="two-sided: every start (the SGD optimum, and constant eta at mu = 0.9) ends within 1e-9 relative of "
-    "the Bayes value (converged runs: 1e-14; the SGD schedule attains it, so the momentum optimum equals it), "
-    "and every start's result is certified: projected adjoint gradient <= 10 g_tol = 1e-8 (L-BFGS-B's stopping "
-    "rule g_tol = 1e-9; 10x for line-search stops at rounding level), the kept one recomputed independently of the optimiser",
+    tolerance="two-sided: no start (the SGD optimum, and constant eta at mu = 0.9) ends below the Bayes value by more "
+    "than 64 T eps x loss (float64 rounding of T steps: the theorem), nor above it by more than twice the gap its "
+    "certificate leaves (1/2 g^T H^-1 g at its result, numerics.nqm.certificate.schedule_gap) plus that rounding "
+    "(the SGD schedule attains Bayes, so the momentum optimum equals it); every start's result is certified: "
+    "projected adjoint gradient <= 10 g_tol = 1e-8 (L-BFGS-B's stopping rule g_tol = 1e-9; 10x for line-search "
+    "stops at rounding level), recomputed independently of the optimiser",
     examples={"ci": 4, "dev": 20, "thorough": 100},
 )
 @given(T=st.integers(5, 30), h=st.floats(0.05, 2.0), s2=st.floats(0.1, 10.0), m0=st.floats(0.1, 10.0))
 def bayes_bound_momentum(T, h, s2, m0):
     """The lower side is the theorem (nothing beats Bayes); the upper side checks that the optimiser
     reaches it from a start far from the SGD optimum (mu = 0.9 throughout), so that a weak optimiser
-    cannot make the lower side hold vacuously."""
-    from l2l.numerics.nqm.certificate import schedule_certificate
+    cannot make the lower side hold vacuously. The upper allowance is the gap each start's
+    certificate leaves: a fixed 1e-9 relative failed at thorough seed 1 (T = 25, h = 1/16,
+    sigma^2 = m_0 = 1/8: the 'sgd' start ended 1.18e-9 above Bayes)."""
+    from l2l.numerics.nqm.certificate import schedule_certificate, schedule_gap
 
     p = nqm.NQMProblem([h], [s2], [0.0], [m0])
     bayes = 0.5 * h * s2 * m0 / (s2 + T * m0)
-    o = nqm.optimal_schedule(p, T, eta_max=1.999 / h, momentum=True, init=["sgd", "constant"])
-    cert = schedule_certificate(p, o.etas, o.mus, eta_max=1.999 / h)
-    per_start = {r["start"]: (r["final_loss"] - p.irreducible) / bayes for r in o.info["starts"]}
+    cap = 1.999 / h
+    per_start, gaps = {}, {}
+    for start in ("sgd", "constant"):
+        o = nqm.optimal_schedule(p, T, eta_max=cap, momentum=True, init=start)
+        cert = schedule_certificate(p, o.etas, o.mus, eta_max=cap)
+        gap = schedule_gap(p, o.etas, o.mus, eta_max=cap)
+        rounding = 64 * T * EPS * o.final_loss
+        per_start[start] = o.final_excess / bayes
+        gaps[start] = (o.final_excess - bayes, gap)
+        assert o.final_excess >= bayes - rounding, f"start {start!r}: momentum schedule {o.final_excess:.15g} beats Bayes {bayes:.15g}"
+        assert o.final_excess - bayes <= 2 * gap + rounding, (
+            f"start {start!r} ends at {per_start[start]:.12g} x Bayes, above it by more than twice the gap its certificate "
+            f"leaves ({gap:.3g})")
+        assert cert.grad_inf <= 10 * float(o.info["gtol"]), f"start {start!r} not certified: projected gradient {cert.grad_inf:.3g}"
     evidence(f"optimised excess / Bayes per start (T = {T})", per_start, expected="1 (>= 1 by the theorem)")
-    evidence("certificate: projected gradient at the kept optimum", cert.grad_inf, expected="<= 1e-8")
-    assert o.final_excess >= bayes * (1 - 1e-9), f"momentum schedule {o.final_excess:.15g} beats Bayes {bayes:.15g}"
-    for r in o.info["starts"]:
-        ratio = per_start[r["start"]]
-        assert abs(ratio - 1) <= 1e-9, f"start {r['start']!r} ends at {ratio:.12g} x Bayes"
-        assert r["grad_inf"] <= 10 * float(o.info["gtol"]), f"start {r['start']!r} not certified: projected gradient {r['grad_inf']:.3g}"
-    assert cert.grad_inf <= 10 * float(o.info["gtol"]), f"optimum not certified: projected gradient {cert.grad_inf:.3g}"
+    evidence("per start: (excess above Bayes, the gap its certificate leaves)", gaps, expected="the first <= 2 x the second")
 
 
 # =============================================================================================
