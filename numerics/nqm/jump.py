@@ -212,8 +212,12 @@ def _power_apply(F, z: np.ndarray, t: int) -> np.ndarray:
     """``F^t z``: the whole power first (the 2x2 product ``A^t`` and the noise input), then one
     application to the state, so that the moments of ``A^t (w, v)`` are formed from the entries of
     ``A^t`` (applying each ``F^(2^i)`` to the state in turn would round the state's cancellations
-    ``log2 t`` times: measured 300x worse at critical damping)."""
-    return z if t == 0 else _apply(_power(F, t), z)
+    ``log2 t`` times: measured 300x worse at critical damping). Beyond the range an entry is
+    inf or NaN (inf - inf) without a warning: the caller turns it into the status ``overflow``."""
+    if t == 0:
+        return z
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        return _apply(_power(F, t), z)
 
 
 def _first_powers(J, n: int):
