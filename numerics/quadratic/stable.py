@@ -389,10 +389,18 @@ def ln_abs_block(et, xh, xl, lc, YH, YL, P, E, S, U, M1, M2, M3, L, A) -> None:
     M2 &= M3
     np.less_equal(P, 0.5, out=M1)
     M2 |= M1
-    np.log1p(U, out=L, where=M2)
     np.logical_not(M2, out=M3)  # log|a| where 1/2 < p <= 3/2 or p > 3
     np.abs(A, out=S)
-    np.log(S, out=L, where=M3)
+    # both logarithms over the whole block, each given a neutral argument where the other one is
+    # chosen (0 to log1p, 1 to log, whose results are 0), then added: the same numbers as the
+    # masked calls (up to the sign of a zero), but ufuncs with where= on a scattered mask ran about
+    # 8x slower than unmasked ones (2.2 ms against 0.3 ms for 200,000 entries)
+    np.multiply(U, M2, out=U)
+    np.log1p(U, out=L)
+    np.multiply(S, M3, out=P)
+    P += M2
+    np.log(P, out=E)
+    L += E
 
 
 def rows_in_range(eta: np.ndarray, lam_min: float, lam_max: float) -> np.ndarray:
