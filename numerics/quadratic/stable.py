@@ -477,19 +477,20 @@ def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[di
     n, d = eta.size, terms.lam.size
     lam, base = terms.lam, terms.base
     ok = rows_in_range(eta, terms.lam_min, terms.lam_max) & terms.direct
-    out = {
-        "log_loss": np.full(n, np.nan),
-        "log_objective": np.full(n, np.nan),
-        "grad": np.full(n, np.nan),
-        "hess": np.full(n, np.nan),
-        "naive_grad_sign": np.zeros(n, np.int8),
-        "naive_grad_log_abs": np.full(n, np.nan),
-        "loss_is_zero": np.zeros(n, bool),
-        "grad_abs_terms": np.full(n, np.nan),
-        "max_abs_log_factor": np.full(n, np.nan),
-    }
-    if not full:
-        out = {"grad": out["grad"]}
+    if full:
+        out = {
+            "log_loss": np.full(n, np.nan),
+            "log_objective": np.full(n, np.nan),
+            "grad": np.full(n, np.nan),
+            "hess": np.full(n, np.nan),
+            "naive_grad_sign": np.zeros(n, np.int8),
+            "naive_grad_log_abs": np.full(n, np.nan),
+            "loss_is_zero": np.zeros(n, bool),
+            "grad_abs_terms": np.full(n, np.nan),
+            "max_abs_log_factor": np.full(n, np.nan),
+        }
+    else:  # G' alone (meta-gradient descent's inner loop: thousands of calls on a few rows)
+        out = {"grad": np.full(n, np.nan)}
     slow = ~ok
     rows = np.flatnonzero(ok)
     if rows.size == 0:
@@ -521,13 +522,13 @@ def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[di
                 L, A = la[:k, j0:j1], ra[:k, j0:j1]
                 ln_abs_block(et, xh, xl, lam[j0:j1], yh[: j1 - j0], yl[: j1 - j0], P, E, S, U, M1, M2, M3, L, A)
                 zc = S.min(axis=1) == 0.0  # some a_i = 0 exactly (S = |a|)
-                if zc.any():  # max |ln|a_i|| over a_i != 0
-                    zany |= zc
+                zany |= zc
+                if full and zc.any():  # max |ln|a_i|| over a_i != 0
                     np.equal(A, 0.0, out=M1)
                     np.abs(L, out=S)
                     np.copyto(S, 0.0, where=M1)
                     np.maximum(mabs, S.max(axis=1), out=mabs)
-                else:
+                elif full:
                     np.maximum(mabs, np.maximum(L.max(axis=1), -L.min(axis=1)), out=mabs)
                 np.multiply(L, tt, out=S)  # base + 2t ln|a|
                 S += base[j0:j1]
@@ -538,7 +539,9 @@ def _fast(terms: _Terms, eta: np.ndarray, t: np.ndarray, full: bool) -> tuple[di
             la_m = la[np.arange(k), arg]
             base_m = base[arg]
             # pass 2: weights w = exp(rel), ratios r = lam / a (over a, in place), their sums
-            S0, S1, A1, S2 = np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k)
+            S1 = np.zeros(k)
+            if full:
+                A1, S2 = np.zeros(k), np.zeros(k)
             rmax = np.zeros(k)
             for j0 in range(0, d, cw):
                 j1 = min(d, j0 + cw)
