@@ -32,7 +32,7 @@ def _check(name: str, *extra: str) -> subprocess.CompletedProcess:
     ("os_exit.py", "exited (code 0, e.g. os._exit) before its verdict"),
     ("segfault.py", "killed by signal 11 (SIGSEGV)"),
     ("keyboard_interrupt.py", "the claim raised KeyboardInterrupt()"),
-    ("swallowed_signals.py", "timeout after 3 s"),
+    ("swallowed_signals.py", "timeout after 1 s"),
     ("leftover_thread.py", None),  # the thread dies with the worker: the claim itself holds
     ("huge_output.py", None),
 ])
@@ -53,7 +53,7 @@ def test_a_misbehaving_claim_is_an_error_for_itself_only(name, reason):
 @pytest.mark.parametrize("name, reason", [
     ("os_exit.py", "exited (code 0, e.g. os._exit) before its verdict"),
     ("segfault.py", "killed by signal 11 (SIGSEGV)"),
-    ("swallowed_signals.py", "timeout after 3 s"),
+    ("swallowed_signals.py", "timeout after 1 s"),
 ])
 def test_two_workers_keep_every_verdict(name, reason):
     """With ``--jobs 2`` the claims run side by side: the same verdicts, in the same order."""

@@ -5,7 +5,7 @@ from l2l import claim
 from _false import false_claim  # noqa: F401
 
 
-@claim(id="iso.bad", statement="-", source="test", kind="identity", timeout={"ci": 3})
+@claim(id="iso.bad", statement="-", source="test", kind="identity", timeout={"ci": 1})
 def bad():
     for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
