@@ -527,7 +527,7 @@ def capped_mu_argmin(p, frac, T):
     "g_tol = 1e-9, with 10x for its line-search stops at rounding level); it may not be below greedy by more than "
     "64 T eps x loss (float64 rounding of T steps of the two losses: the theorem) nor above it by more than twice "
     "the gap its certificate leaves (the quadratic model's 1/2 g^T H^-1 g at the result, numerics.nqm.certificate."
-    "schedule_gap; its error there is third-order, ~1e-4 relative) plus that rounding; "
+    "schedule_gap; its error there is third-order: relative C |H^-1 g|, about 1e-4 x C with C <= 4.3 measured) plus that rounding; "
     "the adjoint gradient at the greedy schedule (a stationary point) below 1e-7 of the loss in log-step units",
     examples={"ci": 5, "dev": 20, "thorough": 100},
 )
