@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .claim import Claim
 
-__all__ = ["cache_root", "source_hash", "ResultCache", "result_key", "CACHED_VERDICTS", "DerivationCache"]
+__all__ = ["cache_root", "package_files", "source_hash", "ResultCache", "result_key", "CACHED_VERDICTS", "DerivationCache"]
 
 #: Verdicts that depend on the key alone (an ``error`` may come from the machine: never stored).
 CACHED_VERDICTS = ("holds", "refuted", "proved")
@@ -82,18 +82,26 @@ def cache_root() -> Path | None:
     return Path(base) / "l2l-theory"
 
 
-@functools.lru_cache(maxsize=1)
-def source_hash() -> str:
-    """A hash of every Python file of the installed package (l2l, l2l.theory, .numerics, .proofs)."""
+def package_files() -> list[tuple[str, Path, Path]]:
+    """``(package, its folder, file)`` for every Python file of the installed package (l2l,
+    l2l.theory, .numerics, .proofs), in a fixed order."""
     import importlib.util
 
-    digest = hashlib.sha256()
+    out = []
     for pkg in ("l2l", "l2l.theory", "l2l.numerics", "l2l.proofs"):
         spec = importlib.util.find_spec(pkg)
         for root in sorted(spec.submodule_search_locations or ()):
-            for path in sorted(Path(root).rglob("*.py")):
-                digest.update(f"{pkg}/{path.relative_to(root).as_posix()}\0".encode())
-                digest.update(path.read_bytes())
+            out.extend((pkg, Path(root), path) for path in sorted(Path(root).rglob("*.py")))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def source_hash() -> str:
+    """A hash of every Python file of the installed package (:func:`package_files`)."""
+    digest = hashlib.sha256()
+    for pkg, root, path in package_files():
+        digest.update(f"{pkg}/{path.relative_to(root).as_posix()}\0".encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

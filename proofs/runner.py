@@ -49,12 +49,11 @@ import pickle
 import signal
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import context
 from .claim import PROFILES, REGISTRY, Claim, ClaimRefuted  # noqa: F401  (REGISTRY: the docstring example)
-from .cache import ResultCache
+from .cache import ResultCache, package_files
 from .codec import RecordingData, ReplayData, to_jsonable
 from .workers import InOrder, WorkerPool, run_tasks
 
@@ -590,7 +589,6 @@ def settle_imports() -> None:
     ``l2l check`` started in 1.7 s, most of it imports). Where Hypothesis's internals differ from
     those this reads, every module is imported instead, as before."""
     import importlib
-    import importlib.util
     import pkgutil
     import types
 
@@ -601,16 +599,13 @@ def settle_imports() -> None:
         providers = None
     if providers is not None and all(hasattr(providers, a) for a in ("_get_local_constants", "_local_constants", "CONSTANTS_CACHE")):
         found = Constants()
-        for top in ("l2l", "l2l.theory", "l2l.numerics", "l2l.proofs"):
-            spec = importlib.util.find_spec(top)
-            for root in sorted(spec.submodule_search_locations or ()):
-                for path in sorted(Path(root).rglob("*.py")):
-                    if path.name == "__main__.py" or (top == "l2l.proofs" and path.name == "pytest_plugin.py"):
-                        continue
-                    if is_local_module_file(str(path)):
-                        stand_in = types.ModuleType(path.stem)
-                        stand_in.__file__ = str(path)
-                        found |= constants_from_module(stand_in)
+        for pkg, _, path in package_files():
+            if path.name == "__main__.py" or (pkg == "l2l.proofs" and path.name == "pytest_plugin.py"):
+                continue
+            if is_local_module_file(str(path)):
+                stand_in = types.ModuleType(path.stem)
+                stand_in.__file__ = str(path)
+                found |= constants_from_module(stand_in)
         before = len(providers._local_constants)
         providers._local_constants |= found
         if len(providers._local_constants) > before:
