@@ -149,6 +149,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_verifications():
+    """Verifications of registered derivations shared by the session's processes through the
+    session's disk cache (``l2l.proofs.cache.DerivationCache``), as the CLI shares them between runs:
+    each derivation is checked once per session (by the main job, which starts first, or by the
+    first test process to need it) instead of once per process, about 20 s of CPU. Tests that build
+    or change a derivation by hand call its own ``verify`` and never reach the store; the tests of
+    the store set their own."""
+    from l2l.proofs.cache import DerivationCache
+    from l2l.theory.derivation import verification_store
+
+    with verification_store(DerivationCache()):
+        yield
+
+
 @pytest.fixture(scope="session")
 def main_job_report():
     """The README's main job, ``l2l report`` (profile ci, the whole catalogue, every derivation),

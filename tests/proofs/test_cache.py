@@ -267,6 +267,7 @@ def test_a_stored_verification_is_read_instead_of_checked(fresh_verifications, t
 
     derivation = fresh_verifications
     store = cache_module.DerivationCache(tmp_path)
+    outer = derivation._STORE  # the test session's own store (tests/conftest.py)
     with derivation.verification_store(store):
         first = registry.verified("least_squares.train-loss")
     assert len(list(tmp_path.glob("*.json"))) > 1  # the derivation and what it quotes
@@ -274,7 +275,7 @@ def test_a_stored_verification_is_read_instead_of_checked(fresh_verifications, t
     monkeypatch.setattr(Derivation, "verify", lambda self, **kw: pytest.fail(f"{self.name} checked again"))
     with derivation.verification_store(store):
         assert registry.verified("least_squares.train-loss") == first
-    assert derivation._STORE is None  # only within the block
+    assert derivation._STORE is outer  # only within the block
 
 
 def test_a_failed_step_survives_the_round_trip(tmp_path):
