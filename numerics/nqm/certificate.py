@@ -48,22 +48,40 @@ class ScheduleCertificate:
     at_lower: int  #: steps with eta at the lower bound 1e-12 eta_max
 
 
+def _box(etas: np.ndarray, mus: np.ndarray | None, cap: float, mu_max: float):
+    """The schedule in the optimiser's coordinates ``x = (z, u)`` (z = log eta clipped into the box,
+    u = artanh mu_t for t >= 1 with momentum) and the box ``(lo, hi)``."""
+    zlo, zhi = math.log(cap) + math.log(1e-12), math.log(cap)
+    T = etas.size
+    x = [np.log(np.clip(etas, math.exp(zlo), cap))]
+    lo, hi = [np.full(T, zlo)], [np.full(T, zhi)]
+    if mus is not None:
+        x.append(np.arctanh(np.clip(mus[1:], 0.0, mu_max)))
+        lo.append(np.zeros(T - 1))
+        hi.append(np.full(T - 1, math.atanh(mu_max)))
+    return np.concatenate(x), np.concatenate(lo), np.concatenate(hi)
+
+
+def _box_gradient(problem: NQMProblem, etas: np.ndarray, mus: np.ndarray | None):
+    """``(E L_T, its gradient in (z, u))`` at ``(etas, mus)`` by the adjoint and the chain rule
+    (eta d/deta, (1 - mu^2) d/dmu)."""
+    loss, ge, gm = schedule_gradient(problem, etas, mus)
+    if mus is None:
+        return loss, ge * etas
+    return loss, np.concatenate((ge * etas, gm[1:] * (1.0 - mus[1:] * mus[1:])))
+
+
 def schedule_certificate(problem: NQMProblem, etas: Any, mus: Any = None, *, eta_max: float, mu_max: float = MU_MAX) -> ScheduleCertificate:
     """The projected-gradient certificate of ``(etas, mus)`` (``mus=None``: SGD)."""
     e = np.asarray(etas, dtype=np.float64)
+    m = None if mus is None else np.asarray(mus, dtype=np.float64)
     cap = float(eta_max)
-    zlo, zhi = math.log(cap) + math.log(1e-12), math.log(cap)
-    loss, ge, gm = schedule_gradient(problem, e, mus)
-    z = np.log(np.clip(e, math.exp(zlo), cap))
-    parts = [np.abs(z - np.clip(z - ge * e, zlo, zhi))]
-    if mus is not None:
-        m = np.asarray(mus, dtype=np.float64)[1:]
-        u = np.arctanh(np.clip(m, 0.0, mu_max))
-        parts.append(np.abs(u - np.clip(u - gm[1:] * (1.0 - m * m), 0.0, math.atanh(mu_max))))
-    pg = float(max(np.max(p) if p.size else 0.0 for p in parts))
+    x, lo, hi = _box(e, m, cap, mu_max)
+    loss, g = _box_gradient(problem, e, m)
+    pg = float(np.max(np.abs(x - np.clip(x - g, lo, hi))))
     excess = float(loss - problem.irreducible)
     return ScheduleCertificate(excess, pg, pg / excess if excess > 0 else math.inf,
-                               int(np.sum(e >= cap * (1 - 1e-12))), int(np.sum(e <= math.exp(zlo) * (1 + 1e-9))))
+                               int(np.sum(e >= cap * (1 - 1e-12))), int(np.sum(e <= math.exp(lo[0]) * (1 + 1e-9))))
 
 
 def schedule_gap(problem: NQMProblem, etas: Any, mus: Any = None, *, eta_max: float, mu_max: float = MU_MAX,
@@ -92,25 +110,11 @@ def schedule_gap(problem: NQMProblem, etas: Any, mus: Any = None, *, eta_max: fl
     """
     e = np.asarray(etas, dtype=np.float64)
     T = e.size
-    cap = float(eta_max)
-    zlo, zhi = math.log(cap) + math.log(1e-12), math.log(cap)
-    z = np.log(np.clip(e, math.exp(zlo), cap))
-    momentum = mus is not None
-    if momentum:
-        m = np.asarray(mus, dtype=np.float64)
-        u = np.arctanh(np.clip(m[1:], 0.0, mu_max))
-        x, lo, hi = np.concatenate((z, u)), np.concatenate((np.full(T, zlo), np.zeros(T - 1))), np.concatenate((np.full(T, zhi), np.full(T - 1, math.atanh(mu_max))))
-    else:
-        x, lo, hi = z, np.full(T, zlo), np.full(T, zhi)
+    m = None if mus is None else np.asarray(mus, dtype=np.float64)
+    x, lo, hi = _box(e, m, float(eta_max), mu_max)
 
     def grad(xx: np.ndarray) -> np.ndarray:
-        et = np.exp(xx[:T])
-        if not momentum:
-            _, ge, _ = schedule_gradient(problem, et)
-            return ge * et
-        mu_ = np.concatenate(([0.0], np.tanh(xx[T:])))
-        _, ge, gm = schedule_gradient(problem, et, mu_)
-        return np.concatenate((ge * et, gm[1:] * (1.0 - mu_[1:] ** 2)))
+        return _box_gradient(problem, np.exp(xx[:T]), None if m is None else np.concatenate(([0.0], np.tanh(xx[T:]))))[1]
 
     g = grad(x)
     # free: not at a bound, or at one with the gradient pointing inside (its projected entry is not 0)
