@@ -514,6 +514,16 @@ def capped_mu_argmin(p, frac, T):
 # Greedy = optimal in 1-D and in the isotropic case (§11 item 7)
 
 
+def _at_optimum(what: str, value: float, optimum: float, gap: float, rounding: float) -> None:
+    """An optimiser's certified result ``value`` against the known ``optimum``: not below it by more
+    than ``rounding`` (the theorem), nor above it by more than twice the gap its certificate leaves
+    (``numerics.nqm.certificate.schedule_gap``: the quadratic model, whose error at a certified
+    point is third-order) plus ``rounding`` (the optimiser found the optimum)."""
+    assert value >= optimum - rounding, f"{what} {value:.15g} beats the optimum {optimum:.15g}"
+    assert value - optimum <= 2 * gap + rounding, (
+        f"{what} {value:.15g} is above the optimum {optimum:.15g} by more than twice the gap its certificate leaves ({gap:.3g})")
+
+
 @claim(
     id="wu2018.greedy-optimal.1d-isotropic",
     statement=r"h_i\equiv h,\ \sigma_i\equiv\sigma:\ \min_{\alpha_{0..T-1}}\mathbb EL_T = \mathbb EL_T(\text{greedy}) "
@@ -559,10 +569,7 @@ def greedy_optimal_isotropic(n, T, h, s2, data):
         worst = max(worst, cert.grad_inf)
         gaps[name] = (o.final_loss - g.final_loss, gap)
         assert cert.grad_inf <= 10 * float(o.info["gtol"]), f"optimum from {name} not certified: projected gradient {cert.grad_inf:.3g}"
-        assert o.final_loss >= g.final_loss - rounding, f"optimised from {name} {o.final_loss:.15g} beats greedy {g.final_loss:.15g}"
-        assert o.final_loss - g.final_loss <= 2 * gap + rounding, (
-            f"optimised from {name} {o.final_loss:.15g} vs greedy {g.final_loss:.15g}: above by more than twice the gap "
-            f"its certificate leaves ({gap:.3g})")
+        _at_optimum(f"optimised from {name}: loss", o.final_loss, g.final_loss, gap, rounding)
     evidence("largest certificate (projected gradient) over the starts", worst, expected="<= 1e-8")
     evidence("per start: (loss above greedy, the gap its certificate leaves)", gaps, expected="the first <= 2 x the second")
     if n == 1:
@@ -604,10 +611,7 @@ def bayes_bound_momentum(T, h, s2, m0):
         rounding = 64 * T * EPS * o.final_loss
         per_start[start] = o.final_excess / bayes
         gaps[start] = (o.final_excess - bayes, gap)
-        assert o.final_excess >= bayes - rounding, f"start {start!r}: momentum schedule {o.final_excess:.15g} beats Bayes {bayes:.15g}"
-        assert o.final_excess - bayes <= 2 * gap + rounding, (
-            f"start {start!r} ends at {per_start[start]:.12g} x Bayes, above it by more than twice the gap its certificate "
-            f"leaves ({gap:.3g})")
+        _at_optimum(f"start {start!r}: momentum schedule's excess", o.final_excess, bayes, gap, rounding)
         assert cert.grad_inf <= 10 * float(o.info["gtol"]), f"start {start!r} not certified: projected gradient {cert.grad_inf:.3g}"
     evidence(f"optimised excess / Bayes per start (T = {T})", per_start, expected="1 (>= 1 by the theorem)")
     evidence("per start: (excess above Bayes, the gap its certificate leaves)", gaps, expected="the first <= 2 x the second")
