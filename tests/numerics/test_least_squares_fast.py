@@ -89,10 +89,11 @@ def spectra(draw, max_rank=8):
 
 
 def edge_etas(lam, rng):
-    out = [0.0, 1e-310, 1e-300, 1e300, 1.7e308, float(rng.uniform(0, 1)) * 3 / lam[0]]
-    for li in lam:
-        for x in (1 / li, 2 / li, 0.5 / li, 1.5 / li, 3 / li):
-            out += [x, float(np.nextafter(x, 0)), float(np.nextafter(x, np.inf))]
+    with np.errstate(divide="ignore"):  # a zero eigenvalue (a rank-deficient X) gives infinite steps, dropped below
+        out = [0.0, 1e-310, 1e-300, 1e300, 1.7e308, float(rng.uniform(0, 1)) * 3 / lam[0]]
+        for li in lam:
+            for x in (1 / li, 2 / li, 0.5 / li, 1.5 / li, 3 / li):
+                out += [x, float(np.nextafter(x, 0)), float(np.nextafter(x, np.inf))]
     out = np.array(out)
     return out[np.isfinite(out)]
 
