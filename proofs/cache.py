@@ -229,7 +229,7 @@ def _valid(record: Any, c: Claim, profile: str, seed: int | None, key: str) -> b
 
 class DerivationCache:
     """Verifications of registered derivations on disk (``cache_root()/derivations``), the store of
-    :func:`l2l.theory.derivation.verification_store` that ``l2l check``, ``l2l report`` and
+    :func:`l2l.theory.store.verification_store` that ``l2l check``, ``l2l report`` and
     ``l2l derive`` use. A verification is a function of the code and of SymPy and its peers (its
     sampled steps draw from seeded generators), so the key is the SHA-256 of the package's source
     (:func:`source_hash`), the versions (as for claim results) and the derivation's name. Off with
@@ -238,9 +238,9 @@ class DerivationCache:
     second report reads them in milliseconds.
 
     >>> import tempfile
-    >>> from l2l.theory import derivation, registry
+    >>> from l2l.theory import registry, store as theory_store
     >>> store = DerivationCache(tempfile.mkdtemp())
-    >>> with derivation.verification_store(store):
+    >>> with theory_store.verification_store(store):
     ...     v = registry.verified("quadratic.loss")
     >>> store.get("quadratic.loss") == v
     True

@@ -382,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.jobs = default_jobs()
         if getattr(args, "no_cache", None) is None:  # eval, list: no derivation is verified
             return int(args.func(args))
-        from l2l.theory.derivation import verification_store
+        from l2l.theory.store import verification_store  # no SymPy: a run that verifies nothing never imports it
 
         from .cache import DerivationCache
 

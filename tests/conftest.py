@@ -158,7 +158,7 @@ def _shared_verifications():
     or change a derivation by hand call its own ``verify`` and never reach the store; the tests of
     the store set their own."""
     from l2l.proofs.cache import DerivationCache
-    from l2l.theory.derivation import verification_store
+    from l2l.theory.store import verification_store
 
     with verification_store(DerivationCache()):
         yield

@@ -3,6 +3,7 @@
 Layout (one concept per module):
 
 * :mod:`~theory.derivation` -- the derivation model, its checks and the one status ranking;
+* :mod:`~theory.store` -- where verifications of registered derivations are kept between processes;
 * :mod:`~theory.expectation` -- the one expectation engine (notation, laws, engine, checks);
 * models: :mod:`~theory.quadratic`, :mod:`~theory.least_squares`, :mod:`~theory.sgd_moments`,
   :mod:`~theory.nqm` (each a ``DERIVATIONS`` table);

@@ -108,12 +108,11 @@ A step that quotes another derivation inherits its strength (here an unchecked p
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import random
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import sympy
 from sympy import (
@@ -143,6 +142,7 @@ from sympy.core.function import AppliedUndef
 from l2l.theory.polynomial import is_zero_rational
 from l2l.theory.printing import RELATIONS_LATEX, latex, relation_latex
 from l2l.theory.printing import text as text_form
+from l2l.theory.store import keep, lookup, verification_store  # noqa: F401  (verification_store: re-exported)
 
 __all__ = [
     "RELATIONS",
@@ -797,47 +797,18 @@ _VERIFYING: list[str] = []
 _QUOTED_CACHE: dict[str, "Verification"] = {}
 
 
-#: Where verifications of registered derivations are also kept between processes, or None: an
-#: object with ``get(name) -> Verification | None`` and ``put(name, verification)``, set for a block
-#: by :func:`verification_store` (the CLI's disk cache, :class:`l2l.proofs.cache.DerivationCache`).
-_STORE: Any = None
-
-
-@contextlib.contextmanager
-def verification_store(store: Any) -> Iterator[Any]:
-    """Within the block, :func:`verified` and the quotes of registered derivations read a
-    verification from ``store`` before computing it, and put there what they compute. The store is
-    responsible for keying on everything a verification depends on (the package's source and the
-    versions of SymPy and its peers); a derivation built or changed by hand never reaches it."""
-    global _STORE, _IN_STORE
-    previous = _STORE, _IN_STORE
-    _STORE, _IN_STORE = store, set()
-    try:
-        yield store
-    finally:
-        _STORE, _IN_STORE = previous
-
-
-#: Names known to be in the store of the current :func:`verification_store` block.
-_IN_STORE: set[str] = set()
-
-
 def _registered(name: str, compute: Callable[[], "Verification"]) -> "Verification":
     """The verification of the registered derivation ``name``: from this process's cache, else
     from the store, else ``compute()``; kept in both (unless it hit a cycle of quotes), so a store
-    also receives what this process verified before the block."""
+    also receives what this process verified before the block (:mod:`theory.store`)."""
     v = _QUOTED_CACHE.get(name)
-    if v is None and _STORE is not None:
-        v = _STORE.get(name)
-        if v is not None:
-            _IN_STORE.add(name)
+    if v is None:
+        v = lookup(name)
     if v is None:
         v = compute()
         if any(r.detail.startswith(QUOTE_CYCLE) for r in v.results):
             return v
-    if _STORE is not None and name not in _IN_STORE:
-        _STORE.put(name, v)
-        _IN_STORE.add(name)
+    keep(name, v)
     _QUOTED_CACHE[name] = v
     return v
 

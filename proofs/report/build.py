@@ -113,9 +113,6 @@ def build_report(
     unchanged claims are read from the result cache, and with a Dask scheduler the claims run
     there first, then the derivations and figures here. ``progress``: a bar of the claims on
     standard error when it is a terminal (:mod:`l2l.proofs.progress`)."""
-    from l2l.theory import registry
-    from l2l.theory.derivation import StepResult, Verification
-
     from ..cache import ResultCache
     from ..catalogue import select
     from ..environment import environment
@@ -133,7 +130,11 @@ def build_report(
     start = time.perf_counter()
 
     settle_imports()  # the same Hypothesis constants in every worker, whatever runs first
-    names = list(registry.names() if derivation_names is None else derivation_names)
+    if derivation_names is None:
+        from l2l.theory import registry  # SymPy: imported only when the report has derivations
+
+        derivation_names = registry.names()
+    names = list(derivation_names)
     # built where they are verified (each worker its own, in parallel); here only if a worker failed
     derivations = [_Deferred(name) for name in names]
     from ..papers import papers as registered
@@ -181,6 +182,8 @@ def build_report(
             return draw_failure(i - n - m, kind, detail, output)
         if i >= n:
             return claim_failure(local[i - n], profile, seed, kind, detail, output)
+        from l2l.theory.derivation import StepResult, Verification
+
         why = f"timeout after {detail:g} s" if kind == "timeout" else f"{kind}: {detail}"
         return Verification(names[i], tuple(StepResult(k + 1, "failed", f"the check did not finish ({why})")
                                              for k in range(len(derivations[i].steps)))), None

@@ -262,20 +262,20 @@ def fresh_verifications(monkeypatch):
 def test_a_stored_verification_is_read_instead_of_checked(fresh_verifications, tmp_path, monkeypatch):
     """The second verification under a store comes from the disk, step for step the same; what it
     quotes is stored too (least_squares.train-loss quotes least_squares.iterate)."""
-    from l2l.theory import registry
+    from l2l.theory import registry, store as theory_store
     from l2l.theory.derivation import Derivation
 
     derivation = fresh_verifications
     store = cache_module.DerivationCache(tmp_path)
-    outer = derivation._STORE  # the test session's own store (tests/conftest.py)
-    with derivation.verification_store(store):
+    outer = theory_store.current()  # the test session's own store (tests/conftest.py)
+    with theory_store.verification_store(store):
         first = registry.verified("least_squares.train-loss")
     assert len(list(tmp_path.glob("*.json"))) > 1  # the derivation and what it quotes
     monkeypatch.setattr(derivation, "_QUOTED_CACHE", {})
     monkeypatch.setattr(Derivation, "verify", lambda self, **kw: pytest.fail(f"{self.name} checked again"))
-    with derivation.verification_store(store):
+    with theory_store.verification_store(store):
         assert registry.verified("least_squares.train-loss") == first
-    assert derivation._STORE is outer  # only within the block
+    assert theory_store.current() is outer  # only within the block
 
 
 def test_a_failed_step_survives_the_round_trip(tmp_path):

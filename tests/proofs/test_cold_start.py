@@ -45,6 +45,22 @@ def test_eval_loads_nothing_heavy(example):
     assert r["heavy"] == [], f"l2l eval examples/{example} imported {r['heavy']}"
 
 
+
+def test_checking_a_claim_file_that_verifies_nothing_never_imports_sympy(tmp_path):
+    """``l2l check my_claims.py`` and a report of it install the derivation store
+    (``l2l.theory.store``) but verify no derivation, so SymPy, about half of such a run's start-up,
+    is never imported. Teeth: importing the store from ``theory.derivation`` again (as before)
+    fails this test."""
+    path = tmp_path / "numeric_claims.py"
+    path.write_text("from l2l import claim\n\n\n@claim(id='mylab.trivial', statement='1 = 1', source='test', kind='identity')\n"
+                    "def trivial():\n    assert 1 == 1\n")
+    for args in (["check", str(path), "--jobs", "1"],
+                 ["report", "--claims", str(path), "--derivations", "none", "--out", str(tmp_path / "rep")]):
+        r = _probe(args)
+        assert r["code"] == 0, r
+        sympy = [m for m in r["heavy"] if m == "sympy" or m.startswith(("sympy.", "l2l.theory.derivation"))]
+        assert sympy == [], f"l2l {args[0]} of a claim file imported {sympy[:3]}"
+
 def test_the_package_and_its_plugin_import_nothing_heavy():
     """Importing ``l2l``, ``l2l.proofs``, ``l2l.numerics`` and the pytest plugin loads numpy (the
     problems are numpy arrays) and nothing heavier."""
