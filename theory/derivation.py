@@ -142,7 +142,7 @@ from sympy.core.function import AppliedUndef
 from l2l.theory.polynomial import is_zero_rational
 from l2l.theory.printing import RELATIONS_LATEX, latex, relation_latex
 from l2l.theory.printing import text as text_form
-from l2l.theory.store import keep, lookup, verification_store  # noqa: F401  (verification_store: re-exported)
+from l2l.theory.store import keep, lookup
 
 __all__ = [
     "RELATIONS",
@@ -815,7 +815,7 @@ def _registered(name: str, compute: Callable[[], "Verification"]) -> "Verificati
 
 def verified(name: str) -> "Verification":
     """The verification of the registered derivation ``name`` (a fresh one from its model module's
-    ``DERIVATIONS``), computed once per process (or read from the :func:`verification_store` in
+    ``DERIVATIONS``), computed once per process (or read from the :func:`theory.store.verification_store` in
     use) and shared with the quotes that reach it; ``KeyError`` if no loaded model module registers
     ``name``. A derivation built or changed by hand is verified with its own
     :meth:`Derivation.verify`, never through this cache."""
