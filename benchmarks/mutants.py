@@ -4,8 +4,10 @@ Each :class:`Mutant` is one small semantic change, ``old`` -> ``new`` in ``file`
 repository; ``old`` must occur exactly once there, which ``tests/test_mutation_harness.py`` checks
 so that a refactor breaking a mutant is reported rather than silently skipped). ``why`` says what
 the change breaks; ``equivalent`` (a reason) marks a mutant that cannot change any observable
-result, so it counts neither as killed nor as survived. ``claims`` / ``tests`` override the
-harness's default targets for the file (claim prefixes run first, test files run last).
+result, so it counts neither as killed nor as survived. ``claims`` / ``tests`` (exact claim ids;
+test files or node ids) are run after the claims and tests that the coverage map finds executing
+the mutated lines: for code the map does not see, such as what runs in a CLI subprocess or the
+tests outside its ``TEST_FILES``. They must pass on the unmutated sources.
 
 Every mutant was checked to change behaviour (a quick numeric or symbolic call); a mutant that is
 syntactically a no-op would inflate nothing but would waste a run.
@@ -267,6 +269,20 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("learned.es-half-sigma", "numerics/learned/es.py",
            "per_pair = ((lp - lm) / (2.0 * sigma))[..., None] * e", "per_pair = ((lp - lm) / sigma)[..., None] * e",
            "the antithetic ES estimate twice too large (divided by sigma, not 2 sigma)"),
+    # ---- issue 17: the derivation store without SymPy ------------------------------------------
+    Mutant("issue17.store-not-restored", "theory/store.py",
+           "        _STORE, _KNOWN = previous\n", "        _KNOWN = previous[1]\n",
+           "a verification_store block leaves its store installed after the block",
+           tests=("tests/proofs/test_cache.py::test_a_stored_verification_is_read_instead_of_checked",)),
+    Mutant("issue17.store-never-read", "theory/store.py",
+           "    v = _STORE.get(name)\n", "    v = None\n",
+           "a stored verification is never read: every derivation is checked again in every process",
+           tests=("tests/proofs/test_cache.py::test_a_stored_verification_is_read_instead_of_checked",)),
+    Mutant("issue17.cli-store-through-sympy", "proofs/cli.py",
+           "        from l2l.theory.store import verification_store",
+           "        import l2l.theory.derivation  # noqa: F401\n        from l2l.theory.store import verification_store",
+           "the CLI imports theory.derivation before installing the store (as it did): every run imports SymPy",
+           tests=("tests/proofs/test_cold_start.py",)),
     # ---- proofs/strategies (weaker generators: does anything notice?) --------------------------
     Mutant("strategies.spectra-no-spread", "proofs/strategies.py",
            "lam = [top, bottom] + [math.exp(log_l - log_k * u) for u in inner]",

@@ -449,6 +449,9 @@ def run_mutant(mutant: Mutant, sources: str, workdir: Path | None = None, *, cma
             lines = statement_lines((ROOT / mutant.file).read_text() if base is None
                                     else (base / _copy_path(mutant.file)).read_text(), mutant.old)
             claims, tests, at_import = cmap.candidates(mutant.file, lines)
+            # the mutant's own targets (code the map does not see, e.g. what runs in a CLI subprocess)
+            claims += [c for c in mutant.claims if c not in claims]
+            tests += [t for t in mutant.tests if t not in tests]
             span = f"{lines[0]}" if len(lines) == 1 else f"{lines[0]}-{lines[-1]}"
             res.detail = (f"line {span}: executed by {len(claims)} claims, {len(tests)} tests"
                           + (" (at import time: all are candidates)" if at_import else ""))
